@@ -1,0 +1,239 @@
+"""Importing a register export: judge every row, then create, update or leave each elder.
+
+Idempotent by design: an elder is keyed by the resident ID number and carries a hash of its
+normalised row, so re-importing a file changes nothing and an updated file changes only the
+elders whose rows changed. The caller owns the transaction: an error imports nothing.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import hashlib
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callcenter.centres import repository as centres_repository
+from callcenter.centres.service import centre_facts, community_codes_by_name
+from callcenter.register import repository
+from callcenter.register.normalise import RegisterContext, judge_row
+from callcenter.register.reader import RegisterFile
+from callcenter.register.schemas import ElderRecord, ImportReport, ImportSummary, RowIssue
+from kernel import audit
+from kernel.models import IssueSeverity, utcnow
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+def record_hash(record: ElderRecord) -> str:
+    """A digest of everything the register says about an elder (not where in the file it was)."""
+    data = asdict(record)
+    data.pop("row_number")
+    data.pop("serial")
+    return hashlib.sha256(
+        json.dumps(data, sort_keys=True, default=str, ensure_ascii=False).encode()
+    ).hexdigest()
+
+
+def issue_device_secret() -> str:
+    """A new device secret: 144 random bits, URL-safe, easy to type into a terminal's config."""
+    return secrets.token_urlsafe(18)
+
+
+def _elder_values(record: ElderRecord, digest: str) -> dict[str, Any]:
+    return {
+        "national_id": record.national_id,
+        "name": record.name,
+        "sex": record.sex,
+        "birth_date": record.birth_date,
+        "community_code": record.community_code,
+        "address": record.address,
+        "lat": record.lat,
+        "lon": record.lon,
+        "phone": record.phone,
+        "living_situation": record.living_situation,
+        "conditions": list(record.conditions),
+        "self_care": record.self_care,
+        "remarks": record.remarks,
+        "record_hash": digest,
+    }
+
+
+async def import_register(
+    session: AsyncSession,
+    register: RegisterFile,
+    *,
+    file_name: str,
+    sha256: str,
+    as_of: dt.date,
+    actor: str,
+    dry_run: bool = False,
+    progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Import every row a person can trust; report every row rejected or warned, by row number."""
+    tick = progress or (lambda _phase, _done, _total: None)
+    await centres_repository.upsert_centres(session, centre_facts())
+
+    context = RegisterContext(as_of=as_of, community_codes=community_codes_by_name())
+    records: list[ElderRecord] = []
+    issues: list[RowIssue] = []
+    total = len(register.rows)
+    for done, raw in enumerate(register.rows, start=1):
+        verdict = judge_row(raw, context)
+        issues.extend(verdict.issues)
+        if verdict.record is not None:
+            records.append(verdict.record)
+        if done % 1000 == 0 or done == total:
+            tick("checking rows", done, total)
+
+    existing = await repository.elder_hashes(session)
+    new_rows: list[dict[str, Any]] = []
+    changed_rows: list[dict[str, Any]] = []
+    row_of: dict[str, int] = {}
+    for record in records:
+        digest = record_hash(record)
+        row_of[record.national_id] = record.row_number
+        known = existing.get(record.national_id)
+        if known is None:
+            new_rows.append(_elder_values(record, digest))
+        elif known[1] != digest:
+            changed_rows.append({"id": known[0], **_elder_values(record, digest)})
+    tick("saving elders", 0, len(new_rows) + len(changed_rows))
+    created_ids = await repository.insert_elders(session, new_rows)
+    await repository.update_elders(session, changed_rows)
+    elder_ids = {nid: elder_id for nid, (elder_id, _digest) in existing.items()} | created_ids
+    rewritten = set(created_ids.values()) | {row["id"] for row in changed_rows}
+    await repository.replace_contacts(
+        session,
+        sorted({row["id"] for row in changed_rows}),
+        [
+            {"elder_id": elder_ids[r.national_id], **asdict(contact)}
+            for r in records
+            if elder_ids[r.national_id] in rewritten
+            for contact in r.contacts
+        ],
+    )
+    tick("saving elders", len(new_rows) + len(changed_rows), len(new_rows) + len(changed_rows))
+
+    device_audit = await _reconcile_devices(session, records, elder_ids, issues)
+    tick("binding devices", 1, 1)
+
+    issues.sort(key=lambda i: (i.row, i.severity != IssueSeverity.REJECTED))
+    rejected_rows = {i.row for i in issues if i.severity is IssueSeverity.REJECTED}
+    warned_rows = {i.row for i in issues if i.severity is IssueSeverity.WARNING}
+    summary = ImportSummary(
+        rows=total,
+        imported=len(records),
+        created=len(new_rows),
+        updated=len(changed_rows),
+        unchanged=len(records) - len(new_rows) - len(changed_rows),
+        rejected=len(rejected_rows),
+        warned=len(warned_rows - rejected_rows),
+    )
+    run = await repository.create_import(
+        session,
+        {
+            "file_name": file_name,
+            "file_sha256": sha256,
+            "as_of": as_of,
+            "finished_at": utcnow(),
+            "rows_total": summary.rows,
+            "accepted": summary.imported,
+            "created": summary.created,
+            "updated": summary.updated,
+            "unchanged": summary.unchanged,
+            "rejected": summary.rejected,
+            "warned": summary.warned,
+        },
+    )
+    raw_by_row = {raw.row_number: raw.cells for raw in register.rows}
+    await repository.add_issues(session, run.id, issues, raw_by_row)
+    entries: list[tuple[str, str, str, str | int, dict[str, Any]]] = [
+        (actor, "register.imported", "register_import", run.id, summary.model_dump())
+    ]
+    for row in new_rows:
+        detail = {"import": run.id, "row": row_of[row["national_id"]]}
+        entries.append((actor, "elder.created", "elder", created_ids[row["national_id"]], detail))
+    for row in changed_rows:
+        detail = {"import": run.id, "row": row_of[row["national_id"]]}
+        entries.append((actor, "elder.updated", "elder", row["id"], detail))
+    for action, device_id, detail in device_audit:
+        entries.append((actor, action, "device", device_id, {"import": run.id, **detail}))
+    await audit.record_many(session, entries)
+    return ImportReport(
+        import_id=None if dry_run else run.id,
+        file=file_name,
+        sha256=sha256,
+        as_of=as_of,
+        dry_run=dry_run,
+        summary=summary,
+        by_reason=dict(collections.Counter(i.code for i in issues).most_common()),
+        ignored_columns=register.ignored_columns,
+        issues=issues,
+    )
+
+
+async def _reconcile_devices(
+    session: AsyncSession,
+    records: list[ElderRecord],
+    elder_ids: dict[str, int],
+    issues: list[RowIssue],
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """Make device bindings follow the file for the elders it lists; returns audit entries.
+
+    A device the file gives to an elder is registered if new and bound to that elder. A device
+    bound to an elder this file does not list stays where it is (the file may be one community's
+    extract), with a warning. A device an elder listed here no longer claims is unbound.
+    """
+    bindings = await repository.device_bindings(session)
+    listed = {elder_ids[r.national_id] for r in records}
+    claimed: set[str] = set()
+    new_devices: list[dict[str, Any]] = []
+    rebinds: list[dict[str, Any]] = []
+    audit_entries: list[tuple[str, str, dict[str, Any]]] = []
+    for record in records:
+        elder_id = elder_ids[record.national_id]
+        for claim in record.devices:
+            current = bindings.get(claim.device_id)
+            if current is None:
+                new_devices.append(
+                    {
+                        "id": claim.device_id,
+                        "kind": claim.kind,
+                        "elder_id": elder_id,
+                        "secret": issue_device_secret(),
+                    }
+                )
+                audit_entries.append(("device.registered", claim.device_id, {"elder": elder_id}))
+            elif current[1] == elder_id:
+                pass
+            elif current[1] is None or current[1] in listed:
+                rebinds.append({"id": claim.device_id, "elder_id": elder_id})
+                audit_entries.append(
+                    ("device.bound", claim.device_id, {"elder": elder_id, "was": current[1]})
+                )
+            else:
+                issues.append(
+                    RowIssue(
+                        row=record.row_number,
+                        serial=record.serial,
+                        severity=IssueSeverity.WARNING,
+                        code="device_bound_elsewhere",
+                        column=claim.column,
+                        message="device is bound to an elder not in this file; left as it is",
+                    )
+                )
+                continue
+            claimed.add(claim.device_id)
+    for device_id, (_kind, bound_to) in bindings.items():
+        if bound_to in listed and device_id not in claimed:
+            rebinds.append({"id": device_id, "elder_id": None})
+            audit_entries.append(("device.unbound", device_id, {"was": bound_to}))
+    await repository.insert_devices(session, new_devices)
+    await repository.bind_devices(session, rebinds)
+    return audit_entries

@@ -1,0 +1,48 @@
+"""Queries on rosters: shifts and who is on duty."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kernel.models import Shift, StaffMember
+
+
+async def add_shifts_not_planned(session: AsyncSession, shifts: Sequence[dict[str, Any]]) -> int:
+    """Insert the shifts whose (staff member, start) is not on the roster yet; returns how many."""
+    if not shifts:
+        return 0
+    earliest = min(s["starts_at"] for s in shifts)
+    latest = max(s["starts_at"] for s in shifts)
+    planned = set(
+        (
+            await session.execute(
+                select(Shift.staff_id, Shift.starts_at).where(
+                    Shift.starts_at >= earliest, Shift.starts_at <= latest
+                )
+            )
+        ).all()
+    )
+    missing = [s for s in shifts if (s["staff_id"], s["starts_at"]) not in planned]
+    if missing:
+        await session.execute(insert(Shift), missing)
+    return len(missing)
+
+
+async def on_duty(
+    session: AsyncSession, at: dt.datetime, centre_code: str | None = None
+) -> Sequence[tuple[StaffMember, Shift]]:
+    """Staff on duty at a moment, with their shift, optionally at one centre."""
+    query = (
+        select(StaffMember, Shift)
+        .join(Shift, Shift.staff_id == StaffMember.id)
+        .where(Shift.starts_at <= at, Shift.ends_at > at, StaffMember.active)
+        .order_by(Shift.centre_code, StaffMember.username)
+    )
+    if centre_code is not None:
+        query = query.where(Shift.centre_code == centre_code)
+    return [(member, shift) for member, shift in (await session.execute(query)).all()]

@@ -1,0 +1,318 @@
+"""The `eldercare` command: one entry point that wires the system together for a process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import errno
+import json
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from callcenter.register.reader import NotARegisterError
+from callcenter.register.schemas import ImportReport
+from callcenter.register.service import ProgressCallback
+from callcenter.register.synthetic import write_synthetic_register
+from eldercare import jobs
+from eldercare.app import create_app
+from kernel import migrate
+from kernel.database import create_engine, session_factory
+from kernel.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="Pinghu smart elderly-care call centre and terminal gateway.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+errors = Console(stderr=True)
+
+FULL_REGISTER = 16_884
+
+
+def main() -> None:
+    """Entry point of the `eldercare` console script."""
+    app()
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<16}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _ticker(progress: Progress) -> ProgressCallback:
+    """A progress callback that shows one bar per phase of an import."""
+    tasks: dict[str, TaskID] = {}
+
+    def tick(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = progress.add_task(phase, total=total)
+        progress.update(tasks[phase], completed=done, total=total)
+
+    return tick
+
+
+async def _seed(settings: Settings, count: int, seed: int) -> ImportReport:
+    engine = create_engine(settings.effective_database_url)
+    try:
+        with _progress() as progress:
+            tick = _ticker(progress)
+            writing = progress.add_task("writing register", total=1)
+            report = await jobs.seed_demo(
+                session_factory(engine),
+                settings,
+                count=count,
+                seed=seed,
+                progress=tick,
+                on_written=lambda _path: progress.update(writing, completed=1),
+            )
+        return report
+    finally:
+        await engine.dispose()
+
+
+def _print_summary(report: ImportReport) -> None:
+    s = report.summary
+    table = Table(title=f"Register import: {report.file}", show_header=False)
+    table.add_row("rows read", f"{s.rows:,}")
+    table.add_row("[green]imported[/green]", f"{s.imported:,}")
+    table.add_row("  new", f"{s.created:,}")
+    table.add_row("  updated", f"{s.updated:,}")
+    table.add_row("  unchanged", f"{s.unchanged:,}")
+    table.add_row("[red]rejected[/red] (not imported)", f"{s.rejected:,}")
+    table.add_row("[yellow]warned[/yellow] (imported, a detail left out)", f"{s.warned:,}")
+    console.print(table)
+    if report.by_reason:
+        reasons = Table(title="Issues by reason", show_header=True)
+        reasons.add_column("reason")
+        reasons.add_column("rows", justify="right")
+        for code, number in report.by_reason.items():
+            reasons.add_row(code, str(number))
+        console.print(reasons)
+    if report.ignored_columns:
+        console.print(f"Columns not used: {', '.join(report.ignored_columns)}")
+    if report.dry_run:
+        console.print("[bold]Dry run: nothing was saved.[/bold]")
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True
+
+
+@app.command()
+def up(
+    host: Annotated[
+        str | None, typer.Option(help="Address to serve on [ELDERCARE_HTTP_HOST].")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port [ELDERCARE_HTTP_PORT].")] = None,
+    seed_count: Annotated[
+        int, typer.Option(help="Elders to seed on first start, when the register is empty.")
+    ] = FULL_REGISTER,
+    seed: Annotated[bool, typer.Option(help="Seed the demo register on first start.")] = True,
+) -> None:
+    """Run the whole system in one process on the embedded defaults (or the servers configured)."""
+    settings = get_settings()
+    settings = settings.model_copy(
+        update={"http_host": host or settings.http_host, "http_port": port or settings.http_port}
+    )
+    if not _port_free(settings.http_host, settings.http_port):
+        errors.print(
+            f"[red]Port {settings.http_port} on {settings.http_host} is in use.[/red] "
+            "Stop what uses it, or choose another with --port or ELDERCARE_HTTP_PORT."
+        )
+        raise typer.Exit(1)
+    console.print(f"Database: {_safe_url(settings.effective_database_url)}")
+    migrate.upgrade(settings.effective_database_url)
+    try:
+        asyncio.run(_up(settings, seed_count if seed else 0))
+    except KeyboardInterrupt:
+        # Only reachable before serving (e.g. while seeding): the seed's transaction rolled back.
+        console.print("Interrupted before start-up finished; nothing half-imported was kept.")
+        raise typer.Exit(130) from None
+    console.print("Stopped.")
+
+
+async def _up(settings: Settings, seed_count: int) -> None:
+    engine = create_engine(settings.effective_database_url)
+    sessions = session_factory(engine)
+    if seed_count and await jobs.elder_count(sessions) == 0:
+        console.print(f"First start: seeding a demo street of {seed_count:,} elders.")
+        report = await _seed(settings, seed_count, jobs.DEMO_REGISTER_SEED)
+        console.print(f"Seeded {report.summary.imported:,} elders.")
+    await jobs.ensure_staff_and_roster(sessions, settings)
+    elders = await jobs.elder_count(sessions)
+    base = f"http://{settings.http_host}:{settings.http_port}"
+    console.print(
+        f"[bold green]Pinghu call centre is up[/bold green] with {elders:,} elders.\n"
+        f"  health:   {base}/healthz\n"
+        f"  API docs: {base}/docs\n"
+        f"  SMS:      {settings.sms_mode}\n"
+        "Press Ctrl-C to stop."
+    )
+    config = uvicorn.Config(
+        create_app(settings, engine),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+    )
+    try:
+        await _Server(config).serve()
+    finally:
+        await engine.dispose()
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn, minus re-raising Ctrl-C after its shutdown: here Ctrl-C is the normal way to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(stop_signal, self.handle_exit, stop_signal, None)
+        try:
+            yield
+        finally:
+            for stop_signal in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(stop_signal)
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for printing."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    url = get_settings().effective_database_url
+    migrate.upgrade(url, revision)
+    console.print(f"Database {_safe_url(url)} is at {migrate.current_revision_blocking(url)}.")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
+    """Revert migrations down to REVISION ('base' empties the database)."""
+    url = get_settings().effective_database_url
+    migrate.downgrade(url, revision)
+    console.print(f"Database {_safe_url(url)} is at {migrate.current_revision_blocking(url)}.")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the revision the database is at and the newest this code ships."""
+    url = get_settings().effective_database_url
+    current = migrate.current_revision_blocking(url)
+    console.print(f"database: {current or 'empty'}; newest: {migrate.head_revision()}")
+
+
+@app.command("import-register")
+def import_register(
+    file: Annotated[Path, typer.Argument(help="Register export, .csv (UTF-8) or .xlsx.")],
+    report: Annotated[
+        Path | None, typer.Option(help="Write a JSON report: every rejected or warned row.")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Date ages are computed on, YYYY-MM-DD (default: today).")
+    ] = None,
+    encoding: Annotated[str, typer.Option(help="Text encoding of a CSV file.")] = "utf-8",
+    dry_run: Annotated[bool, typer.Option(help="Check the file, save nothing.")] = False,
+) -> None:
+    """Import a street register export: new elders created, changed ones updated, bad rows reported."""
+    settings = get_settings()
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(settings.tz).date()
+    except ValueError:
+        errors.print(f"[red]--as-of {as_of!r} is not a date like 2026-11-23.[/red]")
+        raise typer.Exit(2) from None
+    migrate.upgrade(settings.effective_database_url)
+    try:
+        result = asyncio.run(_import(settings, file, day, encoding, dry_run))
+    except NotARegisterError as error:
+        errors.print(f"[red]Not imported:[/red] {error}")
+        errors.print("Nothing was changed.")
+        raise typer.Exit(2) from None
+    _print_summary(result)
+    if report is not None:
+        report.write_text(
+            json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=1),
+            encoding="utf-8",
+        )
+        console.print(f"Report: {report} ({len(result.issues)} issues)")
+
+
+async def _import(
+    settings: Settings, file: Path, as_of: dt.date, encoding: str, dry_run: bool
+) -> ImportReport:
+    engine = create_engine(settings.effective_database_url)
+    try:
+        with _progress() as progress:
+            return await jobs.import_register_file(
+                session_factory(engine),
+                file,
+                as_of=as_of,
+                actor="import-register",
+                encoding=encoding,
+                dry_run=dry_run,
+                progress=_ticker(progress),
+            )
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def seed(
+    count: Annotated[int, typer.Option(min=1, help="How many elders.")] = FULL_REGISTER,
+    seed_value: Annotated[
+        int, typer.Option("--seed", help="Random seed.")
+    ] = jobs.DEMO_REGISTER_SEED,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Only write the register file (.csv or .xlsx) here; import nothing."),
+    ] = None,
+) -> None:
+    """A deterministic synthetic register in the street office's format, imported like a real one."""
+    settings = get_settings()
+    if out is not None:
+        write_synthetic_register(
+            out, count, seed=seed_value, as_of=dt.datetime.now(settings.tz).date()
+        )
+        console.print(f"Wrote {count:,} elders to {out}.")
+        return
+    migrate.upgrade(settings.effective_database_url)
+    result = asyncio.run(_seed(settings, count, seed_value))
+    _print_summary(result)

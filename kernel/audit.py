@@ -1,0 +1,44 @@
+"""Writing to the append-only audit log (never personal data: ids and codes only)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kernel.models import AuditEntry, utcnow
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: str | int,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append one entry to the audit log, in the caller's unit of work."""
+    await record_many(session, [(actor, action, subject_type, subject_id, detail or {})])
+
+
+async def record_many(
+    session: AsyncSession, entries: Iterable[tuple[str, str, str, str | int, dict[str, Any]]]
+) -> None:
+    """Append many entries (actor, action, subject_type, subject_id, detail) in one statement."""
+    now = utcnow()
+    rows = [
+        {
+            "at": now,
+            "actor": actor,
+            "action": action,
+            "subject_type": subject_type,
+            "subject_id": str(subject_id),
+            "detail": detail,
+        }
+        for actor, action, subject_type, subject_id, detail in entries
+    ]
+    if rows:
+        await session.execute(insert(AuditEntry), rows)

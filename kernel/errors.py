@@ -1,0 +1,41 @@
+"""Domain errors that carry their HTTP status; one handler renders them all."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+
+class ErrorBody(BaseModel):
+    """The JSON body of every error answer."""
+
+    code: str
+    message: str
+
+
+class DomainError(Exception):
+    """A rule of the domain said no; subclasses set the status and a stable code."""
+
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def body(self) -> dict[str, Any]:
+        """The error as the API returns it."""
+        return ErrorBody(code=self.code, message=self.message).model_dump()
+
+    @classmethod
+    def response_doc(cls) -> dict[int | str, dict[str, Any]]:
+        """An entry for a route's `responses=`, so OpenAPI shows this error."""
+        return {cls.status_code: {"model": ErrorBody, "description": cls.__doc__ or cls.code}}
+
+
+class NotFoundError(DomainError):
+    """The requested record does not exist."""
+
+    status_code = 404
+    code = "not_found"

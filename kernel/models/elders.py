@@ -1,0 +1,103 @@
+"""Elders of the register, their emergency contacts, alarm settings and away periods."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from kernel.models.base import Base, utcnow
+from kernel.models.enums import LivingSituation, SelfCare, Sex, string_enum
+
+
+class Elder(Base):
+    """A registered elder (60 and over) of Pinghu street."""
+
+    __tablename__ = "elders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    sex: Mapped[Sex] = mapped_column(string_enum(Sex, 8))
+    birth_date: Mapped[dt.date]
+    community_code: Mapped[str] = mapped_column(ForeignKey("centres.code"), index=True)
+    address: Mapped[str] = mapped_column(String(255))
+    lat: Mapped[float]
+    lon: Mapped[float]
+    phone: Mapped[str | None] = mapped_column(String(20))
+    living_situation: Mapped[LivingSituation] = mapped_column(string_enum(LivingSituation, 16))
+    # Chronic conditions as written in the register (e.g. 高血压, 阿尔茨海默症), normalised.
+    conditions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    self_care: Mapped[SelfCare] = mapped_column(string_enum(SelfCare, 20))
+    remarks: Mapped[str] = mapped_column(Text, default="")
+    # sha256 of the normalised register row: an unchanged row on re-import is skipped.
+    record_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    contacts: Mapped[list[EmergencyContact]] = relationship(
+        back_populates="elder",
+        lazy="raise",
+        order_by="EmergencyContact.position",
+        cascade="all, delete-orphan",
+    )
+    thresholds: Mapped[list[VitalThreshold]] = relationship(
+        back_populates="elder", lazy="raise", cascade="all, delete-orphan"
+    )
+    away_periods: Mapped[list[AwayPeriod]] = relationship(
+        back_populates="elder", lazy="raise", cascade="all, delete-orphan"
+    )
+
+
+class EmergencyContact(Base):
+    """A family member or neighbour to call, in the order the register gives (1 first)."""
+
+    __tablename__ = "emergency_contacts"
+    __table_args__ = (UniqueConstraint("elder_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int]
+    name: Mapped[str] = mapped_column(String(64))
+    relation: Mapped[str] = mapped_column(String(32))
+    # None when the register's number was not a usable mobile (reported as a warning on import).
+    phone: Mapped[str | None] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+
+    elder: Mapped[Elder] = relationship(back_populates="contacts", lazy="raise")
+
+
+class VitalThreshold(Base):
+    """A per-elder override of the default bands for one vital sign (None keeps the default)."""
+
+    __tablename__ = "vital_thresholds"
+    __table_args__ = (UniqueConstraint("elder_id", "vital"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id", ondelete="CASCADE"))
+    vital: Mapped[str] = mapped_column(String(16))
+    warn_low: Mapped[float | None]
+    warn_high: Mapped[float | None]
+    critical_low: Mapped[float | None]
+    critical_high: Mapped[float | None]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    elder: Mapped[Elder] = relationship(back_populates="thresholds", lazy="raise")
+
+
+class AwayPeriod(Base):
+    """The elder is away (in hospital, visiting family): no welfare or wandering alarms meanwhile."""
+
+    __tablename__ = "away_periods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime | None]
+    reason: Mapped[str] = mapped_column(String(255), default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+
+    elder: Mapped[Elder] = relationship(back_populates="away_periods", lazy="raise")

@@ -1,0 +1,81 @@
+"""Process settings: environment variables and an optional `.env`, embedded defaults when a server is unset."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a process needs to know about where it runs; unset servers mean embedded defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ELDERCARE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        default=Path("data"), description="Local folder for the SQLite file, outbox and reports."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL, e.g. postgresql+asyncpg://user:pw@host/db; "
+        "unset: SQLite file in data_dir.",
+    )
+    redis_url: str | None = Field(
+        default=None, description="redis://host:6379/0; unset: the in-process event pipeline."
+    )
+    mqtt_url: str | None = Field(
+        default=None,
+        description="mqtt://user:pw@host:1883 of an external broker; unset: the embedded broker.",
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    mqtt_port: int = Field(default=1883, description="Port of the embedded broker.")
+    timezone: str = Field(default="Asia/Shanghai", description="Local time of the street.")
+    log_level: str = "INFO"
+
+    twilio_account_sid: str | None = Field(
+        default=None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID")
+    )
+    twilio_auth_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TWILIO_AUTH_TOKEN")
+    )
+    twilio_from: str | None = Field(default=None, validation_alias=AliasChoices("TWILIO_FROM"))
+    twilio_messaging_service_sid: str | None = Field(
+        default=None, validation_alias=AliasChoices("TWILIO_MESSAGING_SERVICE_SID")
+    )
+    twilio_api_base: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TWILIO_API_BASE"),
+        description="Override of https://api.twilio.com, for a local fake in tests.",
+    )
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database, or the embedded SQLite file under data_dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'eldercare.db').resolve()}"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The street's time zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def sms_mode(self) -> str:
+        """'twilio' when credentials and a sender are set, else 'outbox'."""
+        has_sender = bool(self.twilio_from or self.twilio_messaging_service_sid)
+        if self.twilio_account_sid and self.twilio_auth_token and has_sender:
+            return "twilio"
+        return "outbox"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings of this process, read once."""
+    return Settings()

@@ -1,0 +1,100 @@
+"""Shared fixtures: settings on a temporary data folder, databases (SQLite and real PostgreSQL).
+
+Real-server tests use ELDERCARE_TEST_POSTGRES_URL (a maintenance database on a server where
+the test role may CREATE DATABASE; each test makes its own database and drops it). They skip
+when the server is not reachable, unless ELDERCARE_REQUIRE_SERVERS=1 (as in CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from kernel import migrate
+from kernel.database import create_engine, session_factory
+from kernel.settings import Settings
+
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+REQUIRE_SERVERS = os.environ.get("ELDERCARE_REQUIRE_SERVERS") == "1"
+
+
+def server_unavailable(what: str, why: str) -> None:
+    """Skip the test, or fail it where the servers are required (CI)."""
+    message = f"{what} is not available: {why}"
+    if REQUIRE_SERVERS:
+        pytest.fail(message + " (ELDERCARE_REQUIRE_SERVERS=1)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Embedded defaults on a data folder of this test's own."""
+    return Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite database file of this test's own (not migrated)."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+
+
+def _admin_dsn() -> str:
+    return os.environ.get("ELDERCARE_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(_admin_dsn(), timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database of this test's own (not migrated), dropped afterwards."""
+    name = f"eldercare_test_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        server_unavailable("PostgreSQL", f"{type(error).__name__}: {error}")
+    url = make_url(_admin_dsn()).set(drivername="postgresql+asyncpg", database=name)
+    yield url.render_as_string(hide_password=False)
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test using this runs on SQLite and on real PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def migrated_url(database_url: str) -> str:
+    """The database, migrated to the newest revision."""
+    migrate.upgrade(database_url)
+    return database_url
+
+
+@pytest.fixture
+async def engine(migrated_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the migrated database."""
+    db = create_engine(migrated_url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the migrated database."""
+    return session_factory(engine)

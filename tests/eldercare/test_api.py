@@ -1,0 +1,76 @@
+"""The HTTP API around the foundation: health, centres, on-duty, register review."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from callcenter.register import columns
+from eldercare.app import create_app
+from eldercare.jobs import ensure_staff_and_roster, import_register_file
+from kernel import migrate
+from kernel.database import create_engine, session_factory
+from kernel.settings import Settings
+from tests.factories import AS_OF, create_register_csv, create_row
+
+
+async def _prepare(settings: Settings, tmp_path: Path) -> None:
+    engine = create_engine(settings.effective_database_url)
+    sessions = session_factory(engine)
+    rows = [create_row(), create_row(**{columns.NATIONAL_ID: "123"})]
+    await import_register_file(
+        sessions, create_register_csv(tmp_path / "r.csv", rows), as_of=AS_OF, actor="test"
+    )
+    await ensure_staff_and_roster(sessions, settings)
+    await engine.dispose()
+
+
+def test_health_centres_on_duty_and_register_review(settings: Settings, tmp_path: Path) -> None:
+    migrate.upgrade(settings.effective_database_url)
+    asyncio.run(_prepare(settings, tmp_path))
+    with TestClient(create_app(settings)) as client:
+        health = client.get("/healthz").json()
+        assert (health["status"], health["elders"], health["devices"]) == ("ok", 1, 2)
+
+        centres = client.get("/api/centres").json()
+        assert [c["code"] for c in centres][:2] == ["PH00", "PH01"] and len(centres) == 13
+
+        street_at_3am = dt.datetime.combine(
+            dt.datetime.now(settings.tz).date(), dt.time(3), settings.tz
+        )
+        on_duty = client.get("/api/on-duty", params={"at": street_at_3am.isoformat()}).json()
+        assert {p["centre_code"] for p in on_duty} == {"PH00"}  # community centres are closed
+        assert {p["role"] for p in on_duty} == {"operator", "supervisor"}
+
+        (run,) = client.get("/api/register/imports").json()
+        assert (run["accepted"], run["rejected"]) == (1, 1)
+        issues = client.get(f"/api/register/imports/{run['id']}/issues").json()
+        assert [(i["row_number"], i["code"]) for i in issues] == [(3, "national_id_check")]
+        assert "raw" not in issues[0]
+
+
+def test_unknown_import_is_a_clear_404(settings: Settings) -> None:
+    migrate.upgrade(settings.effective_database_url)
+    with TestClient(create_app(settings)) as client:
+        answer = client.get("/api/register/imports/999/issues")
+        assert answer.status_code == 404
+        assert answer.json() == {
+            "code": "not_found",
+            "message": "register import 999 does not exist",
+        }
+        assert client.get("/api/register/imports/abc/issues").status_code == 422
+
+
+def test_health_says_unavailable_when_the_database_is_down(tmp_path: Path) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path,
+        database_url="postgresql+asyncpg://nobody:x@127.0.0.1:9/none",
+    )
+    with TestClient(create_app(settings)) as client:
+        answer = client.get("/healthz")
+    assert answer.status_code == 503
+    assert answer.json()["status"] == "unavailable"

@@ -1,0 +1,74 @@
+"""Alembic migrations: the same schema on SQLite and PostgreSQL, matching the models."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from kernel import migrate
+from kernel.database import create_engine
+from kernel.models import Base
+
+TABLES = {
+    "alembic_version", "audit_log", "away_periods", "centres", "devices", "elders",
+    "emergency_contacts", "register_imports", "register_issues", "shifts", "staff",
+    "vital_thresholds",
+}  # fmt: skip
+
+
+async def _run(url: str, work):  # type: ignore[no-untyped-def]
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(work)
+    finally:
+        await engine.dispose()
+
+
+def test_upgrade_creates_every_table_and_downgrade_removes_them(database_url: str) -> None:
+    migrate.upgrade(database_url)
+    assert set(asyncio.run(_run(database_url, lambda c: inspect(c).get_table_names()))) == TABLES
+    assert asyncio.run(migrate.current_revision(database_url)) == migrate.head_revision()
+
+    migrate.downgrade(database_url, "base")
+    assert set(asyncio.run(_run(database_url, lambda c: inspect(c).get_table_names()))) == {
+        "alembic_version"
+    }
+    migrate.upgrade(database_url)
+    assert asyncio.run(migrate.current_revision(database_url)) == migrate.head_revision()
+
+
+def test_migrated_schema_matches_the_models(database_url: str) -> None:
+    migrate.upgrade(database_url)
+
+    def diff(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+    assert asyncio.run(_run(database_url, diff)) == []
+
+
+def test_audit_log_refuses_update_and_delete(migrated_url: str) -> None:
+    async def attempt(statement: str) -> None:
+        engine = create_engine(migrated_url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text(
+                        "INSERT INTO audit_log (at, actor, action, subject_type, subject_id, detail)"
+                        " VALUES (CURRENT_TIMESTAMP, 'test', 'probe', 'test', '1', '{}')"
+                    )
+                )
+                await connection.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    for statement in ("UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            asyncio.run(attempt(statement))
