@@ -28,6 +28,8 @@ from kernel import audit
 from kernel.models import IssueSeverity, utcnow
 
 ProgressCallback = Callable[[str, int, int], None]
+# Elders are inserted in batches of this size, so the progress bar moves while they are saved.
+SAVE_BATCH = 1_000
 
 
 def record_hash(record: ElderRecord) -> str:
@@ -103,8 +105,12 @@ async def import_register(
             new_rows.append(_elder_values(record, digest))
         elif known[1] != digest:
             changed_rows.append({"id": known[0], **_elder_values(record, digest)})
-    tick("saving elders", 0, len(new_rows) + len(changed_rows))
-    created_ids = await repository.insert_elders(session, new_rows)
+    to_save = len(new_rows) + len(changed_rows)
+    tick("saving elders", 0, to_save)
+    created_ids: dict[str, int] = {}
+    for start in range(0, len(new_rows), SAVE_BATCH):
+        created_ids |= await repository.insert_elders(session, new_rows[start : start + SAVE_BATCH])
+        tick("saving elders", min(start + SAVE_BATCH, len(new_rows)), to_save)
     await repository.update_elders(session, changed_rows)
     elder_ids = {nid: elder_id for nid, (elder_id, _digest) in existing.items()} | created_ids
     rewritten = set(created_ids.values()) | {row["id"] for row in changed_rows}
@@ -118,7 +124,7 @@ async def import_register(
             for contact in r.contacts
         ],
     )
-    tick("saving elders", len(new_rows) + len(changed_rows), len(new_rows) + len(changed_rows))
+    tick("saving elders", to_save, to_save)
 
     device_audit = await _reconcile_devices(session, records, elder_ids, issues)
     tick("binding devices", 1, 1)
