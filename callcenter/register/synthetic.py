@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from faker import Faker
+from openpyxl import Workbook
 
 from callcenter.register import columns
 from callcenter.register.national_id import check_character
@@ -189,8 +190,6 @@ def _write_csv(path: Path, rows: Iterator[list[str]]) -> None:
 
 
 def _write_xlsx(path: Path, rows: Iterator[list[str]]) -> None:
-    from openpyxl import Workbook  # only .xlsx seeding pays for importing openpyxl
-
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Sheet1")
     sheet.append(list(columns.HEADERS))
