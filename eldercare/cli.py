@@ -33,6 +33,7 @@ from callcenter.register.service import ProgressCallback
 from callcenter.register.synthetic import write_synthetic_register
 from eldercare import jobs
 from eldercare.app import create_app
+from eldercare.devices_cli import broker_config, devices_app
 from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.settings import Settings, get_settings
@@ -44,6 +45,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(devices_app, name="devices")
+app.command("broker-config")(broker_config)
 console = Console()
 errors = Console(stderr=True)
 

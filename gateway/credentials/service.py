@@ -1,0 +1,259 @@
+"""Rules of device credentials: issuing secrets, and the files a Mosquitto broker checks them with.
+
+A device logs in with username = client id = its id and password = its secret (docs/protocol.md)
+and may publish only to its uplink and read only its downlink. A real Mosquitto enforces that
+from three files written here: `passwords` (Mosquitto 2.x PBKDF2-SHA512 hashes, as
+`mosquitto_passwd` writes them), `acl` and `mosquitto.conf`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import pwd
+import secrets
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from devices.protocol import DOWNLINK_PREFIX, UPLINK_PREFIX, downlink_topic, uplink_topic
+from gateway.credentials import repository
+from gateway.credentials.schemas import DeviceCredentials
+from kernel import audit
+from kernel.errors import NotFoundError
+
+# mosquitto_passwd's defaults: the broker refuses an entry whose salt is not exactly 12 bytes or
+# whose hash is not exactly 64 (one SHA-512 output), and reads the iteration count from the entry.
+MOSQUITTO_SALT_BYTES = 12
+MOSQUITTO_HASH_BYTES = 64
+# 101 is mosquitto_passwd's own count. The secrets are 144 random bits, so a stolen password
+# file cannot be brute-forced whatever the count; a low count keeps 25,585 logins after a
+# broker restart cheap (the broker hashes on every CONNECT) and the file fast to write.
+MOSQUITTO_ITERATIONS = 101
+
+# Mosquitto queues at most 1,000 QoS 1 messages per disconnected persistent session by default,
+# then drops. The one session that queues in bulk is the gateway's, while the gateway restarts:
+# it collects the QoS 1 uplinks (SOS, vitals, door events) of the whole fleet, and an SOS must
+# not be the message dropped. Devices queue only their rare downlinks, so a higher cap costs
+# memory only where messages actually wait. 20,000 is an estimate, not a measurement.
+MAX_QUEUED_MESSAGES = 20_000
+
+
+class UnknownDeviceError(NotFoundError):
+    """No device with this id is registered."""
+
+    code = "unknown_device"
+
+    def __init__(self, device_id: str) -> None:
+        super().__init__(f"No device {device_id!r} is registered.")
+        self.device_id = device_id
+
+
+@dataclass(frozen=True, slots=True)
+class MosquittoFiles:
+    """Where write_mosquitto_config put the broker's files."""
+
+    config: Path
+    passwords: Path
+    acl: Path
+
+
+def issue_secret() -> str:
+    """A new device secret: 144 random bits, URL-safe, easy to type into a terminal's config."""
+    return secrets.token_urlsafe(18)
+
+
+def device_credentials(device_id: str, secret: str) -> DeviceCredentials:
+    """What an installer writes into the terminal: the MQTT login and its two topics."""
+    return DeviceCredentials(
+        device_id=device_id,
+        username=device_id,
+        password=secret,
+        client_id=device_id,
+        uplink_topic=uplink_topic(device_id),
+        downlink_topic=downlink_topic(device_id),
+    )
+
+
+async def credentials_of(session: AsyncSession, device_id: str) -> DeviceCredentials:
+    """The current MQTT login of a registered device."""
+    device = await repository.get_device(session, device_id)
+    if device is None:
+        raise UnknownDeviceError(device_id)
+    return device_credentials(device.id, device.secret)
+
+
+async def rotate_device_secret(
+    session: AsyncSession, device_id: str, *, actor: str
+) -> DeviceCredentials:
+    """Issue a new secret to a device and audit it, in the caller's unit of work."""
+    device = await repository.get_device(session, device_id)
+    if device is None:
+        raise UnknownDeviceError(device_id)
+    secret = issue_secret()
+    await repository.rotate_secret(session, device.id, secret)
+    # The audit log must never hold the secret, old or new: who, which device, what kind.
+    await audit.record(
+        session,
+        actor=actor,
+        action="device.secret_rotated",
+        subject_type="device",
+        subject_id=device.id,
+        detail={"kind": device.kind.value, "elder_id": device.elder_id},
+    )
+    return device_credentials(device.id, secret)
+
+
+def mosquitto_password_hash(
+    password: str, *, salt: bytes | None = None, iterations: int = MOSQUITTO_ITERATIONS
+) -> str:
+    """`$7$<iterations>$<salt>$<hash>`: PBKDF2-HMAC-SHA512, standard base64, as mosquitto_passwd writes."""
+    if salt is None:
+        salt = os.urandom(MOSQUITTO_SALT_BYTES)
+    if len(salt) != MOSQUITTO_SALT_BYTES:
+        raise ValueError(f"Mosquitto accepts only {MOSQUITTO_SALT_BYTES}-byte salts")
+    if iterations < 1:
+        raise ValueError("iterations must be at least 1")
+    digest = hashlib.pbkdf2_hmac(
+        "sha512", password.encode(), salt, iterations, MOSQUITTO_HASH_BYTES
+    )
+    encoded_salt = base64.b64encode(salt).decode("ascii")
+    encoded_hash = base64.b64encode(digest).decode("ascii")
+    return f"$7${iterations}${encoded_salt}${encoded_hash}"
+
+
+def _check_username(username: str) -> None:
+    # A ':' would split the password line in the wrong place, whitespace would end an ACL line,
+    # and Mosquitto denies every pattern ACL to a username holding a wildcard.
+    if not username or any(c in username for c in ":+#/") or any(c.isspace() for c in username):
+        raise ValueError(f"{username!r} cannot be a Mosquitto username")
+
+
+def mosquitto_password_file(logins: Iterable[tuple[str, str]]) -> str:
+    """The password file text: one `username:hash` line per (username, password)."""
+    lines = []
+    for username, password in logins:
+        _check_username(username)
+        lines.append(f"{username}:{mosquitto_password_hash(password)}\n")
+    return "".join(lines)
+
+
+def mosquitto_acl(gateway_username: str) -> str:
+    """The ACL file text: each device its own uplink (write) and downlink (read); the gateway all."""
+    _check_username(gateway_username)
+    # Pattern lines rather than a `user <id>` block per device. They grant exactly the same: %u is
+    # the username the broker authenticated against the password file, which lists only registered
+    # devices (and the gateway), so no one else can log in to use them, and a device cannot reach
+    # another's topics. The per-device form is not safer, only slower and able to drift: Mosquitto
+    # 2.0 parses user blocks in quadratic time (25,585 devices: 3.6 s of a broker that serves no one
+    # meanwhile, at start and at every SIGHUP reload after a rotation; patterns: 0.06 s), looks the
+    # user up linearly on every CONNECT, and a stale ACL would lock out a newly registered device.
+    # Read is checked when a message is delivered, against the message's own topic, so the
+    # gateway's `$share/<group>/eldercare/v1/up/#` subscriptions are covered by the plain topic.
+    return (
+        "# Written by `eldercare broker-config`; regenerate rather than edit.\n"
+        "# Every registered device: username = client id = device id (docs/protocol.md).\n"
+        f"pattern write {UPLINK_PREFIX}%u\n"
+        f"pattern read {DOWNLINK_PREFIX}%u\n"
+        "\n"
+        "# The gateway reads every uplink (also through $share/...) and writes every downlink.\n"
+        f"user {gateway_username}\n"
+        f"topic read {UPLINK_PREFIX}#\n"
+        f"topic write {DOWNLINK_PREFIX}#\n"
+    )
+
+
+def mosquitto_conf(
+    *,
+    password_file: Path,
+    acl_file: Path,
+    listener_port: int,
+    listener_host: str = "127.0.0.1",
+    persistence_dir: Path | None = None,
+    broker_user: str | None = None,
+) -> str:
+    """The mosquitto.conf text: one listener, no anonymous clients, the password and ACL files."""
+    lines = [
+        "# Written by `eldercare broker-config`; run: mosquitto -c <this file>",
+        "per_listener_settings false",
+    ]
+    if broker_user is not None:
+        # Started as root, Mosquitto switches to this user (default `mosquitto`) before it reads
+        # the password file, which only the file's owner may read (mode 0600).
+        lines.append(f"user {broker_user}")
+    lines += [
+        f"listener {listener_port} {listener_host}",
+        "allow_anonymous false",
+        f"password_file {password_file}",
+        f"acl_file {acl_file}",
+        f"max_queued_messages {MAX_QUEUED_MESSAGES}",
+    ]
+    if persistence_dir is None:
+        lines.append("persistence false")
+    else:
+        lines += ["persistence true", f"persistence_location {persistence_dir}/"]
+    return "\n".join(lines) + "\n"
+
+
+def _current_user() -> str | None:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a container's uid without a passwd entry: Mosquitto cannot switch anyway
+        return None
+
+
+def _write_atomically(path: Path, text: str, mode: int, *, owner: str | None = None) -> None:
+    # A broker reloading on SIGHUP must never read a half-written file: write aside, then rename.
+    partial = path.with_name(f".{path.name}.partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(partial, mode)  # os.open's mode is masked by the umask
+    if owner is not None:
+        shutil.chown(partial, user=owner)
+    os.replace(partial, path)
+
+
+def write_mosquitto_config(
+    out_dir: Path,
+    devices: Iterable[tuple[str, str]],
+    gateway_username: str,
+    gateway_password: str,
+    listener_port: int,
+    *,
+    listener_host: str = "127.0.0.1",
+    persistence: bool = False,
+    broker_user: str | None = None,
+) -> MosquittoFiles:
+    """Write `passwords` (mode 0600), `acl` and `mosquitto.conf` for (device id, secret) pairs."""
+    # The broker runs as `broker_user`, by default the user writing the files. Another user (only
+    # root can choose one) is given the password file and, with persistence, the folder.
+    out_dir = out_dir.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = MosquittoFiles(
+        config=out_dir / "mosquitto.conf", passwords=out_dir / "passwords", acl=out_dir / "acl"
+    )
+    logins = [*devices, (gateway_username, gateway_password)]
+    writer = _current_user()
+    new_owner = broker_user if broker_user is not None and broker_user != writer else None
+    _write_atomically(files.passwords, mosquitto_password_file(logins), 0o600, owner=new_owner)
+    if new_owner is not None and persistence:
+        shutil.chown(out_dir, user=new_owner)
+    _write_atomically(files.acl, mosquitto_acl(gateway_username), 0o644)
+    _write_atomically(
+        files.config,
+        mosquitto_conf(
+            password_file=files.passwords,
+            acl_file=files.acl,
+            listener_port=listener_port,
+            listener_host=listener_host,
+            persistence_dir=out_dir if persistence else None,
+            broker_user=broker_user or writer,
+        ),
+        0o644,
+    )
+    return files
