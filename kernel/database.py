@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -55,3 +57,19 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
     """One session, committed at the edge if the block succeeds, rolled back if it raises."""
     async with sessions() as session, session.begin():
         yield session
+
+
+async def insert_ignoring_duplicates(
+    session: AsyncSession, table: Any, rows: list[dict[str, Any]], *, returning: Any = None
+) -> list[Any]:
+    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL; returns the `returning` values of new rows."""
+    if not rows:
+        return []
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert_for = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    # executemany form: compiled once and cached, where .values(rows) would compile per batch.
+    statement = insert_for(table).on_conflict_do_nothing()
+    if returning is None:
+        await session.execute(statement, rows)
+        return []
+    return list((await session.execute(statement.returning(returning), rows)).scalars())

@@ -13,26 +13,31 @@ from kernel.models.enums import (
     Sex,
     StaffRole,
 )
+from kernel.models.gateway import RAW_KEPT_BYTES, DeviceEvent, RejectedMessage, VitalReading
 from kernel.models.register import RegisterImport, RegisterIssue
 
 __all__ = [
+    "RAW_KEPT_BYTES",
     "AuditEntry",
     "AwayPeriod",
     "Base",
     "Centre",
     "CentreTier",
     "Device",
+    "DeviceEvent",
     "Elder",
     "EmergencyContact",
     "IssueSeverity",
     "LivingSituation",
     "RegisterImport",
     "RegisterIssue",
+    "RejectedMessage",
     "SelfCare",
     "Sex",
     "Shift",
     "StaffMember",
     "StaffRole",
+    "VitalReading",
     "VitalThreshold",
     "utcnow",
 ]

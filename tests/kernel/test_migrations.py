@@ -16,6 +16,7 @@ from kernel.database import create_engine
 from kernel.models import Base
 
 TABLES = {
+    "device_events", "rejected_messages", "vital_readings",
     "alembic_version", "audit_log", "away_periods", "centres", "devices", "elders",
     "emergency_contacts", "register_imports", "register_issues", "shifts", "staff",
     "vital_thresholds",
