@@ -1,0 +1,1 @@
+"""The MQTT broker `eldercare up` runs in-process when no external broker is configured."""
