@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,10 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.centres.endpoints import router as centres_router
 from callcenter.register.endpoints import router as register_router
 from eldercare import __version__
+from gateway.broker.embedded import start_embedded_broker
+from gateway.ingest.endpoints import router as rejects_router
+from gateway.mqtt import BrokerLogin
+from gateway.runtime import GatewayRuntime
+from gateway.websocket import router as device_socket_router
 from kernel.database import create_engine, session_factory
 from kernel.errors import DomainError
 from kernel.models import Device, Elder
 from kernel.settings import Settings
+
+EMBEDDED_GATEWAY_USER = "eldercare-gateway"
 
 
 class Health(BaseModel):
@@ -32,8 +42,14 @@ class Health(BaseModel):
     sms: str
 
 
-def create_app(settings: Settings, engine: AsyncEngine | None = None) -> FastAPI:
-    """The application for these settings; it makes its own engine unless one is given."""
+def create_app(
+    settings: Settings, engine: AsyncEngine | None = None, *, mqtt: bool = True
+) -> FastAPI:
+    """The application for these settings; it makes its own engine unless one is given.
+
+    With `mqtt` the gateway also takes uplinks from the broker: the one ELDERCARE_MQTT_URL names
+    (through the shared subscription), else the embedded broker it starts itself.
+    """
     owns_engine = engine is None
     db = engine or create_engine(settings.effective_database_url)
 
@@ -42,7 +58,17 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> FastAPI
         app.state.settings = settings
         app.state.engine = db
         app.state.sessions = session_factory(db)
-        yield
+        gateway = GatewayRuntime(app.state.sessions, settings)
+        app.state.gateway = gateway
+        app.state.ingest = gateway.ingest
+        await gateway.start()
+        async with contextlib.AsyncExitStack() as stack:
+            if mqtt:
+                gateway.start_mqtt(await _broker_login(settings, gateway, stack))
+            try:
+                yield
+            finally:
+                await gateway.stop()
         if owns_engine:
             await db.dispose()
 
@@ -86,6 +112,38 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> FastAPI
         )
         return JSONResponse(content=body.model_dump())
 
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    async def metrics() -> PlainTextResponse:
+        """Prometheus metrics: messages in by type, rejects by reason, ingest lag, acks, online."""
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(device_socket_router)
+    app.include_router(rejects_router)
     app.include_router(centres_router)
     app.include_router(register_router)
     return app
+
+
+async def _broker_login(
+    settings: Settings, gateway: GatewayRuntime, stack: contextlib.AsyncExitStack
+) -> BrokerLogin:
+    """The gateway's login to the external broker, or to an embedded one started here."""
+    external = settings.mqtt_login
+    if external is not None:
+        host, port, username, password = external
+        return BrokerLogin(
+            host, port, username, password, settings.gateway_id, settings.mqtt_shared_group
+        )
+    # The embedded broker lives and dies with this process, so its gateway password does too.
+    password = secrets.token_urlsafe(18)
+    broker = await start_embedded_broker(
+        host="127.0.0.1",
+        port=settings.mqtt_port,
+        check_login=gateway.registry.check_login,
+        gateway_username=EMBEDDED_GATEWAY_USER,
+        gateway_password=password,
+    )
+    stack.push_async_callback(broker.stop)
+    return BrokerLogin(
+        "127.0.0.1", broker.port, EMBEDDED_GATEWAY_USER, password, settings.gateway_id, None
+    )

@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import errno
 import json
+import os
 import signal
 import socket
 from collections.abc import Iterator
@@ -142,6 +143,9 @@ def up(
         str | None, typer.Option(help="Address to serve on [ELDERCARE_HTTP_HOST].")
     ] = None,
     port: Annotated[int | None, typer.Option(help="HTTP port [ELDERCARE_HTTP_PORT].")] = None,
+    mqtt_port: Annotated[
+        int | None, typer.Option(help="Port of the embedded MQTT broker [ELDERCARE_MQTT_PORT].")
+    ] = None,
     seed_count: Annotated[
         int, typer.Option(help="Elders to seed on first start, when the register is empty.")
     ] = FULL_REGISTER,
@@ -158,6 +162,10 @@ def up(
             "Stop what uses it, or choose another with --port or ELDERCARE_HTTP_PORT."
         )
         raise typer.Exit(1)
+    if settings.mqtt_url is None:
+        settings = settings.model_copy(
+            update={"mqtt_port": _embedded_mqtt_port(settings, mqtt_port)}
+        )
     console.print(f"Database: {_safe_url(settings.effective_database_url)}")
     migrate.upgrade(settings.effective_database_url)
     try:
@@ -179,8 +187,17 @@ async def _up(settings: Settings, seed_count: int) -> None:
     await jobs.ensure_staff_and_roster(sessions, settings)
     elders = await jobs.elder_count(sessions)
     base = f"http://{settings.http_host}:{settings.http_port}"
+    if settings.mqtt_url is None:
+        mqtt_where = f"mqtt://127.0.0.1:{settings.mqtt_port} (embedded broker)"
+        if settings.mqtt_port != 1883:
+            mqtt_where += " - 1883 is taken on this machine"
+    else:
+        host, mqtt_port, _user, _password = settings.mqtt_login or ("?", 0, "", "")
+        mqtt_where = f"mqtt://{host}:{mqtt_port} (shared subscription)"
     console.print(
         f"[bold green]Pinghu call centre is up[/bold green] with {elders:,} elders.\n"
+        f"  MQTT:     {mqtt_where}\n"
+        f"  devices:  ws://{settings.http_host}:{settings.http_port}/ws/device\n"
         f"  health:   {base}/healthz\n"
         f"  API docs: {base}/docs\n"
         f"  SMS:      {settings.sms_mode}\n"
@@ -212,6 +229,25 @@ class _Server(uvicorn.Server):
         finally:
             for stop_signal in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(stop_signal)
+
+
+def _embedded_mqtt_port(settings: Settings, asked: int | None) -> int:
+    """The embedded broker's port: the one asked for, else 1883 or the next free one after it."""
+    if asked is not None or "ELDERCARE_MQTT_PORT" in os.environ:
+        port = asked if asked is not None else settings.mqtt_port
+        if not _port_free("127.0.0.1", port):
+            errors.print(
+                f"[red]MQTT port {port} is in use.[/red] Stop what uses it (a local Mosquitto?), "
+                "choose another with --mqtt-port, or point ELDERCARE_MQTT_URL at that broker."
+            )
+            raise typer.Exit(1)
+        return port
+    # A demo should start even where a Mosquitto already holds 1883; the banner shows the port.
+    for port in range(settings.mqtt_port, settings.mqtt_port + 20):
+        if _port_free("127.0.0.1", port):
+            return port
+    errors.print(f"[red]No free MQTT port from {settings.mqtt_port}.[/red] Use --mqtt-port.")
+    raise typer.Exit(1)
 
 
 def _safe_url(url: str) -> str:

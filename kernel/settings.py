@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -35,6 +37,21 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     mqtt_port: int = Field(default=1883, description="Port of the embedded broker.")
+    mqtt_shared_group: str = Field(
+        default="eldercare-gateway",
+        description="Shared-subscription group of the gateway processes on an external broker.",
+    )
+    gateway_id: str = Field(
+        default_factory=lambda: f"gateway-{socket.gethostname()}",
+        description="MQTT client id of this gateway process; unique per process, stable across "
+        "restarts (the broker keeps its session and queued messages under it).",
+    )
+    device_offline_after_s: int = Field(
+        default=600, description="A device silent this long (no heartbeat, no message) is offline."
+    )
+    max_clock_skew_s: int = Field(
+        default=86_400, description="Readings stamped further than this from now are rejected."
+    )
     timezone: str = Field(default="Asia/Shanghai", description="Local time of the street.")
     log_level: str = "INFO"
 
@@ -60,6 +77,23 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'eldercare.db').resolve()}"
+
+    @property
+    def mqtt_login(self) -> tuple[str, int, str, str] | None:
+        """(host, port, username, password) of the external broker, or None for the embedded one."""
+        if not self.mqtt_url:
+            return None
+        url = urlsplit(self.mqtt_url)
+        if url.scheme not in {"mqtt", "tcp"} or not url.hostname:
+            raise ValueError(
+                f"ELDERCARE_MQTT_URL must look like mqtt://user:pw@host:1883, not {url.scheme}://…"
+            )
+        return (
+            url.hostname,
+            url.port or 1883,
+            unquote(url.username or ""),
+            unquote(url.password or ""),
+        )
 
     @property
     def tz(self) -> ZoneInfo:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -34,10 +35,17 @@ def server_unavailable(what: str, why: str) -> None:
     pytest.skip(message)
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Embedded defaults on a data folder of this test's own."""
-    return Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
+    return Settings(_env_file=None, data_dir=tmp_path / "data", mqtt_port=free_port())  # type: ignore[call-arg]
 
 
 @pytest.fixture

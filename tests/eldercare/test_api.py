@@ -70,7 +70,7 @@ def test_health_says_unavailable_when_the_database_is_down(tmp_path: Path) -> No
         data_dir=tmp_path,
         database_url="postgresql+asyncpg://nobody:x@127.0.0.1:9/none",
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings, mqtt=False)) as client:
         answer = client.get("/healthz")
     assert answer.status_code == 503
     assert answer.json()["status"] == "unavailable"

@@ -2,21 +2,51 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import aiomqtt
 import httpx
+
+from devices.protocol import downlink_topic, uplink_topic
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+async def press_sos(database: Path, mqtt_port: int) -> dict[str, object]:
+    """Press SOS on a seeded terminal through the embedded broker, as the hardware would."""
+    with sqlite3.connect(database) as db:
+        device, secret = db.execute(
+            "SELECT id, secret FROM devices WHERE kind = 'sos_terminal' LIMIT 1"
+        ).fetchone()
+    press = {
+        "v": 1,
+        "id": "press-1",
+        "ts": dt.datetime.now(dt.UTC).isoformat(),
+        "type": "sos",
+        "button": "main",
+    }
+    async with aiomqtt.Client(
+        "127.0.0.1", mqtt_port, username=device, password=secret, identifier=device
+    ) as terminal:
+        await terminal.subscribe(downlink_topic(device), qos=1)
+        await terminal.publish(uplink_topic(device), json.dumps(press), qos=1)
+        async with asyncio.timeout(10):
+            message = await anext(terminal.messages)
+    return dict(json.loads(message.payload))  # type: ignore[arg-type]
 
 
 def wait_healthy(base: str, process: subprocess.Popen[str], deadline_s: float) -> dict[str, object]:
@@ -37,11 +67,22 @@ def wait_healthy(base: str, process: subprocess.Popen[str], deadline_s: float) -
 
 
 def test_up_seeds_serves_healthz_and_docs_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    port = free_port()
+    port, mqtt_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ELDERCARE_", "TWILIO_"))}
     env["ELDERCARE_DATA_DIR"] = str(tmp_path / "data")
     process = subprocess.Popen(
-        [sys.executable, "-m", "eldercare", "up", "--port", str(port), "--seed-count", "300"],
+        [
+            sys.executable,
+            "-m",
+            "eldercare",
+            "up",
+            "--port",
+            str(port),
+            "--mqtt-port",
+            str(mqtt_port),
+            "--seed-count",
+            "300",
+        ],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -60,6 +101,9 @@ def test_up_seeds_serves_healthz_and_docs_and_stops_cleanly_on_ctrl_c(tmp_path: 
         centres = httpx.get(f"{base}/api/centres", timeout=5).json()
         assert len(centres) == 13
         assert (tmp_path / "data" / "eldercare.db").exists()
+        ack = asyncio.run(press_sos(tmp_path / "data" / "eldercare.db", mqtt_port))
+        assert (ack["type"], ack["ref"], ack["status"]) == ("ack", "press-1", "received")
+        assert "eldercare_gateway_messages_total" in httpx.get(f"{base}/metrics", timeout=5).text
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
@@ -75,7 +119,7 @@ def test_second_start_does_not_seed_again(tmp_path: Path) -> None:
     for _ in range(2):
         port = free_port()
         process = subprocess.Popen(
-            [sys.executable, "-m", "eldercare", "up", "--port", str(port), "--seed-count", "50"],
+            [sys.executable, "-m", "eldercare", "up", "--port", str(port), "--mqtt-port", str(free_port()), "--seed-count", "50"],
             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         try:
@@ -100,3 +144,37 @@ def test_up_refuses_a_port_in_use_with_a_clear_message(tmp_path: Path) -> None:
         )  # fmt: skip
     assert result.returncode == 1
     assert f"Port {port}" in result.stderr and "in use" in result.stderr
+
+
+def test_an_acknowledged_sos_survives_the_process_being_killed_right_after(tmp_path: Path) -> None:
+    port, mqtt_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ELDERCARE_", "TWILIO_"))}
+    env["ELDERCARE_DATA_DIR"] = str(tmp_path / "data")
+    command = [
+        sys.executable,
+        "-m",
+        "eldercare",
+        "up",
+        "--port",
+        str(port),
+        "--mqtt-port",
+        str(mqtt_port),
+        "--seed-count",
+        "20",
+    ]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process, deadline_s=120)
+        ack = asyncio.run(press_sos(tmp_path / "data" / "eldercare.db", mqtt_port))
+        process.kill()  # SIGKILL: no shutdown, no flush, as in a crash or power loss
+    finally:
+        process.kill()
+        process.communicate(timeout=30)
+    assert ack["status"] == "received"
+    with sqlite3.connect(tmp_path / "data" / "eldercare.db") as db:
+        recorded = db.execute(
+            "SELECT type FROM device_events WHERE message_id = 'press-1'"
+        ).fetchall()
+    assert recorded == [("sos",)]

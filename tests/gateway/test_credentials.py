@@ -10,12 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
-import shutil
-import socket
 import stat
-import subprocess
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -46,7 +41,7 @@ from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.models import AuditEntry, Device
 from kernel.settings import get_settings
-from tests.conftest import server_unavailable
+from tests.brokers import MosquittoProcess, free_port
 from tests.factories import AS_OF, create_imei, create_register_csv, create_row
 
 GATEWAY = "eldercare-gateway"
@@ -116,41 +111,6 @@ class Broker:
     secrets: dict[str, str]
 
 
-def _mosquitto_binary() -> str:
-    binary = (
-        os.environ.get("ELDERCARE_TEST_MOSQUITTO_BIN")
-        or shutil.which("mosquitto")
-        # Debian installs it in /usr/sbin, outside an ordinary user's PATH.
-        or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
-    )
-    if binary is None or not os.access(binary, os.X_OK):
-        server_unavailable(
-            "Mosquitto",
-            f"no mosquitto binary at {binary or 'PATH'} (set ELDERCARE_TEST_MOSQUITTO_BIN)",
-        )
-    assert binary is not None
-    return binary
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"mosquitto exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail(f"mosquitto did not listen on {port}:\n{log.read_text()}")
-
-
 DEVICE_A = create_imei()
 DEVICE_B = "BP0000000042"
 
@@ -158,28 +118,18 @@ DEVICE_B = "BP0000000042"
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Broker]:
     """Mosquitto admitting devices A and B and the gateway, with the files written here."""
-    binary = _mosquitto_binary()
     device_secrets = {DEVICE_A: issue_secret(), DEVICE_B: issue_secret()}
     gateway_password = issue_secret()
-    port = _free_port()
+    port = free_port()
     files = write_mosquitto_config(
         tmp_path / "mosquitto", list(device_secrets.items()), GATEWAY, gateway_password, port
     )
-    log = tmp_path / "mosquitto.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [binary, "-c", str(files.config)], stdout=output, stderr=subprocess.STDOUT
-        )
+    process = MosquittoProcess(files.config, port, tmp_path / "mosquitto.log")
+    process.start()
     try:
-        _wait_listening(process, port, log)
         yield Broker(port, gateway_password, device_secrets)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process.stop()
 
 
 @asynccontextmanager

@@ -1,0 +1,355 @@
+"""Ingest benchmark: the gateway against the bare broker, and SOS ack latency under load.
+
+One run, one machine, one Mosquitto:
+  (a) ceiling: a bare aiomqtt subscriber that only counts, on the same broker, same stream;
+  (b) the gateway (`eldercare up` in its own process, shared subscription, SQLite) taking the
+      same stream end to end: validated, recorded, acknowledged where the protocol says;
+  (c) SOS ack latency (publish to ack received) while readings flow at a target rate.
+Figures are printed; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import aiomqtt
+
+from devices.protocol import downlink_topic, uplink_topic
+
+GATEWAY_USER = "bench-gateway"
+GATEWAY_PASSWORD = "bench-gateway-password"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def eldercare(data: Path, *args: str) -> None:
+    env = {**os.environ, "ELDERCARE_DATA_DIR": str(data)}
+    subprocess.run(
+        [sys.executable, "-m", "eldercare", *args],
+        check=True,
+        env=env,
+        cwd=data,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def reading(device: str, n: int) -> bytes:
+    now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    return json.dumps(
+        {"v": 1, "id": f"{device}-{n}", "ts": now, "type": "vitals", "hr": 60 + n % 40, "spo2": 97}
+    ).encode()
+
+
+def sos(n: int) -> bytes:
+    now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    return json.dumps(
+        {"v": 1, "id": f"sos-{n}", "ts": now, "type": "sos", "button": "main"}
+    ).encode()
+
+
+def client(port: int, username: str, password: str) -> aiomqtt.Client:
+    return aiomqtt.Client(
+        "127.0.0.1",
+        port,
+        username=username,
+        password=password,
+        identifier=username,
+        max_inflight_messages=1000,
+    )
+
+
+async def publish_stream(
+    port: int,
+    monitors: list[tuple[str, str]],
+    total: int,
+    rate: float | None,
+    stop: asyncio.Event | None = None,
+) -> tuple[float, int]:
+    """Publish `total` readings over the monitors (QoS 1); returns (seconds taken, published)."""
+    per = total // len(monitors)
+    started = time.perf_counter()
+    published = 0
+
+    async def one(device: str, secret: str) -> None:
+        async with client(port, device, secret) as c:
+            for n in range(per):
+                if stop is not None and stop.is_set():
+                    return
+                await c.publish(uplink_topic(device), reading(device, n), qos=1)
+                nonlocal published
+                published += 1
+                if rate:
+                    target = started + (n + 1) * len(monitors) / rate
+                    delay = target - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+
+    await asyncio.gather(*(one(d, s) for d, s in monitors))
+    return time.perf_counter() - started, published
+
+
+async def ceiling(port: int, monitors: list[tuple[str, str]], total: int) -> float:
+    """Messages per second a bare subscriber receives from this broker."""
+    received = 0
+    done = asyncio.Event()
+    expected = (total // len(monitors)) * len(monitors)
+    async with client(port, GATEWAY_USER, GATEWAY_PASSWORD) as sub:
+        await sub.subscribe("eldercare/v1/up/+", qos=1)
+
+        async def count() -> None:
+            nonlocal received
+            async for _ in sub.messages:
+                received += 1
+                if received >= expected:
+                    done.set()
+                    return
+
+        counter = asyncio.create_task(count())
+        started = time.perf_counter()
+        await publish_stream(port, monitors, total, None)
+        await asyncio.wait_for(done.wait(), 120)
+        elapsed = time.perf_counter() - started
+        counter.cancel()
+    return expected / elapsed
+
+
+def gateway_taken(http_port: int) -> float:
+    """Messages the gateway has accepted so far (from its /metrics)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("eldercare_gateway_messages_total{")
+    )
+
+
+async def gateway_throughput(
+    port: int, http_port: int, monitors: list[tuple[str, str]], total: int
+) -> float:
+    """Messages per second the gateway takes end to end (accepted and recorded)."""
+    before = gateway_taken(http_port)
+    expected = (total // len(monitors)) * len(monitors)
+    started = time.perf_counter()
+    await publish_stream(port, monitors, total, None)
+    # The gateway is another process: its /metrics is the only thing to wait on.
+    while gateway_taken(http_port) - before < expected:  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+    return expected / (time.perf_counter() - started)
+
+
+async def ack_latency(
+    port: int, terminal: tuple[str, str], monitors: list[tuple[str, str]], rate: float, presses: int
+) -> tuple[list[float], int, float]:
+    """Publish-to-ack times (ms) of SOS presses under readings at `rate`/s; also misses, rate reached."""
+    device, secret = terminal
+    latencies: list[float] = []
+    missed = 0
+    async with client(port, device, secret) as c:
+        await c.subscribe(downlink_topic(device), qos=1)
+        stop = asyncio.Event()
+        load = asyncio.create_task(publish_stream(port, monitors, 10**9, rate, stop))
+        await asyncio.sleep(1.0)  # let the load reach its rate
+        messages = aiter(c.messages)
+        for n in range(presses):
+            sent = time.perf_counter()
+            await c.publish(uplink_topic(device), sos(n), qos=1)
+            try:
+                await asyncio.wait_for(anext(messages), 10)
+            except TimeoutError:
+                missed += 1
+                continue
+            latencies.append((time.perf_counter() - sent) * 1000)
+            await asyncio.sleep(0.1)
+        stop.set()
+        seconds, published = await load
+    return latencies, missed, published / seconds
+
+
+def quantile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q * 100) - 1]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=20_000, help="readings per throughput run")
+    parser.add_argument("--monitors", type=int, default=50, help="publishing devices")
+    parser.add_argument(
+        "--rates",
+        default="430,1300,4300",
+        help="readings/s during the latency runs, comma-separated (default: the fleet's normal "
+        "~430 msg/s, i.e. 25,585 devices with a heartbeat a minute, then 3x and 10x)",
+    )
+    parser.add_argument("--presses", type=int, default=150, help="SOS presses timed per rate")
+    args = parser.parse_args()
+    mosquitto = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin")
+    if mosquitto is None:
+        sys.exit("bench/ingest needs Mosquitto (apt-get install mosquitto)")
+
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as folder:
+        data = Path(folder)
+        print("preparing: 2,000 elders, their devices, Mosquitto files ...", flush=True)
+        eldercare(data, "seed", "--count", "2000")
+        broker_port, http_port = free_port(), free_port()
+        env = {
+            **os.environ,
+            "ELDERCARE_DATA_DIR": str(data),
+            "ELDERCARE_MQTT_GATEWAY_PASSWORD": GATEWAY_PASSWORD,
+        }
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "eldercare",
+                "broker-config",
+                "--out",
+                str(data / "mq"),
+                "--port",
+                str(broker_port),
+                "--gateway-username",
+                GATEWAY_USER,
+            ],
+            check=True,
+            env=env,
+            cwd=data,
+            stdout=subprocess.DEVNULL,
+        )
+        logins = dict(line.split(":", 1) for line in _device_logins(data))
+        monitors = [(d, s) for d, s in logins.items() if d.startswith("BP")][: args.monitors]
+        terminal = next((d, s) for d, s in logins.items() if d[0].isdigit())
+        broker = subprocess.Popen(
+            [mosquitto, "-c", str(data / "mq" / "mosquitto.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        gateway = None
+        try:
+            _wait_port(broker_port)
+            print(
+                f"(a) ceiling: bare subscriber, {args.messages:,} QoS 1 readings from {len(monitors)} devices",
+                flush=True,
+            )
+            bare = await ceiling(broker_port, monitors, args.messages)
+            print(f"    {bare:,.0f} msg/s", flush=True)
+            gateway_env = {
+                **env,
+                "ELDERCARE_MQTT_URL": f"mqtt://{GATEWAY_USER}:{GATEWAY_PASSWORD}@127.0.0.1:{broker_port}",
+                "ELDERCARE_LOG_LEVEL": "WARNING",
+            }
+            gateway = subprocess.Popen(
+                [sys.executable, "-m", "eldercare", "up", "--no-seed", "--port", str(http_port)],
+                env=gateway_env,
+                cwd=data,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            _wait_http(http_port)
+            await asyncio.sleep(1.0)  # the gateway's subscription settles
+            print("(b) the gateway, same stream, end to end", flush=True)
+            through = await gateway_throughput(broker_port, http_port, monitors, args.messages)
+            print(f"    {through:,.0f} msg/s", flush=True)
+            runs = []
+            for rate in [float(r) for r in args.rates.split(",")]:
+                print(
+                    f"(c) SOS ack latency, {args.presses} presses, readings at {rate:,.0f}/s",
+                    flush=True,
+                )
+                latencies, missed, reached = await ack_latency(
+                    broker_port, terminal, monitors, rate, args.presses
+                )
+                runs.append((rate, reached, missed, latencies))
+                await asyncio.sleep(3)  # let a backlog drain before the next rate
+        finally:
+            if gateway is not None:
+                gateway.send_signal(signal.SIGINT)
+                try:
+                    gateway.wait(60)
+                except subprocess.TimeoutExpired:
+                    print("the gateway did not stop within 60 s of Ctrl-C; killed", flush=True)
+                    gateway.kill()
+            broker.terminate()
+            broker.wait(10)
+
+    print()
+    print(f"ceiling (bare subscriber):   {bare:10,.0f} msg/s")
+    print(f"gateway (end to end):        {through:10,.0f} msg/s")
+    print(f"ratio gateway / ceiling:     {through / bare:10.2f}")
+    print()
+    print("SOS ack latency (publish to ack received) while readings flow:")
+    print(
+        f"{'asked/s':>9} {'reached/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'missed':>7}"
+    )
+    for rate, reached, missed, latencies in runs:
+        print(
+            f"{rate:9,.0f} {reached:10,.0f} {quantile(latencies, 0.5):8.1f} "
+            f"{quantile(latencies, 0.99):8.1f} {max(latencies):8.1f} {missed:7d}"
+        )
+
+
+def _device_logins(data: Path) -> list[str]:
+    script = (
+        "import asyncio\n"
+        "from kernel.database import create_engine, session_factory\n"
+        "from kernel.settings import get_settings\n"
+        "from gateway.credentials.repository import device_logins\n"
+        "async def main():\n"
+        "    engine = create_engine(get_settings().effective_database_url)\n"
+        "    async with session_factory(engine)() as s:\n"
+        "        for d, p in await device_logins(s): print(f'{d}:{p}')\n"
+        "    await engine.dispose()\n"
+        "asyncio.run(main())\n"
+    )
+    env = {**os.environ, "ELDERCARE_DATA_DIR": str(data)}
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        check=True,
+        env=env,
+        cwd=data,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+
+
+def _wait_port(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"the broker did not listen on {port}")
+
+
+def _wait_http(port: int) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            return
+        except OSError:
+            time.sleep(0.3)
+    sys.exit("the gateway did not come up")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

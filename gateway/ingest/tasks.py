@@ -1,0 +1,129 @@
+"""Batched writing: readings, routine events, rejects and presence, many rows a transaction.
+
+Alarms (sos, fall, service, cancel) are not batched: the ingest path writes each one itself
+before acknowledging it. Everything else arrives at fleet rate and is written here every
+FLUSH_INTERVAL_S or MAX_BATCH rows, whichever comes first, so storage keeps up with 25,000
+devices on SQLite as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway import metrics
+from gateway.ingest import repository
+from kernel.models import utcnow
+
+FLUSH_INTERVAL_S = 0.05
+MAX_BATCH = 2_000
+# A failed flush is retried after this pause; rows stay queued meanwhile, nothing is dropped.
+RETRY_PAUSE_S = 1.0
+
+log = logging.getLogger(__name__)
+
+# SQLite has one writer at a time, and a writer that finds it busy sleeps in SQLite's busy
+# handler (1 to 100 ms steps). Within one process the batch writer and the alarm path take
+# turns on an asyncio lock instead, so an SOS waits only for the batch in flight. PostgreSQL
+# needs no such turn-taking: there the lock is a no-op.
+WriteLock = contextlib.AbstractAsyncContextManager[object]
+
+
+class BatchWriter:
+    """Collects rows from the ingest path and writes them in batches, in the background."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], write_lock: WriteLock) -> None:
+        self._sessions = sessions
+        self._write_lock = write_lock
+        self._events: list[dict[str, Any]] = []
+        self._readings: list[dict[str, Any]] = []
+        self._rejects: list[dict[str, Any]] = []
+        self._presence: dict[str, dict[str, Any]] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def add_event(self, row: dict[str, Any]) -> None:
+        """Queue a routine event (door, location, vitals, offline) for recording."""
+        self._events.append(row)
+        self._nudge()
+
+    def add_reading(self, row: dict[str, Any]) -> None:
+        """Queue a vital reading for the elder's history."""
+        self._readings.append(row)
+        self._nudge()
+
+    def add_reject(self, row: dict[str, Any]) -> None:
+        """Queue a rejected message for review."""
+        self._rejects.append(row)
+        self._nudge()
+
+    def add_presence(self, device_id: str, **fields: Any) -> None:
+        """Merge the latest presence fields of a device (the last write of each field wins)."""
+        self._presence.setdefault(device_id, {"id": device_id}).update(fields)
+        self._nudge()
+
+    @property
+    def pending(self) -> int:
+        """Rows waiting to be written."""
+        return len(self._events) + len(self._readings) + len(self._rejects) + len(self._presence)
+
+    def _nudge(self) -> None:
+        if self.pending >= MAX_BATCH:
+            self._wake.set()
+
+    def start(self) -> None:
+        """Begin flushing in the background."""
+        self._task = asyncio.create_task(self._run(), name="gateway-batch-writer")
+
+    async def stop(self) -> None:
+        """Stop and write whatever is still queued."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), FLUSH_INTERVAL_S)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except (SQLAlchemyError, OSError):
+                log.exception("batch write failed; retrying in %.1f s", RETRY_PAUSE_S)
+                await asyncio.sleep(RETRY_PAUSE_S)
+
+    async def flush(self) -> None:
+        """Write everything queued now, in one transaction; on failure the rows stay queued."""
+        if not self.pending:
+            return
+        events, readings, rejects = self._events, self._readings, self._rejects
+        presence = list(self._presence.values())
+        self._events, self._readings, self._rejects, self._presence = [], [], [], {}
+        try:
+            async with self._write_lock, self._sessions() as session, session.begin():
+                new = await repository.record_events(session, events)
+                await repository.record_readings(session, readings)
+                await repository.record_rejects(session, rejects)
+                await repository.update_presence(session, presence)
+        except BaseException:
+            # Put the rows back in front of anything queued since, so a retry writes them.
+            self._events = events + self._events
+            self._readings = readings + self._readings
+            self._rejects = rejects + self._rejects
+            for row in presence:
+                self._presence.setdefault(row["id"], {}).update(
+                    {**row, **self._presence.get(row["id"], {})}
+                )
+            raise
+        metrics.DUPLICATES.inc(len(events) - new)
+        now = utcnow()
+        for row in events:
+            metrics.INGEST_LAG.observe(max(0.0, (now - row["received_at"]).total_seconds()))

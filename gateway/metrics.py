@@ -1,0 +1,22 @@
+"""Prometheus metrics of the device-facing edge."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGES_IN = Counter(
+    "eldercare_gateway_messages_total", "Uplink messages accepted, by type", ["type"]
+)
+DUPLICATES = Counter(
+    "eldercare_gateway_duplicates_total", "Uplink messages seen again (same device and id)"
+)
+REJECTS = Counter(
+    "eldercare_gateway_rejects_total", "Uplink messages rejected, by reason", ["reason"]
+)
+ACKS_SENT = Counter("eldercare_gateway_acks_total", "Acks sent to devices, by status", ["status"])
+INGEST_LAG = Histogram(
+    "eldercare_gateway_ingest_lag_seconds",
+    "From a message's arrival to its durable record",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+DEVICES_ONLINE = Gauge("eldercare_gateway_devices_online", "Devices currently online")

@@ -1,0 +1,140 @@
+"""MQTT ingest: subscribe to every device's uplink and answer on its downlink.
+
+On a real broker the gateway processes share the uplinks through a shared subscription
+(`$share/<group>/…`), each message going to one of them. The embedded broker (amqtt) has no
+shared subscriptions (plain amqtt grants them and delivers nothing; ours refuses them), so
+there the gateway uses the plain subscription, which is right for its single process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import heapq
+import itertools
+import logging
+import re
+import socket
+
+import aiomqtt
+
+from devices.protocol import UPLINK_PREFIX, device_from_uplink_topic, downlink_topic
+from gateway.ingest.schemas import Inbound
+from gateway.ingest.service import Ingest
+from kernel.models import utcnow
+
+log = logging.getLogger(__name__)
+
+# Reconnect quickly after a blip, but back off to 30 s so a broker that stays down is not hammered.
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 30.0
+YIELD_EVERY = 32
+
+
+# Alarms are taken before readings: under a flood of readings (a fleet reconnecting after a
+# power cut, a broken device) an SOS must not wait behind thousands of them. A regex on the raw
+# bytes is enough to order the queue; the ingest path still validates every message fully.
+_ALARM = re.compile(rb'"type"\s*:\s*"(?:sos|fall|cancel|service)"')
+
+
+class AlarmsFirstQueue(asyncio.Queue):  # type: ignore[type-arg]
+    """aiomqtt's incoming queue, alarms first, arrival order otherwise."""
+
+    def _init(self, maxsize: int) -> None:
+        self._queue: list[tuple[int, int, aiomqtt.Message]] = []
+        self._arrivals = itertools.count()
+
+    def _put(self, item: aiomqtt.Message) -> None:
+        payload = item.payload if isinstance(item.payload, bytes | bytearray) else b""
+        rank = 0 if _ALARM.search(payload) else 1
+        heapq.heappush(self._queue, (rank, next(self._arrivals), item))
+
+    def _get(self) -> aiomqtt.Message:
+        return heapq.heappop(self._queue)[2]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BrokerLogin:
+    """Where the gateway's MQTT client connects, and as whom."""
+
+    host: str
+    port: int
+    username: str
+    password: str
+    client_id: str
+    shared_group: str | None  # None: plain subscription (embedded broker)
+
+    @property
+    def uplink_filter(self) -> str:
+        """The subscription: shared between gateway processes where the broker supports it."""
+        plain = UPLINK_PREFIX + "+"
+        return f"$share/{self.shared_group}/{plain}" if self.shared_group else plain
+
+
+async def run_mqtt_ingest(
+    login: BrokerLogin, ingest: Ingest, *, connected: asyncio.Event | None = None
+) -> None:
+    """Take uplinks until cancelled, reconnecting with backoff whenever the broker goes away.
+
+    The session is persistent (clean_session off, fixed client id), so QoS 1 uplinks the broker
+    held while the gateway was away are delivered when it is back.
+    """
+    backoff = BACKOFF_FIRST_S
+    while True:
+        try:
+            async with aiomqtt.Client(
+                login.host,
+                login.port,
+                username=login.username,
+                password=login.password,
+                identifier=login.client_id,
+                clean_session=False,
+                protocol=aiomqtt.ProtocolVersion.V311,
+                keepalive=30,
+                queue_type=AlarmsFirstQueue,
+                # Acks go out at once, not held by Nagle's algorithm for the broker's delayed ACK.
+                socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
+            ) as client:
+                granted = await client.subscribe(login.uplink_filter, qos=1)
+                if any(_refused(code) for code in granted or ()):
+                    # A broker that refuses the subscription would leave a gateway that looks
+                    # connected and hears nothing: treat it as a failed connection.
+                    raise aiomqtt.MqttError(
+                        f"broker refused the subscription {login.uplink_filter}"
+                    )
+                log.info(
+                    "gateway subscribed to %s on %s:%d", login.uplink_filter, login.host, login.port
+                )
+                backoff = BACKOFF_FIRST_S
+                if connected is not None:
+                    connected.set()
+                taken = 0
+                async for message in client.messages:
+                    await _take(client, ingest, message)
+                    taken += 1
+                    if taken % YIELD_EVERY == 0:
+                        # With a backlog, reading the queue never suspends: let the batch writer,
+                        # the presence sweep and the HTTP side run between messages.
+                        await asyncio.sleep(0)
+        except aiomqtt.MqttError as error:
+            if connected is not None:
+                connected.clear()
+            log.warning("MQTT connection lost (%s); reconnecting in %.1f s", error, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+
+def _refused(code: object) -> bool:
+    """A SUBACK return code of 0x80 (MQTT 3.1.1) or a reason code of 0x80 and above (MQTT 5)."""
+    value = getattr(code, "value", code)
+    return isinstance(value, int) and value >= 0x80
+
+
+async def _take(client: aiomqtt.Client, ingest: Ingest, message: aiomqtt.Message) -> None:
+    topic = str(message.topic)
+    device_id = device_from_uplink_topic(topic)
+    payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
+    inbound = Inbound("mqtt", device_id, topic, bytes(payload), utcnow())
+    for downlink in await ingest.handle(inbound):
+        if device_id is not None:
+            await client.publish(downlink_topic(device_id), downlink, qos=1)

@@ -1,0 +1,71 @@
+"""WebSocket ingest at /ws/device, for terminals behind HTTP-only networks.
+
+The first frame is the hello with the device's id and secret; the gateway answers welcome or
+closes with 4401. After that each text frame is one uplink message, answered like MQTT. A
+socket that closes without a clean close counts as the device going offline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from devices.protocol import WELCOME, WS_CLOSE_UNAUTHORIZED, Rejection, RejectReason, decode_hello
+from gateway.ingest.schemas import Inbound
+from gateway.ingest.service import Ingest
+from kernel.models import utcnow
+
+router = APIRouter()
+
+# A client that opens a socket and says nothing is not a terminal; free the slot.
+HELLO_TIMEOUT_S = 10.0
+CLEAN_CLOSE_CODES = frozenset({1000, 1001})
+OFFLINE = json.dumps({"v": 1, "type": "offline"}).encode()
+
+
+@router.websocket("/ws/device")
+async def device_socket(websocket: WebSocket) -> None:
+    """One terminal's connection: hello, welcome, then its messages and our answers."""
+    ingest: Ingest = websocket.app.state.ingest
+    await websocket.accept()
+    try:
+        hello_text = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT_S)
+    except (TimeoutError, WebSocketDisconnect, KeyError):
+        await _close(websocket, WS_CLOSE_UNAUTHORIZED, "hello expected")
+        return
+    hello = decode_hello(hello_text)
+    if isinstance(hello, Rejection):
+        ingest.refuse_handshake(None, hello_text.encode(), hello)
+        await _close(websocket, WS_CLOSE_UNAUTHORIZED, hello.detail)
+        return
+    if not await ingest.registry.check_login(hello.device, hello.secret):
+        refusal = Rejection(RejectReason.UNKNOWN_DEVICE, "unknown device or wrong secret")
+        ingest.refuse_handshake(hello.device, b"", refusal)
+        await _close(websocket, WS_CLOSE_UNAUTHORIZED, refusal.detail)
+        return
+    await websocket.send_text(WELCOME.decode())
+    clean = False
+    try:
+        while True:
+            frame = await websocket.receive()
+            if frame["type"] == "websocket.disconnect":
+                clean = frame.get("code", 1006) in CLEAN_CLOSE_CODES
+                break
+            data = frame.get("text")
+            payload = data.encode() if data is not None else frame.get("bytes") or b""
+            inbound = Inbound("ws", hello.device, None, payload, utcnow())
+            for downlink in await ingest.handle(inbound):
+                await websocket.send_text(downlink.decode())
+    except WebSocketDisconnect as disconnect:
+        clean = disconnect.code in CLEAN_CLOSE_CODES
+    finally:
+        if not clean:
+            await ingest.handle(Inbound("ws", hello.device, None, OFFLINE, utcnow()))
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(RuntimeError):  # the client already went away
+        await websocket.close(code=code, reason=reason[:120])

@@ -1,0 +1,150 @@
+"""A small registered street, a real Mosquitto for it, and gateways on it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcenter.register import columns
+from devices.ids import DeviceKind
+from eldercare.jobs import import_register_file
+from gateway.credentials.repository import device_logins
+from gateway.credentials.service import issue_secret, write_mosquitto_config
+from gateway.mqtt import BrokerLogin
+from gateway.runtime import GatewayRuntime
+from kernel.models import Device, DeviceEvent, RejectedMessage
+from kernel.settings import Settings
+from tests.brokers import MosquittoProcess, free_port
+from tests.factories import AS_OF, create_imei, create_register_csv, create_row
+
+GATEWAY_USER = "eldercare-gateway"
+SHARED_GROUP = "test-gateways"
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclasses.dataclass
+class Street:
+    """Two elders with devices, one registered terminal bound to nobody, and their secrets."""
+
+    sessions: Sessions
+    terminal: str  # elder 1's SOS terminal
+    monitor: str  # elder 1's health monitor
+    door: str  # elder 1's door sensor
+    terminal_2: str  # elder 2's SOS terminal
+    unbound: str  # registered, bound to no elder
+    secrets: dict[str, str]
+
+
+@pytest.fixture
+async def street(sessions: Sessions, tmp_path: Path) -> Street:
+    """Import two elders, register an unbound terminal, and read every device's secret."""
+    first = create_row(**{columns.DOOR_SENSOR: "MC0000000001"})
+    second = create_row(**{columns.HEALTH_MONITOR: ""})
+    path = create_register_csv(tmp_path / "street.csv", [first, second])
+    await import_register_file(sessions, path, as_of=AS_OF, actor="test")
+    unbound = create_imei()
+    async with sessions() as session, session.begin():
+        await session.execute(
+            insert(Device).values(
+                id=unbound, kind=DeviceKind.SOS_TERMINAL, elder_id=None, secret=issue_secret()
+            )
+        )
+    async with sessions() as session:
+        secrets = dict(await device_logins(session))
+    return Street(
+        sessions=sessions,
+        terminal=first[columns.SOS_TERMINAL],
+        monitor=first[columns.HEALTH_MONITOR],
+        door="MC0000000001",
+        terminal_2=second[columns.SOS_TERMINAL],
+        unbound=unbound,
+        secrets=secrets,
+    )
+
+
+@dataclasses.dataclass
+class Broker:
+    """A running Mosquitto that knows the street's devices and the gateway account."""
+
+    process: MosquittoProcess
+    port: int
+    gateway_password: str
+
+    def login(self, client_id: str = "gateway-1") -> BrokerLogin:
+        """The gateway's login, on the shared subscription as in production."""
+        return BrokerLogin(
+            "127.0.0.1", self.port, GATEWAY_USER, self.gateway_password, client_id, SHARED_GROUP
+        )
+
+
+@pytest.fixture
+def mosquitto(street: Street, tmp_path: Path) -> Any:
+    """Mosquitto with the street's password file and ACL (as `eldercare broker-config` writes)."""
+    port = free_port()
+    password = issue_secret()
+    files = write_mosquitto_config(
+        tmp_path / "mosquitto", street.secrets.items(), GATEWAY_USER, password, port
+    )
+    process = MosquittoProcess(files.config, port, tmp_path / "mosquitto.log")
+    process.start()
+    yield Broker(process, port, password)
+    process.stop()
+
+
+@pytest.fixture
+def gateway_settings(tmp_path: Path) -> Settings:
+    """Settings of the gateways under test."""
+    return Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def start_gateway(
+    street: Street, gateway_settings: Settings
+) -> AsyncIterator[Callable[..., Any]]:
+    """Start gateways on the street's database; every one still running is stopped at the end."""
+    running: list[GatewayRuntime] = []
+
+    async def start(login: BrokerLogin | None = None) -> GatewayRuntime:
+        runtime = GatewayRuntime(street.sessions, gateway_settings)
+        await runtime.start()
+        if login is not None:
+            runtime.start_mqtt(login)
+            async with asyncio.timeout(10):
+                await runtime.mqtt_connected.wait()
+        running.append(runtime)
+        return runtime
+
+    yield start
+    for runtime in running:
+        await runtime.stop()
+
+
+def message(type_: str, id_: str, **fields: Any) -> bytes:
+    """An uplink message as a terminal sends it."""
+    now = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8)))
+    body = {"v": 1, "id": id_, "ts": now.isoformat(), "type": type_, **fields}
+    return json.dumps(body).encode()
+
+
+async def events_of(sessions: Sessions, device_id: str) -> list[DeviceEvent]:
+    """The events recorded for a device, oldest first."""
+    async with sessions() as session:
+        query = select(DeviceEvent).where(DeviceEvent.device_id == device_id)
+        return list((await session.scalars(query.order_by(DeviceEvent.id))).all())
+
+
+async def rejects_of(sessions: Sessions) -> list[RejectedMessage]:
+    """Every rejected message, oldest first."""
+    async with sessions() as session:
+        return list(
+            (await session.scalars(select(RejectedMessage).order_by(RejectedMessage.id))).all()
+        )

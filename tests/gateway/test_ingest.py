@@ -1,0 +1,169 @@
+"""The one ingest path, driven directly: what is recorded, acknowledged, rejected and kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from gateway import metrics
+from gateway.ingest.schemas import Inbound
+from gateway.presence import mark_silent_devices_offline
+from gateway.runtime import GatewayRuntime
+from kernel.models import Device, VitalReading, utcnow
+from tests.gateway.conftest import Street, events_of, message, rejects_of
+
+Start = Callable[..., Any]
+
+
+def inbound(device: str | None, payload: bytes, transport: str = "mqtt") -> Inbound:
+    topic = f"eldercare/v1/up/{device}" if device else "eldercare/v1/up/"
+    return Inbound(transport, device, topic, payload, utcnow())
+
+
+async def test_sos_is_recorded_before_its_ack_and_a_resend_is_recorded_once(
+    street: Street, start_gateway: Start
+) -> None:
+    gateway: GatewayRuntime = await start_gateway()
+    sos = message("sos", "a1", button="main")
+    first = await gateway.ingest.handle(inbound(street.terminal, sos))
+    assert [e.type for e in await events_of(street.sessions, street.terminal)] == ["sos"]
+    again = await gateway.ingest.handle(inbound(street.terminal, sos))
+    assert first == again == [b'{"v":1,"type":"ack","ref":"a1","status":"received"}']
+    (event,) = await events_of(street.sessions, street.terminal)
+    assert event.elder_id is not None and event.payload["button"] == "main"
+
+
+@pytest.mark.parametrize(
+    ("device", "payload", "type_"),
+    [
+        ("terminal", message("service", "s1", need="meal"), "service"),
+        ("terminal", message("fall", "f1", confidence=0.93), "fall"),
+        ("terminal", message("cancel", "c1", ref="a1"), "cancel"),
+        ("terminal", message("location", "l1", lat=22.68, lon=114.13, acc_m=15), "location"),
+        ("door", message("door", "d1", state="open"), "door"),
+        ("monitor", message("vitals", "v1", bp_sys=182, bp_dia=112, hr=96), "vitals"),
+        ("terminal", b'{"v":1,"type":"offline"}', "offline"),
+    ],
+)
+async def test_every_message_type_is_recorded(
+    street: Street, start_gateway: Start, device: str, payload: bytes, type_: str
+) -> None:
+    gateway: GatewayRuntime = await start_gateway()
+    device_id = getattr(street, device)
+    answers = await gateway.ingest.handle(inbound(device_id, payload))
+    await gateway.writer.flush()
+    assert [e.type for e in await events_of(street.sessions, device_id)] == [type_]
+    acked = type_ in {"service", "fall", "cancel"}
+    assert [json.loads(a)["status"] for a in answers] == (["received"] if acked else [])
+
+
+async def test_vitals_are_stored_as_readings_of_the_elder(
+    street: Street, start_gateway: Start
+) -> None:
+    gateway: GatewayRuntime = await start_gateway()
+    for n in range(3):
+        await gateway.ingest.handle(
+            inbound(street.monitor, message("vitals", f"v{n}", spo2=95 - n))
+        )
+    await gateway.ingest.handle(inbound(street.monitor, message("vitals", "v0", spo2=95)))  # resent
+    await gateway.writer.flush()
+    async with street.sessions() as session:
+        readings = (
+            await session.scalars(select(VitalReading).order_by(VitalReading.message_id))
+        ).all()
+    assert [(r.message_id, r.spo2) for r in readings] == [("v0", 95), ("v1", 94), ("v2", 93)]
+    assert all(r.elder_id is not None for r in readings)
+
+
+async def test_heartbeat_and_last_will_set_presence(street: Street, start_gateway: Start) -> None:
+    gateway: GatewayRuntime = await start_gateway()
+    await gateway.ingest.handle(
+        inbound(street.terminal, message("heartbeat", "h1", battery=17, rssi=-71, fw="2.1.0"))
+    )
+    await gateway.writer.flush()
+    async with street.sessions() as session:
+        device = await session.get(Device, street.terminal)
+    assert device is not None
+    assert (device.online, device.battery, device.rssi, device.firmware) == (True, 17, -71, "2.1.0")
+    assert device.last_seen_at is not None
+
+    await gateway.ingest.handle(inbound(street.terminal, b'{"v":1,"type":"offline"}'))
+    await gateway.writer.flush()
+    async with street.sessions() as session:
+        device = await session.get(Device, street.terminal)
+    assert device is not None and device.online is False
+
+
+async def test_silent_devices_go_offline_with_an_offline_event(
+    street: Street, start_gateway: Start
+) -> None:
+    gateway: GatewayRuntime = await start_gateway()
+    await gateway.ingest.handle(inbound(street.terminal, message("heartbeat", "h1", battery=80)))
+    await gateway.writer.flush()
+    assert await mark_silent_devices_offline(street.sessions, dt.timedelta(hours=1)) == []
+    assert await mark_silent_devices_offline(street.sessions, dt.timedelta(0)) == [street.terminal]
+    assert [e.type for e in await events_of(street.sessions, street.terminal)] == ["offline"]
+
+
+async def test_unbound_terminal_sos_is_an_unidentified_caller_not_a_reject(
+    street: Street, start_gateway: Start
+) -> None:
+    gateway: GatewayRuntime = await start_gateway()
+    answers = await gateway.ingest.handle(
+        inbound(street.unbound, message("sos", "u1", button="main"))
+    )
+    assert json.loads(answers[0])["status"] == "received"
+    (event,) = await events_of(street.sessions, street.unbound)
+    assert (event.type, event.elder_id) == ("sos", None)
+    refused = await gateway.ingest.handle(inbound(street.unbound, message("service", "u2")))
+    assert json.loads(refused[0])["reason"] == "unknown_device"
+
+
+def _reason_count(reason: str) -> float:
+    return metrics.REJECTS.labels(reason)._value.get()
+
+
+@pytest.mark.parametrize(
+    ("device", "payload", "reason"),
+    [
+        ("terminal", b"not json at all", "not_json"),
+        ("terminal", b"\xff\xfe\x00", "not_utf8"),
+        ("terminal", b"[1, 2]", "not_an_object"),
+        ("terminal", b"{" + b" " * 5000 + b"}", "too_large"),
+        ("terminal", message("reboot", "x1"), "unknown_type"),
+        ("terminal", b'{"v":1,"type":"sos","ts":"2026-11-23T14:00:00+08:00","button":"main"}', "missing_field"),
+        ("monitor", message("vitals", "x2", spo2=140), "invalid_field"),
+        ("terminal", b'{"v":1,"id":"x3","type":"sos","ts":"2026-11-23T14:00:00","button":"main"}', "bad_timestamp"),
+        ("monitor", b'{"v":1,"id":"x4","type":"vitals","ts":"2020-01-01T00:00:00+08:00","hr":70}', "clock_skew"),
+        ("door", message("sos", "x5", button="main"), "unexpected_type"),
+        ("unregistered", message("sos", "x6", button="main"), "unknown_device"),
+    ],
+)  # fmt: skip
+async def test_every_reject_is_kept_counted_and_answered_and_serving_goes_on(
+    street: Street, start_gateway: Start, device: str, payload: bytes, reason: str
+) -> None:
+    gateway: GatewayRuntime = await start_gateway()
+    device_id = getattr(street, device, "864000000000009")
+    before = _reason_count(reason)
+    answers = await gateway.ingest.handle(inbound(device_id, payload))
+    await gateway.writer.flush()
+    (kept,) = await rejects_of(street.sessions)
+    assert (kept.reason, kept.device_id, kept.size) == (reason, device_id, len(payload))
+    assert kept.raw == payload[:8192]
+    assert _reason_count(reason) == before + 1
+    if device == "unregistered":
+        assert answers == []  # an unknown device has no downlink to be told on
+    else:
+        assert json.loads(answers[0])["status"] == "rejected"
+        assert json.loads(answers[0])["reason"] == reason
+    assert await events_of(street.sessions, device_id) == []
+    # the next device is served as if nothing happened
+    ok = await gateway.ingest.handle(
+        inbound(street.terminal_2, message("sos", "ok", button="main"))
+    )
+    assert json.loads(ok[0])["status"] == "received"

@@ -1,0 +1,210 @@
+"""The gateway on a real Mosquitto: acks, deduplication, restarts, and the shared subscription.
+
+Devices are driven with the clients a device maker would use: the mosquitto_pub/mosquitto_sub
+command-line tools and aiomqtt. The gateway subscribes through `$share/` as in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import aiomqtt
+import pytest
+
+from devices.protocol import downlink_topic, uplink_topic
+from gateway.ingest.schemas import Inbound
+from gateway.runtime import GatewayRuntime
+from tests.conftest import server_unavailable
+from tests.gateway.conftest import Broker, Street, events_of, message, rejects_of
+
+pytestmark = pytest.mark.mosquitto
+Start = Callable[..., Any]
+# How long the machine may take to deliver what must arrive (CI machines are loaded).
+DELIVERY_S = 10.0
+
+
+def cli_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        server_unavailable("Mosquitto clients", f"{name} is not installed (mosquitto-clients)")
+    assert path is not None
+    return path
+
+
+def device_client(broker: Broker, street: Street, device_id: str, **kwargs: Any) -> aiomqtt.Client:
+    return aiomqtt.Client(
+        "127.0.0.1",
+        broker.port,
+        username=device_id,
+        password=street.secrets[device_id],
+        identifier=device_id,
+        **kwargs,
+    )
+
+
+async def wait_for(condition: Callable[[], Any], what: str) -> None:
+    async with asyncio.timeout(DELIVERY_S):
+        # Polling the database: it has no event to wait on.
+        while not await condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+
+async def test_mosquitto_pub_sos_three_times_gets_acks_and_one_event(
+    street: Street, mosquitto: Broker, start_gateway: Start
+) -> None:
+    await start_gateway(mosquitto.login())
+    device, secret = street.terminal, street.secrets[street.terminal]
+    login = ["-h", "127.0.0.1", "-p", str(mosquitto.port), "-u", device, "-P", secret]
+    subscriber = await asyncio.create_subprocess_exec(
+        cli_tool("mosquitto_sub"), *login, "-i", f"{device}", "-t", downlink_topic(device),
+        "-q", "1", "-C", "3", "-W", "20",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    await asyncio.sleep(0.5)  # let the subscription settle before the presses
+    sos = message("sos", "press-1", button="pendant").decode()
+    for _ in range(3):
+        # The protocol's client id is the device id; mosquitto_pub reuses it once sub has gone
+        # quiet, so the publisher connects under a suffix the pattern ACL ignores (it checks %u).
+        publish = await asyncio.create_subprocess_exec(
+            cli_tool("mosquitto_pub"), *login, "-i", f"{device}-pub", "-t", uplink_topic(device),
+            "-q", "1", "-m", sos,
+        )  # fmt: skip
+        assert await publish.wait() == 0
+    out, err = await asyncio.wait_for(subscriber.communicate(), 30)
+    acks = [json.loads(line) for line in out.decode().splitlines()]
+    assert acks == [{"v": 1, "type": "ack", "ref": "press-1", "status": "received"}] * 3, err
+    assert [e.message_id for e in await events_of(street.sessions, device)] == ["press-1"]
+
+
+async def test_a_bad_payload_gets_a_rejected_ack_and_the_next_device_is_served(
+    street: Street, mosquitto: Broker, start_gateway: Start
+) -> None:
+    await start_gateway(mosquitto.login())
+    async with (
+        device_client(mosquitto, street, street.monitor) as monitor,
+        device_client(mosquitto, street, street.terminal_2) as terminal,
+    ):
+        await monitor.subscribe(downlink_topic(street.monitor), qos=1)
+        await terminal.subscribe(downlink_topic(street.terminal_2), qos=1)
+        await monitor.publish(
+            uplink_topic(street.monitor), message("vitals", "bad", spo2=140), qos=1
+        )
+        await terminal.publish(
+            uplink_topic(street.terminal_2), message("sos", "ok", button="main"), qos=1
+        )
+        async with asyncio.timeout(DELIVERY_S):
+            rejected = json.loads((await anext(monitor.messages)).payload)  # type: ignore[arg-type]
+            acked = json.loads((await anext(terminal.messages)).payload)  # type: ignore[arg-type]
+    assert (rejected["status"], rejected["reason"], rejected["ref"]) == (
+        "rejected",
+        "invalid_field",
+        "bad",
+    )
+    assert (acked["status"], acked["ref"]) == ("received", "ok")
+
+    async def kept() -> bool:
+        return len(await rejects_of(street.sessions)) == 1
+
+    await wait_for(kept, "the reject to be kept")
+
+
+async def test_last_will_marks_the_terminal_offline(
+    street: Street, mosquitto: Broker, start_gateway: Start
+) -> None:
+    await start_gateway(mosquitto.login())
+    will = aiomqtt.Will(uplink_topic(street.terminal), b'{"v":1,"type":"offline"}', qos=1)
+    client = device_client(mosquitto, street, street.terminal, will=will)
+    await client.__aenter__()
+    await client.publish(
+        uplink_topic(street.terminal), message("heartbeat", "h", battery=50), qos=1
+    )
+    # Drop the link without DISCONNECT, as a power cut would.
+    client._client.socket().shutdown(socket.SHUT_RDWR)
+
+    async def offline() -> bool:
+        return [e.type for e in await events_of(street.sessions, street.terminal)] == ["offline"]
+
+    await wait_for(offline, "the last will")
+    with contextlib.suppress(aiomqtt.MqttError):
+        await client.__aexit__(None, None, None)
+
+
+async def test_gateway_reconnects_after_the_broker_restarts(
+    street: Street, mosquitto: Broker, start_gateway: Start
+) -> None:
+    gateway: GatewayRuntime = await start_gateway(mosquitto.login())
+    mosquitto.process.stop()
+    await asyncio.sleep(0.5)
+    assert not gateway.mqtt_connected.is_set()
+    mosquitto.process.start()
+    async with asyncio.timeout(30):
+        await gateway.mqtt_connected.wait()
+    async with device_client(mosquitto, street, street.terminal) as terminal:
+        await terminal.subscribe(downlink_topic(street.terminal), qos=1)
+        await terminal.publish(
+            uplink_topic(street.terminal), message("sos", "after", button="main"), qos=1
+        )
+        async with asyncio.timeout(DELIVERY_S):
+            ack = json.loads((await anext(terminal.messages)).payload)  # type: ignore[arg-type]
+    assert ack["ref"] == "after"
+
+
+async def test_messages_sent_while_the_gateway_was_down_are_taken_when_it_returns(
+    street: Street, mosquitto: Broker, start_gateway: Start
+) -> None:
+    first: GatewayRuntime = await start_gateway(mosquitto.login("gateway-1"))
+    await first.stop()  # its session stays on the broker (clean session off)
+    async with device_client(mosquitto, street, street.terminal) as terminal:
+        for n in range(5):
+            await terminal.publish(
+                uplink_topic(street.terminal),
+                message("sos", f"while-down-{n}", button="main"),
+                qos=1,
+            )
+    await start_gateway(mosquitto.login("gateway-1"))
+
+    async def all_five() -> bool:
+        return len(await events_of(street.sessions, street.terminal)) == 5
+
+    await wait_for(all_five, "the queued presses")
+
+
+async def test_two_gateways_on_one_shared_subscription_take_each_message_once(
+    street: Street, mosquitto: Broker, start_gateway: Start
+) -> None:
+    taken: dict[str, list[str]] = {"a": [], "b": []}
+    gateways = {"a": await start_gateway(), "b": await start_gateway()}
+    for name, gateway in gateways.items():
+        original = gateway.ingest.handle
+
+        async def counting(
+            inbound: Inbound, _name: str = name, _original: Any = original
+        ) -> list[bytes]:
+            taken[_name].append(inbound.payload.decode())
+            return await _original(inbound)
+
+        gateway.ingest.handle = counting  # type: ignore[method-assign]
+        gateway.start_mqtt(mosquitto.login(f"gateway-{name}"))
+        async with asyncio.timeout(10):
+            await gateway.mqtt_connected.wait()
+    total = 200
+    async with device_client(mosquitto, street, street.monitor) as monitor:
+        for n in range(total):
+            await monitor.publish(
+                uplink_topic(street.monitor), message("vitals", f"m{n}", hr=70), qos=1
+            )
+
+    async def all_taken() -> bool:
+        return len(taken["a"]) + len(taken["b"]) >= total
+
+    await wait_for(all_taken, "every reading")
+    await asyncio.sleep(0.3)  # a message taken twice would show up now
+    assert len(taken["a"]) + len(taken["b"]) == total
+    assert taken["a"] and taken["b"], "the broker should share the load between the two"
+    assert not set(taken["a"]) & set(taken["b"])
