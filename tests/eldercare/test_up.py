@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -49,6 +50,38 @@ async def press_sos(database: Path, mqtt_port: int) -> dict[str, object]:
     return dict(json.loads(message.payload))  # type: ignore[arg-type]
 
 
+@dataclasses.dataclass
+class Running:
+    """An `eldercare up` child process and where it listens."""
+
+    process: subprocess.Popen[str]
+    port: int
+    mqtt_port: int
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    """This environment without the project's settings, with a data folder of the test's own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ELDERCARE_", "TWILIO_"))}
+    env["ELDERCARE_DATA_DIR"] = str(tmp_path / "data")
+    return env
+
+
+def start_up(tmp_path: Path, seed_count: int) -> Running:
+    """`eldercare up` on free HTTP and MQTT ports, seeding `seed_count` elders on first start."""
+    port, mqtt_port = free_port(), free_port()
+    command = [sys.executable, "-m", "eldercare", "up", "--port", str(port),
+               "--mqtt-port", str(mqtt_port), "--seed-count", str(seed_count)]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=clean_env(tmp_path),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    return Running(process, port, mqtt_port)
+
+
 def wait_healthy(base: str, process: subprocess.Popen[str], deadline_s: float) -> dict[str, object]:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
@@ -67,29 +100,8 @@ def wait_healthy(base: str, process: subprocess.Popen[str], deadline_s: float) -
 
 
 def test_up_seeds_serves_healthz_and_docs_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    port, mqtt_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ELDERCARE_", "TWILIO_"))}
-    env["ELDERCARE_DATA_DIR"] = str(tmp_path / "data")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "eldercare",
-            "up",
-            "--port",
-            str(port),
-            "--mqtt-port",
-            str(mqtt_port),
-            "--seed-count",
-            "300",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    running = start_up(tmp_path, seed_count=300)
+    process, base, mqtt_port = running.process, running.base, running.mqtt_port
     try:
         health = wait_healthy(base, process, deadline_s=120)
         assert health["status"] == "ok"
@@ -113,20 +125,14 @@ def test_up_seeds_serves_healthz_and_docs_and_stops_cleanly_on_ctrl_c(tmp_path: 
 
 
 def test_second_start_does_not_seed_again(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ELDERCARE_", "TWILIO_"))}
-    env["ELDERCARE_DATA_DIR"] = str(tmp_path / "data")
     outputs = []
     for _ in range(2):
-        port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "eldercare", "up", "--port", str(port), "--mqtt-port", str(free_port()), "--seed-count", "50"],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+        running = start_up(tmp_path, seed_count=50)
         try:
-            assert wait_healthy(f"http://127.0.0.1:{port}", process, deadline_s=120)["elders"] == 50
+            assert wait_healthy(running.base, running.process, deadline_s=120)["elders"] == 50
         finally:
-            process.send_signal(signal.SIGINT)
-            outputs.append(process.communicate(timeout=30)[0])
+            running.process.send_signal(signal.SIGINT)
+            outputs.append(running.process.communicate(timeout=30)[0])
     assert "First start" in outputs[0]
     assert "First start" not in outputs[1]
 
@@ -136,37 +142,19 @@ def test_up_refuses_a_port_in_use_with_a_clear_message(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ELDERCARE_")}
-        env["ELDERCARE_DATA_DIR"] = str(tmp_path / "data")
         result = subprocess.run(
             [sys.executable, "-m", "eldercare", "up", "--port", str(port)],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+            cwd=tmp_path, env=clean_env(tmp_path), capture_output=True, text=True, timeout=60,
         )  # fmt: skip
     assert result.returncode == 1
     assert f"Port {port}" in result.stderr and "in use" in result.stderr
 
 
 def test_an_acknowledged_sos_survives_the_process_being_killed_right_after(tmp_path: Path) -> None:
-    port, mqtt_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ELDERCARE_", "TWILIO_"))}
-    env["ELDERCARE_DATA_DIR"] = str(tmp_path / "data")
-    command = [
-        sys.executable,
-        "-m",
-        "eldercare",
-        "up",
-        "--port",
-        str(port),
-        "--mqtt-port",
-        str(mqtt_port),
-        "--seed-count",
-        "20",
-    ]
-    process = subprocess.Popen(
-        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    running = start_up(tmp_path, seed_count=20)
+    process, mqtt_port = running.process, running.mqtt_port
     try:
-        wait_healthy(f"http://127.0.0.1:{port}", process, deadline_s=120)
+        wait_healthy(running.base, process, deadline_s=120)
         ack = asyncio.run(press_sos(tmp_path / "data" / "eldercare.db", mqtt_port))
         process.kill()  # SIGKILL: no shutdown, no flush, as in a crash or power loss
     finally:
