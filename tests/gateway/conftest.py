@@ -1,7 +1,8 @@
-"""A small registered street, a real Mosquitto for it, and gateways on it."""
+"""A small registered street, a broker for it (real Mosquitto or the embedded one), gateways."""
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import dataclasses
 import datetime as dt
@@ -17,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.register import columns
 from devices.ids import DeviceKind
 from eldercare.jobs import import_register_file
+from gateway.broker.embedded import EmbeddedBroker, start_embedded_broker
 from gateway.credentials.repository import device_logins
 from gateway.credentials.service import issue_secret, write_mosquitto_config
+from gateway.ingest.registry import DeviceRegistry
 from gateway.mqtt import BrokerLogin
 from gateway.runtime import GatewayRuntime
 from kernel.models import Device, DeviceEvent, RejectedMessage
@@ -71,33 +74,87 @@ async def street(sessions: Sessions, tmp_path: Path) -> Street:
     )
 
 
-@dataclasses.dataclass
-class Broker:
-    """A running Mosquitto that knows the street's devices and the gateway account."""
+class Broker(abc.ABC):
+    """A running broker that knows the street's devices and the gateway account."""
 
-    process: MosquittoProcess
+    kind: str
     port: int
     gateway_password: str
 
     def login(self, client_id: str = "gateway-1") -> BrokerLogin:
-        """The gateway's login, on the shared subscription as in production."""
+        """The gateway's login: the shared subscription on Mosquitto, as in production."""
+        group = SHARED_GROUP if self.kind == "mosquitto" else None
         return BrokerLogin(
-            "127.0.0.1", self.port, GATEWAY_USER, self.gateway_password, client_id, SHARED_GROUP
+            "127.0.0.1", self.port, GATEWAY_USER, self.gateway_password, client_id, group
+        )
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Take the broker away (its clients lose their connections)."""
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Bring it back on the same port."""
+
+
+class MosquittoBroker(Broker):
+    """Mosquitto with the street's password file and ACL (as `eldercare broker-config` writes)."""
+
+    def __init__(self, street: Street, folder: Path) -> None:
+        self.kind, self.port, self.gateway_password = "mosquitto", free_port(), issue_secret()
+        files = write_mosquitto_config(
+            folder / "mosquitto",
+            street.secrets.items(),
+            GATEWAY_USER,
+            self.gateway_password,
+            self.port,
+        )
+        self._process = MosquittoProcess(files.config, self.port, folder / "mosquitto.log")
+
+    async def stop(self) -> None:
+        self._process.stop()
+
+    async def start(self) -> None:
+        self._process.start()
+
+
+class EmbeddedTestBroker(Broker):
+    """The embedded broker `eldercare up` runs, logging devices in against the street's registry."""
+
+    def __init__(self, street: Street) -> None:
+        self.kind, self.port, self.gateway_password = "embedded", free_port(), issue_secret()
+        self._registry = DeviceRegistry(street.sessions)
+        self._broker: EmbeddedBroker | None = None
+
+    async def stop(self) -> None:
+        if self._broker is not None:
+            await self._broker.stop()
+            self._broker = None
+
+    async def start(self) -> None:
+        await self._registry.load()
+        self._broker = await start_embedded_broker(
+            host="127.0.0.1",
+            port=self.port,
+            check_login=self._registry.check_login,
+            gateway_username=GATEWAY_USER,
+            gateway_password=self.gateway_password,
         )
 
 
-@pytest.fixture
-def mosquitto(street: Street, tmp_path: Path) -> Any:
-    """Mosquitto with the street's password file and ACL (as `eldercare broker-config` writes)."""
-    port = free_port()
-    password = issue_secret()
-    files = write_mosquitto_config(
-        tmp_path / "mosquitto", street.secrets.items(), GATEWAY_USER, password, port
+@pytest.fixture(params=["mosquitto", "embedded"])
+async def broker(
+    request: pytest.FixtureRequest, street: Street, tmp_path: Path
+) -> AsyncIterator[Broker]:
+    """Each test using this runs on a real Mosquitto and on the embedded broker."""
+    running: Broker = (
+        MosquittoBroker(street, tmp_path)
+        if request.param == "mosquitto"
+        else EmbeddedTestBroker(street)
     )
-    process = MosquittoProcess(files.config, port, tmp_path / "mosquitto.log")
-    process.start()
-    yield Broker(process, port, password)
-    process.stop()
+    await running.start()
+    yield running
+    await running.stop()
 
 
 @pytest.fixture

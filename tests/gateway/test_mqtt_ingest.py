@@ -1,4 +1,4 @@
-"""The gateway on a real Mosquitto: acks, deduplication, restarts, and the shared subscription.
+"""The gateway on a real Mosquitto and on the embedded broker: acks, dedup, restarts, sharing.
 
 Devices are driven with the clients a device maker would use: the mosquitto_pub/mosquitto_sub
 command-line tools and aiomqtt. The gateway subscribes through `$share/` as in production.
@@ -55,12 +55,13 @@ async def wait_for(condition: Callable[[], Any], what: str) -> None:
             await asyncio.sleep(0.05)
 
 
+@pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)
 async def test_mosquitto_pub_sos_three_times_gets_acks_and_one_event(
-    street: Street, mosquitto: Broker, start_gateway: Start
+    street: Street, broker: Broker, start_gateway: Start
 ) -> None:
-    await start_gateway(mosquitto.login())
+    await start_gateway(broker.login())
     device, secret = street.terminal, street.secrets[street.terminal]
-    login = ["-h", "127.0.0.1", "-p", str(mosquitto.port), "-u", device, "-P", secret]
+    login = ["-h", "127.0.0.1", "-p", str(broker.port), "-u", device, "-P", secret]
     subscriber = await asyncio.create_subprocess_exec(
         cli_tool("mosquitto_sub"), *login, "-i", f"{device}", "-t", downlink_topic(device),
         "-q", "1", "-C", "3", "-W", "20",
@@ -83,12 +84,12 @@ async def test_mosquitto_pub_sos_three_times_gets_acks_and_one_event(
 
 
 async def test_a_bad_payload_gets_a_rejected_ack_and_the_next_device_is_served(
-    street: Street, mosquitto: Broker, start_gateway: Start
+    street: Street, broker: Broker, start_gateway: Start
 ) -> None:
-    await start_gateway(mosquitto.login())
+    await start_gateway(broker.login())
     async with (
-        device_client(mosquitto, street, street.monitor) as monitor,
-        device_client(mosquitto, street, street.terminal_2) as terminal,
+        device_client(broker, street, street.monitor) as monitor,
+        device_client(broker, street, street.terminal_2) as terminal,
     ):
         await monitor.subscribe(downlink_topic(street.monitor), qos=1)
         await terminal.subscribe(downlink_topic(street.terminal_2), qos=1)
@@ -115,11 +116,11 @@ async def test_a_bad_payload_gets_a_rejected_ack_and_the_next_device_is_served(
 
 
 async def test_last_will_marks_the_terminal_offline(
-    street: Street, mosquitto: Broker, start_gateway: Start
+    street: Street, broker: Broker, start_gateway: Start
 ) -> None:
-    await start_gateway(mosquitto.login())
+    await start_gateway(broker.login())
     will = aiomqtt.Will(uplink_topic(street.terminal), b'{"v":1,"type":"offline"}', qos=1)
-    client = device_client(mosquitto, street, street.terminal, will=will)
+    client = device_client(broker, street, street.terminal, will=will)
     await client.__aenter__()
     await client.publish(
         uplink_topic(street.terminal), message("heartbeat", "h", battery=50), qos=1
@@ -136,16 +137,16 @@ async def test_last_will_marks_the_terminal_offline(
 
 
 async def test_gateway_reconnects_after_the_broker_restarts(
-    street: Street, mosquitto: Broker, start_gateway: Start
+    street: Street, broker: Broker, start_gateway: Start
 ) -> None:
-    gateway: GatewayRuntime = await start_gateway(mosquitto.login())
-    mosquitto.process.stop()
+    gateway: GatewayRuntime = await start_gateway(broker.login())
+    await broker.stop()
     await asyncio.sleep(0.5)
     assert not gateway.mqtt_connected.is_set()
-    mosquitto.process.start()
+    await broker.start()
     async with asyncio.timeout(30):
         await gateway.mqtt_connected.wait()
-    async with device_client(mosquitto, street, street.terminal) as terminal:
+    async with device_client(broker, street, street.terminal) as terminal:
         await terminal.subscribe(downlink_topic(street.terminal), qos=1)
         await terminal.publish(
             uplink_topic(street.terminal), message("sos", "after", button="main"), qos=1
@@ -156,18 +157,18 @@ async def test_gateway_reconnects_after_the_broker_restarts(
 
 
 async def test_messages_sent_while_the_gateway_was_down_are_taken_when_it_returns(
-    street: Street, mosquitto: Broker, start_gateway: Start
+    street: Street, broker: Broker, start_gateway: Start
 ) -> None:
-    first: GatewayRuntime = await start_gateway(mosquitto.login("gateway-1"))
+    first: GatewayRuntime = await start_gateway(broker.login("gateway-1"))
     await first.stop()  # its session stays on the broker (clean session off)
-    async with device_client(mosquitto, street, street.terminal) as terminal:
+    async with device_client(broker, street, street.terminal) as terminal:
         for n in range(5):
             await terminal.publish(
                 uplink_topic(street.terminal),
                 message("sos", f"while-down-{n}", button="main"),
                 qos=1,
             )
-    await start_gateway(mosquitto.login("gateway-1"))
+    await start_gateway(broker.login("gateway-1"))
 
     async def all_five() -> bool:
         return len(await events_of(street.sessions, street.terminal)) == 5
@@ -175,8 +176,9 @@ async def test_messages_sent_while_the_gateway_was_down_are_taken_when_it_return
     await wait_for(all_five, "the queued presses")
 
 
+@pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)
 async def test_two_gateways_on_one_shared_subscription_take_each_message_once(
-    street: Street, mosquitto: Broker, start_gateway: Start
+    street: Street, broker: Broker, start_gateway: Start
 ) -> None:
     taken: dict[str, list[str]] = {"a": [], "b": []}
     gateways = {"a": await start_gateway(), "b": await start_gateway()}
@@ -190,11 +192,11 @@ async def test_two_gateways_on_one_shared_subscription_take_each_message_once(
             return await _original(inbound)
 
         gateway.ingest.handle = counting  # type: ignore[method-assign]
-        gateway.start_mqtt(mosquitto.login(f"gateway-{name}"))
+        gateway.start_mqtt(broker.login(f"gateway-{name}"))
         async with asyncio.timeout(10):
             await gateway.mqtt_connected.wait()
     total = 200
-    async with device_client(mosquitto, street, street.monitor) as monitor:
+    async with device_client(broker, street, street.monitor) as monitor:
         for n in range(total):
             await monitor.publish(
                 uplink_topic(street.monitor), message("vitals", f"m{n}", hr=70), qos=1
