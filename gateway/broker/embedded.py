@@ -111,6 +111,15 @@ def _gateway_may_subscribe(topic_filter: str) -> bool:
     return topic_filter.startswith(UPLINK_PREFIX) and bool(device_level) and "/" not in device_level
 
 
+def _own_client_id(client_id: str | None, username: str) -> bool:
+    """The device's id, or its id and a suffix (`<id>-sub`): never another device's session.
+
+    A terminal connects once, as its id (the protocol). A person testing with mosquitto_sub and
+    mosquitto_pub needs two connections of one device, which may not share a client id.
+    """
+    return client_id is not None and (client_id == username or client_id.startswith(username + "-"))
+
+
 def may_publish(gateway_username: str, username: str, topic: str) -> bool:
     """Whether this login may publish to `topic` (or name it as its last will)."""
     if username == gateway_username:
@@ -151,7 +160,7 @@ class DeviceLoginPlugin(BaseAuthPlugin):
             allowed = hmac.compare_digest(password.encode(), accounts.gateway_password.encode())
         else:
             allowed = (
-                session.client_id == username
+                _own_client_id(session.client_id, username)
                 and _is_device_id(username)
                 and await self._registry_allows(accounts, username, password)
             )

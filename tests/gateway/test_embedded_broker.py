@@ -183,9 +183,29 @@ async def test_a_wrong_or_missing_login_is_refused_as_not_authorised(
     assert code in NOT_AUTHORISED
 
 
-async def test_a_device_whose_client_id_is_not_its_id_is_refused(broker: RunningBroker) -> None:
-    client = _client(broker, DEVICE_A, broker.secrets[DEVICE_A], identifier=DEVICE_B)
+@pytest.mark.parametrize(
+    "identifier", [DEVICE_B, "client-1", DEVICE_A + "x", DEVICE_B + "-" + DEVICE_A]
+)
+async def test_a_device_whose_client_id_is_not_its_own_is_refused(
+    broker: RunningBroker, identifier: str
+) -> None:
+    client = _client(broker, DEVICE_A, broker.secrets[DEVICE_A], identifier=identifier)
     assert await _refused_code(client) in NOT_AUTHORISED
+
+
+async def test_a_second_connection_of_a_device_may_add_a_suffix_to_its_id(
+    broker: RunningBroker,
+) -> None:
+    # mosquitto_sub and mosquitto_pub side by side, as the README shows a person pressing SOS.
+    async with (
+        _client(broker, DEVICE_A, broker.secrets[DEVICE_A]) as listener,
+        _client(
+            broker, DEVICE_A, broker.secrets[DEVICE_A], identifier=DEVICE_A + "-pub"
+        ) as presser,
+    ):
+        # A refused login raises on entering; both still being connected shows neither was kicked.
+        await listener.subscribe(downlink_topic(DEVICE_A), qos=1)
+        await presser.publish(uplink_topic(DEVICE_A), b"{}", qos=1)
 
 
 async def test_a_registry_that_fails_refuses_the_login_and_the_broker_keeps_serving() -> None:
