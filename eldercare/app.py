@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.centres.endpoints import router as centres_router
+from callcenter.pipeline.tasks import run_pipeline
 from callcenter.register.endpoints import router as register_router
 from eldercare import __version__
 from gateway.broker.embedded import start_embedded_broker
@@ -62,6 +64,9 @@ def create_app(
         app.state.gateway = gateway
         app.state.ingest = gateway.ingest
         await gateway.start()
+        pipeline = asyncio.create_task(
+            run_pipeline(app.state.sessions, settings), name="alarm-pipeline"
+        )
         async with contextlib.AsyncExitStack() as stack:
             if mqtt:
                 gateway.start_mqtt(await _broker_login(settings, gateway, stack))
@@ -69,6 +74,9 @@ def create_app(
                 yield
             finally:
                 await gateway.stop()
+                pipeline.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pipeline
         if owns_engine:
             await db.dispose()
 

@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     max_clock_skew_s: int = Field(
         default=86_400, description="Readings stamped further than this from now are rejected."
     )
+    ack_escalate_after_s: int = Field(
+        default=60, description="An incident not acknowledged this long goes to the next people."
+    )
+    fall_confidence_min: float = Field(
+        default=0.6, description="Falls detected with less confidence raise no alarm."
+    )
+    cancel_window_s: int = Field(
+        default=300, description="An elder's cancel within this long marks the alarm cancelled."
+    )
     timezone: str = Field(default="Asia/Shanghai", description="Local time of the street.")
     log_level: str = "INFO"
 

@@ -14,9 +14,18 @@ from kernel.models.enums import (
     StaffRole,
 )
 from kernel.models.gateway import RAW_KEPT_BYTES, DeviceEvent, RejectedMessage, VitalReading
+from kernel.models.incidents import (
+    OPEN_STATUSES,
+    Incident,
+    IncidentEntry,
+    IncidentKind,
+    IncidentStatus,
+    PipelineCursor,
+)
 from kernel.models.register import RegisterImport, RegisterIssue
 
 __all__ = [
+    "OPEN_STATUSES",
     "RAW_KEPT_BYTES",
     "AuditEntry",
     "AwayPeriod",
@@ -27,8 +36,13 @@ __all__ = [
     "DeviceEvent",
     "Elder",
     "EmergencyContact",
+    "Incident",
+    "IncidentEntry",
+    "IncidentKind",
+    "IncidentStatus",
     "IssueSeverity",
     "LivingSituation",
+    "PipelineCursor",
     "RegisterImport",
     "RegisterIssue",
     "RejectedMessage",

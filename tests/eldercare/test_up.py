@@ -82,6 +82,20 @@ def start_up(tmp_path: Path, seed_count: int) -> Running:
     return Running(process, port, mqtt_port)
 
 
+def wait_for_incident(database: Path) -> tuple[str, int, str, str]:
+    """The first incident's (kind, priority, centre, routing), once the alarm engine made it."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with sqlite3.connect(database) as db:
+            row = db.execute(
+                "SELECT kind, priority, centre_code, routing FROM incidents"
+            ).fetchone()
+        if row is not None:
+            return row
+        time.sleep(0.1)
+    raise AssertionError("no incident within 10 s of the press")
+
+
 def wait_healthy(base: str, process: subprocess.Popen[str], deadline_s: float) -> dict[str, object]:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
@@ -115,6 +129,8 @@ def test_up_seeds_serves_healthz_and_docs_and_stops_cleanly_on_ctrl_c(tmp_path: 
         assert (tmp_path / "data" / "eldercare.db").exists()
         ack = asyncio.run(press_sos(tmp_path / "data" / "eldercare.db", mqtt_port))
         assert (ack["type"], ack["ref"], ack["status"]) == ("ack", "press-1", "received")
+        incident = wait_for_incident(tmp_path / "data" / "eldercare.db")
+        assert (incident[0], incident[1]) == ("sos", 1) and incident[2] and incident[3]
         assert "eldercare_gateway_messages_total" in httpx.get(f"{base}/metrics", timeout=5).text
     finally:
         process.send_signal(signal.SIGINT)

@@ -1,0 +1,56 @@
+"""Queries on incidents and their timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kernel.models import OPEN_STATUSES, Elder, Incident, IncidentEntry, IncidentKind
+
+
+async def open_incident(
+    session: AsyncSession, *, elder_id: int | None, device_id: str, kinds: Sequence[IncidentKind]
+) -> Incident | None:
+    """The open incident of these kinds for this elder (or, with no elder, this device)."""
+    query = select(Incident).where(Incident.status.in_(OPEN_STATUSES), Incident.kind.in_(kinds))
+    if elder_id is not None:
+        query = query.where(Incident.elder_id == elder_id)
+    else:
+        query = query.where(Incident.elder_id.is_(None), Incident.device_id == device_id)
+    return (await session.scalars(query.order_by(Incident.id.desc()).limit(1))).first()
+
+
+async def already_handled(session: AsyncSession, device_event_id: int) -> bool:
+    """Whether this device event has already made a step on some incident's timeline."""
+    query = select(IncidentEntry.id).where(IncidentEntry.device_event_id == device_event_id)
+    return (await session.scalar(query)) is not None
+
+
+async def home_of(session: AsyncSession, elder_id: int) -> tuple[float, float] | None:
+    """An elder's home position."""
+    row = (await session.execute(select(Elder.lat, Elder.lon).where(Elder.id == elder_id))).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def add_entry(
+    session: AsyncSession,
+    incident: Incident,
+    action: str,
+    *,
+    actor: str = "system",
+    device_event_id: int | None = None,
+    **detail: Any,
+) -> None:
+    """Append a step to the incident's timeline."""
+    session.add(
+        IncidentEntry(
+            incident_id=incident.id,
+            actor=actor,
+            action=action,
+            device_event_id=device_event_id,
+            detail=detail,
+        )
+    )

@@ -1,0 +1,129 @@
+"""From a device event to an incident: open it, route it, join repeats, note an elder's cancel.
+
+This is the first part of the alarm engine: `sos`, `fall` (above a confidence bound) and the
+green `service` key. Readings, door sensors and technical alarms come next (devices/vitals.py
+already says what a reading means).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callcenter.incidents import repository
+from callcenter.routing import repository as routing_repository
+from callcenter.routing.service import route
+from kernel import audit
+from kernel.models import DeviceEvent, Incident, IncidentKind, IncidentStatus
+from kernel.settings import Settings
+
+ALARMS = (IncidentKind.SOS, IncidentKind.FALL)
+PRIORITY = {IncidentKind.SOS: 1, IncidentKind.FALL: 1, IncidentKind.SERVICE: 3}
+
+
+def incident_kind(event: DeviceEvent, settings: Settings) -> IncidentKind | None:
+    """Which incident an event raises, if any."""
+    if event.type == "sos":
+        return IncidentKind.SOS
+    if event.type == "fall":
+        confident = float(event.payload.get("confidence", 0)) >= settings.fall_confidence_min
+        return IncidentKind.FALL if confident else None
+    if event.type == "service":
+        return IncidentKind.SERVICE
+    return None
+
+
+async def handle_device_event(
+    session: AsyncSession, event: DeviceEvent, settings: Settings, now: dt.datetime
+) -> Incident | None:
+    """Apply one device event; returns the incident it opened or touched. Safe to repeat."""
+    if await repository.already_handled(session, event.id):
+        return None
+    if event.type == "cancel":
+        return await _cancel(session, event, settings, now)
+    kind = incident_kind(event, settings)
+    if kind is None:
+        return None
+    joinable = ALARMS if kind in ALARMS else (kind,)
+    current = await repository.open_incident(
+        session, elder_id=event.elder_id, device_id=event.device_id, kinds=joinable
+    )
+    if current is not None:
+        repository.add_entry(
+            session, current, "repeated", device_event_id=event.id, type=event.type
+        )
+        return current
+    return await _open(session, event, kind, settings, now)
+
+
+async def _open(
+    session: AsyncSession,
+    event: DeviceEvent,
+    kind: IncidentKind,
+    settings: Settings,
+    now: dt.datetime,
+) -> Incident:
+    home = await repository.home_of(session, event.elder_id) if event.elder_id else None
+    decision = route(home, await routing_repository.centres_now(session, now))
+    incident = Incident(
+        kind=kind,
+        priority=PRIORITY[kind],
+        status=IncidentStatus.ASSIGNED if decision.staff_id else IncidentStatus.NEW,
+        elder_id=event.elder_id,
+        device_id=event.device_id,
+        centre_code=decision.centre_code,
+        assigned_staff_id=decision.staff_id,
+        routing=decision.explanation,
+        opened_at=now,
+        ack_due_at=now + dt.timedelta(seconds=settings.ack_escalate_after_s),
+    )
+    session.add(incident)
+    await session.flush()
+    repository.add_entry(
+        session,
+        incident,
+        "opened",
+        device_event_id=event.id,
+        type=event.type,
+        unidentified_caller=event.elder_id is None,
+    )
+    repository.add_entry(
+        session,
+        incident,
+        "assigned" if decision.staff_id else "queued",
+        centre=decision.centre_code,
+        staff_id=decision.staff_id,
+        routing=decision.explanation,
+    )
+    await audit.record(
+        session,
+        actor="alarm-engine",
+        action="incident.opened",
+        subject_type="incident",
+        subject_id=incident.id,
+        detail={"kind": kind.value, "centre": decision.centre_code, "staff": decision.staff_id},
+    )
+    return incident
+
+
+async def _cancel(
+    session: AsyncSession, event: DeviceEvent, settings: Settings, now: dt.datetime
+) -> Incident | None:
+    current = await repository.open_incident(
+        session, elder_id=event.elder_id, device_id=event.device_id, kinds=ALARMS
+    )
+    if current is None:
+        return None
+    in_window = now - current.opened_at <= dt.timedelta(seconds=settings.cancel_window_s)
+    if in_window:
+        # Kept open: an operator calls back, in case the elder was made to cancel or is confused.
+        current.cancelled_by_elder = True
+    repository.add_entry(
+        session,
+        current,
+        "cancelled_by_elder" if in_window else "late_cancel",
+        device_event_id=event.id,
+        ref=event.payload.get("ref"),
+    )
+    return current

@@ -1,0 +1,94 @@
+"""Incidents: what a person must handle, from an alarm to its close, with every step on record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kernel.models.base import Base, BigId, utcnow
+from kernel.models.enums import string_enum
+
+
+class IncidentKind(enum.StrEnum):
+    SOS = "sos"
+    FALL = "fall"
+    SERVICE = "service"  # the green key: a work order, not an alarm
+    VITALS = "vitals"
+    WANDERING = "wandering"
+    WELFARE = "welfare"
+    TECHNICAL = "technical"
+
+
+class IncidentStatus(enum.StrEnum):
+    NEW = "new"
+    ASSIGNED = "assigned"
+    ACKNOWLEDGED = "acknowledged"
+    EN_ROUTE = "en_route"
+    ON_SITE = "on_site"
+    RESOLVED = "resolved"
+    FOLLOWED_UP = "followed_up"
+    CLOSED = "closed"
+
+
+OPEN_STATUSES = (
+    IncidentStatus.NEW,
+    IncidentStatus.ASSIGNED,
+    IncidentStatus.ACKNOWLEDGED,
+    IncidentStatus.EN_ROUTE,
+    IncidentStatus.ON_SITE,
+)
+
+
+class Incident(Base):
+    """One matter to handle: P1 life-threatening to P4 technical, routed, tracked, closed."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_elder_status", "elder_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[IncidentKind] = mapped_column(string_enum(IncidentKind, 16))
+    priority: Mapped[int]  # 1 (life-threatening) .. 4 (technical)
+    status: Mapped[IncidentStatus] = mapped_column(string_enum(IncidentStatus, 16), index=True)
+    # None: an unidentified caller (a registered device bound to no elder).
+    elder_id: Mapped[int | None] = mapped_column(ForeignKey("elders.id", ondelete="SET NULL"))
+    device_id: Mapped[str | None] = mapped_column(ForeignKey("devices.id"))
+    centre_code: Mapped[str] = mapped_column(ForeignKey("centres.code"), index=True)
+    assigned_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    routing: Mapped[str] = mapped_column(Text)
+    cancelled_by_elder: Mapped[bool] = mapped_column(default=False)
+    opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Stored with the incident, so a restart neither loses nor repeats an escalation.
+    ack_due_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    acknowledged_at: Mapped[dt.datetime | None]
+    resolved_at: Mapped[dt.datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(32))
+
+
+class IncidentEntry(Base):
+    """One step of an incident's timeline: who, when, what, and its details."""
+
+    __tablename__ = "incident_timeline"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    # The device event behind this step, if any: one event makes at most one step (idempotency).
+    device_event_id: Mapped[int | None] = mapped_column(ForeignKey("device_events.id"), unique=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class PipelineCursor(Base):
+    """How far a consumer has read the device events; moved in the same transaction as its work."""
+
+    __tablename__ = "pipeline_cursors"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigId, default=0)
