@@ -17,6 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.centres.endpoints import router as centres_router
+from callcenter.incidents.endpoints import router as incidents_router
+from callcenter.incidents.escalation import run_escalation
 from callcenter.pipeline.tasks import run_pipeline
 from callcenter.register.endpoints import router as register_router
 from eldercare import __version__
@@ -64,9 +66,10 @@ def create_app(
         app.state.gateway = gateway
         app.state.ingest = gateway.ingest
         await gateway.start()
-        pipeline = asyncio.create_task(
-            run_pipeline(app.state.sessions, settings), name="alarm-pipeline"
-        )
+        alarm_work = [
+            asyncio.create_task(run_pipeline(app.state.sessions, settings), name="alarm-pipeline"),
+            asyncio.create_task(run_escalation(app.state.sessions, settings), name="escalation"),
+        ]
         async with contextlib.AsyncExitStack() as stack:
             if mqtt:
                 gateway.start_mqtt(await _broker_login(settings, gateway, stack))
@@ -74,9 +77,10 @@ def create_app(
                 yield
             finally:
                 await gateway.stop()
-                pipeline.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pipeline
+                for task in alarm_work:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
         if owns_engine:
             await db.dispose()
 
@@ -127,6 +131,7 @@ def create_app(
 
     app.include_router(device_socket_router)
     app.include_router(rejects_router)
+    app.include_router(incidents_router)
     app.include_router(centres_router)
     app.include_router(register_router)
     return app

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     ack_escalate_after_s: int = Field(
         default=60, description="An incident not acknowledged this long goes to the next people."
     )
+    supervisor_escalate_after_s: int = Field(
+        default=180, description="Not acknowledged this long, an incident goes to the supervisor."
+    )
     fall_confidence_min: float = Field(
         default=0.6, description="Falls detected with less confidence raise no alarm."
     )

@@ -9,7 +9,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.rosters import repository as rosters_repository
 from callcenter.routing.service import CentreNow, OnDutyWorker
-from kernel.models import OPEN_STATUSES, Centre, Incident
+from kernel.models import OPEN_STATUSES, Centre, Incident, StaffRole
+
+ANSWERING_ROLES = frozenset({StaffRole.COMMUNITY_WORKER, StaffRole.OPERATOR})
+
+
+async def supervisor_on_duty(session: AsyncSession, at: dt.datetime) -> int | None:
+    """The staff id of a supervisor on duty at `at`, if any."""
+    for member, _shift in await rosters_repository.on_duty(session, at):
+        if member.role is StaffRole.SUPERVISOR:
+            return member.id
+    return None
 
 
 async def centres_now(session: AsyncSession, at: dt.datetime) -> list[CentreNow]:
@@ -25,6 +35,8 @@ async def centres_now(session: AsyncSession, at: dt.datetime) -> list[CentreNow]
     )
     on_duty: dict[str, list[OnDutyWorker]] = {}
     for member, shift in await rosters_repository.on_duty(session, at):
+        if member.role not in ANSWERING_ROLES:
+            continue  # supervisors are escalated to, not handed calls first
         on_duty.setdefault(shift.centre_code, []).append(
             OnDutyWorker(member.id, member.name, load.get(member.id, 0))
         )

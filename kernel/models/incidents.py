@@ -63,6 +63,8 @@ class Incident(Base):
     opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # Stored with the incident, so a restart neither loses nor repeats an escalation.
     ack_due_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    escalation_level: Mapped[int] = mapped_column(default=0)
+    supervisor_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     acknowledged_at: Mapped[dt.datetime | None]
     resolved_at: Mapped[dt.datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(32))

@@ -72,6 +72,8 @@ def upgrade() -> None:
         sa.Column("cancelled_by_elder", sa.Boolean(), nullable=False),
         sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ack_due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("escalation_level", sa.Integer(), nullable=False),
+        sa.Column("supervisor_staff_id", sa.Integer(), nullable=True),
         sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("outcome", sa.String(length=32), nullable=True),
@@ -89,6 +91,11 @@ def upgrade() -> None:
             ["elders.id"],
             name=op.f("fk_incidents_elder_id_elders"),
             ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["supervisor_staff_id"],
+            ["staff.id"],
+            name=op.f("fk_incidents_supervisor_staff_id_staff"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_incidents")),
     )

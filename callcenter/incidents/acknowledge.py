@@ -1,0 +1,29 @@
+"""Acknowledging an incident: a person has taken it, so the escalation clock stops."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callcenter.incidents import repository
+from kernel.models import Incident, IncidentStatus
+
+
+async def acknowledge(
+    session: AsyncSession, incident: Incident, staff_id: int, now: dt.datetime
+) -> None:
+    """A person takes the incident: deadlines stop, the timeline says who and when."""
+    if incident.acknowledged_at is not None:
+        return
+    incident.acknowledged_at = now
+    incident.ack_due_at = None
+    incident.assigned_staff_id = staff_id
+    incident.status = IncidentStatus.ACKNOWLEDGED
+    repository.add_entry(
+        session,
+        incident,
+        "acknowledged",
+        actor=f"staff:{staff_id}",
+        seconds=round((now - incident.opened_at).total_seconds(), 1),
+    )

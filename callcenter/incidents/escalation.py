@@ -1,0 +1,111 @@
+"""Escalation until someone answers: the next worker at 60 s, the supervisor at 180 s.
+
+Deadlines live on the incident (`ack_due_at`, `escalation_level`), and each step moves them in
+the same transaction as its timeline entry: a restart in between neither loses nor repeats a
+step, and several processes may run the sweep (a step re-reads the incident under its own
+transaction and does nothing if another process already took it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcenter.incidents import repository
+from callcenter.routing import repository as routing_repository
+from callcenter.routing.service import route
+from kernel.models import OPEN_STATUSES, Incident, IncidentStatus, utcnow
+from kernel.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Checked every second: a deadline is kept to within about a second.
+SWEEP_EVERY_S = 1.0
+
+
+async def escalate_unacknowledged(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, now: dt.datetime
+) -> list[int]:
+    """Escalate every open incident whose acknowledgement is overdue; returns their ids."""
+    async with sessions() as session:
+        due = (
+            await session.scalars(
+                select(Incident.id).where(
+                    Incident.status.in_(OPEN_STATUSES),
+                    Incident.acknowledged_at.is_(None),
+                    Incident.ack_due_at <= now,
+                )
+            )
+        ).all()
+    escalated = []
+    for incident_id in due:
+        async with sessions() as session, session.begin():
+            incident = await session.get(Incident, incident_id, with_for_update=True)
+            if incident is None or incident.acknowledged_at is not None:
+                continue
+            if incident.ack_due_at is None or incident.ack_due_at > now:
+                continue  # another process took this step already
+            await _next_step(session, incident, settings, now)
+            escalated.append(incident_id)
+    return escalated
+
+
+async def _next_step(
+    session: AsyncSession, incident: Incident, settings: Settings, now: dt.datetime
+) -> None:
+    if incident.escalation_level == 0:
+        # The next worker (same centre, then the next centre, then the street) and the street's
+        # operators: routing again, without the person who did not answer.
+        home = await repository.home_of(session, incident.elder_id) if incident.elder_id else None
+        centres = [
+            dataclasses.replace(
+                c, on_duty=tuple(w for w in c.on_duty if w.staff_id != incident.assigned_staff_id)
+            )
+            for c in await routing_repository.centres_now(session, now)
+        ]
+        decision = route(home, centres)
+        previous = incident.assigned_staff_id
+        incident.assigned_staff_id = decision.staff_id
+        incident.centre_code = decision.centre_code
+        incident.status = IncidentStatus.ASSIGNED if decision.staff_id else IncidentStatus.NEW
+        incident.escalation_level = 1
+        incident.ack_due_at = incident.opened_at + dt.timedelta(
+            seconds=settings.supervisor_escalate_after_s
+        )
+        repository.add_entry(
+            session,
+            incident,
+            "escalated",
+            level=1,
+            unanswered_by=previous,
+            staff_id=decision.staff_id,
+            routing=decision.explanation,
+            street_operators_alerted=True,
+        )
+        return
+    supervisor = await routing_repository.supervisor_on_duty(session, now)
+    incident.supervisor_staff_id = supervisor
+    incident.escalation_level = 2
+    incident.ack_due_at = None  # the supervisor holds it from here
+    repository.add_entry(session, incident, "escalated", level=2, supervisor_id=supervisor)
+
+
+async def run_escalation(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> None:
+    """Forever: escalate what is overdue."""
+    while True:
+        try:
+            await escalate_unacknowledged(sessions, settings, clock())
+        except (SQLAlchemyError, OSError):
+            log.exception("escalation sweep failed; retrying")
+        await asyncio.sleep(SWEEP_EVERY_S)

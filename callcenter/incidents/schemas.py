@@ -1,0 +1,57 @@
+"""Incidents as the API shows them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kernel.models import IncidentKind, IncidentStatus
+
+
+class TimelineEntryRead(BaseModel):
+    """One step of an incident's timeline."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    at: dt.datetime
+    actor: str
+    action: str
+    detail: dict[str, Any]
+
+
+class IncidentRead(BaseModel):
+    """An incident: what, how urgent, where it is in its life, who holds it, and why them."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: IncidentKind
+    priority: int = Field(
+        description="1 life-threatening, 2 urgent, 3 welfare/service, 4 technical"
+    )
+    status: IncidentStatus
+    elder_id: int | None = Field(description="None: an unidentified caller")
+    device_id: str | None
+    centre_code: str
+    assigned_staff_id: int | None
+    supervisor_staff_id: int | None
+    routing: str
+    cancelled_by_elder: bool
+    escalation_level: int
+    opened_at: dt.datetime
+    ack_due_at: dt.datetime | None
+    acknowledged_at: dt.datetime | None
+
+
+class IncidentDetail(IncidentRead):
+    """An incident with its whole timeline."""
+
+    timeline: list[TimelineEntryRead]
+
+
+class AcknowledgeRequest(BaseModel):
+    """Who takes the incident (the signed-in user, once sign-in lands)."""
+
+    staff_id: int = Field(gt=0)
