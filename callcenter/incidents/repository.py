@@ -8,7 +8,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.models import OPEN_STATUSES, Elder, Incident, IncidentEntry, IncidentKind
+from devices.vitals import Thresholds
+from kernel.models import (
+    OPEN_STATUSES,
+    Elder,
+    Incident,
+    IncidentEntry,
+    IncidentKind,
+    VitalThreshold,
+)
 
 
 async def open_incident(
@@ -54,3 +62,12 @@ def add_entry(
             detail=detail,
         )
     )
+
+
+async def vital_overrides(session: AsyncSession, elder_id: int) -> dict[str, Thresholds]:
+    """The elder's own bounds, by vital (what the care team set instead of the defaults)."""
+    rows = await session.scalars(select(VitalThreshold).where(VitalThreshold.elder_id == elder_id))
+    return {
+        row.vital: Thresholds(row.warn_low, row.warn_high, row.critical_low, row.critical_high)
+        for row in rows
+    }

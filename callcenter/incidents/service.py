@@ -1,25 +1,28 @@
 """From a device event to an incident: open it, route it, join repeats, note an elder's cancel.
 
-This is the first part of the alarm engine: `sos`, `fall` (above a confidence bound) and the
-green `service` key. Readings, door sensors and technical alarms come next (devices/vitals.py
-already says what a reading means).
+Handled so far: `sos`, `fall` (above a confidence bound), the green `service` key, and vital
+readings (devices/vitals.py says what a reading means; the elder's own bounds override the
+defaults). Door sensors and technical alarms come next.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.incidents import repository
 from callcenter.routing import repository as routing_repository
 from callcenter.routing.service import route
+from devices.vitals import Band, assess, describe, worst
 from kernel import audit
 from kernel.models import DeviceEvent, Incident, IncidentKind, IncidentStatus
 from kernel.settings import Settings
 
 ALARMS = (IncidentKind.SOS, IncidentKind.FALL)
 PRIORITY = {IncidentKind.SOS: 1, IncidentKind.FALL: 1, IncidentKind.SERVICE: 3}
+VITALS_PRIORITY = {Band.CRITICAL: 1, Band.WARNING: 2}
 
 
 def incident_kind(event: DeviceEvent, settings: Settings) -> IncidentKind | None:
@@ -42,6 +45,8 @@ async def handle_device_event(
         return None
     if event.type == "cancel":
         return await _cancel(session, event, settings, now)
+    if event.type == "vitals":
+        return await _vitals(session, event, settings, now)
     kind = incident_kind(event, settings)
     if kind is None:
         return None
@@ -57,18 +62,49 @@ async def handle_device_event(
     return await _open(session, event, kind, settings, now)
 
 
+async def _vitals(
+    session: AsyncSession, event: DeviceEvent, settings: Settings, now: dt.datetime
+) -> Incident | None:
+    """An abnormal reading opens one incident per elder; later readings update it, not repeat it."""
+    if event.elder_id is None:
+        return None
+    overrides = await repository.vital_overrides(session, event.elder_id)
+    findings = assess(event.payload, overrides)
+    if not findings:
+        return None
+    band = worst(findings)
+    summary = "；".join(describe(f) for f in findings)
+    current = await repository.open_incident(
+        session, elder_id=event.elder_id, device_id=event.device_id, kinds=(IncidentKind.VITALS,)
+    )
+    if current is not None:
+        if VITALS_PRIORITY[band] < current.priority:
+            current.priority = VITALS_PRIORITY[band]  # worse now: more urgent, not a new alarm
+        repository.add_entry(
+            session, current, "reading", device_event_id=event.id, band=band.value, summary=summary
+        )
+        return current
+    return await _open(
+        session, event, IncidentKind.VITALS, settings, now,
+        priority=VITALS_PRIORITY[band], band=band.value, summary=summary,
+    )  # fmt: skip
+
+
 async def _open(
     session: AsyncSession,
     event: DeviceEvent,
     kind: IncidentKind,
     settings: Settings,
     now: dt.datetime,
+    *,
+    priority: int | None = None,
+    **detail: Any,
 ) -> Incident:
     home = await repository.home_of(session, event.elder_id) if event.elder_id else None
     decision = route(home, await routing_repository.centres_now(session, now))
     incident = Incident(
         kind=kind,
-        priority=PRIORITY[kind],
+        priority=priority if priority is not None else PRIORITY[kind],
         status=IncidentStatus.ASSIGNED if decision.staff_id else IncidentStatus.NEW,
         elder_id=event.elder_id,
         device_id=event.device_id,
@@ -87,6 +123,7 @@ async def _open(
         device_event_id=event.id,
         type=event.type,
         unidentified_caller=event.elder_id is None,
+        **detail,
     )
     repository.add_entry(
         session,

@@ -7,12 +7,15 @@ import datetime as dt
 from sqlalchemy import func, select, update
 
 from callcenter.pipeline.tasks import CURSOR, process_pending
+from devices.ids import DeviceKind
 from kernel.models import (
+    Device,
     Incident,
     IncidentEntry,
     IncidentStatus,
     PipelineCursor,
     StaffRole,
+    VitalThreshold,
 )
 from kernel.settings import Settings
 from tests.callcenter.incidents.conftest import Sessions, Street, incidents, local, record, staff
@@ -115,3 +118,55 @@ async def test_replaying_events_after_a_crash_makes_no_second_incident(
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Incident)) == 1
         assert await session.scalar(select(func.count()).select_from(IncidentEntry)) == 2
+
+
+async def test_a_critical_reading_opens_a_p1_and_later_readings_update_it(
+    sessions: Sessions, settings: Settings, street: Street
+) -> None:
+    monitor = await monitor_of(sessions, street)
+    await record(sessions, monitor, "vitals", bp_sys=165, bp_dia=102, hr=88)  # grade 2: warning
+    await record(sessions, monitor, "vitals", bp_sys=182, bp_dia=112)  # grade 3: critical
+    await record(sessions, monitor, "vitals", bp_sys=184, bp_dia=113)  # still critical
+    await record(sessions, monitor, "vitals", bp_sys=128, bp_dia=80)  # normal: nothing
+    await process_pending(sessions, settings, lambda: local(settings, 14))
+    (incident,) = await incidents(sessions)
+    assert (incident.kind, incident.priority) == ("vitals", 1)
+    async with sessions() as session:
+        steps = (await session.scalars(select(IncidentEntry).order_by(IncidentEntry.id))).all()
+    assert [s.action for s in steps] == ["opened", "assigned", "reading", "reading"]
+    assert (
+        steps[0].detail["summary"] == "收缩压 165 mmHg，预警（≥160）；舒张压 102 mmHg，预警（≥100）"
+    )
+
+
+async def test_an_elders_own_bounds_replace_the_defaults(
+    sessions: Sessions, settings: Settings, street: Street
+) -> None:
+    monitor = await monitor_of(sessions, street)
+    async with sessions() as session, session.begin():
+        elder_id = await session.scalar(select(Device.elder_id).where(Device.id == monitor))
+        # COPD: the care team accepts SpO2 down to 88 (NEWS2 scale 2)
+        session.add(
+            VitalThreshold(
+                elder_id=elder_id, vital="spo2", warn_low=88, critical_low=85, set_by="test"
+            )
+        )
+    await record(sessions, monitor, "vitals", spo2=89)
+    await process_pending(sessions, settings, lambda: local(settings, 14))
+    assert await incidents(sessions) == []
+    await record(sessions, monitor, "vitals", spo2=84)
+    await process_pending(sessions, settings, lambda: local(settings, 14))
+    (incident,) = await incidents(sessions)
+    assert incident.priority == 1
+
+
+async def monitor_of(sessions: Sessions, street: Street) -> str:
+    async with sessions() as session:
+        elder_id = await session.scalar(select(Device.elder_id).where(Device.id == street.terminal))
+        monitor = await session.scalar(
+            select(Device.id).where(
+                Device.elder_id == elder_id, Device.kind == DeviceKind.HEALTH_MONITOR
+            )
+        )
+    assert monitor is not None
+    return monitor
