@@ -9,10 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.incidents.acknowledge import acknowledge
+from callcenter.incidents.lifecycle import (
+    OutcomeRequiredError,
+    TransitionRefusedError,
+    change_status,
+)
 from callcenter.incidents.schemas import (
     AcknowledgeRequest,
     IncidentDetail,
     IncidentRead,
+    StatusChange,
     TimelineEntryRead,
 )
 from kernel.errors import DomainError, NotFoundError
@@ -89,5 +95,33 @@ async def acknowledge_incident(
     if member is None or not member.active:
         raise UnknownStaffError(f"staff member {body.staff_id} does not exist")
     await acknowledge(session, incident, member.id, utcnow())
+    await session.flush()
+    return await _detail(session, incident)
+
+
+@router.post(
+    "/{incident_id}/status",
+    response_model=IncidentDetail,
+    responses={
+        **IncidentNotFoundError.response_doc(),
+        **UnknownStaffError.response_doc(),
+        **TransitionRefusedError.response_doc(),
+        **OutcomeRequiredError.response_doc(),
+    },
+)
+async def change_incident_status(
+    incident_id: int, body: StatusChange, session: Session
+) -> IncidentDetail:
+    """On the way, on site, resolved (with an outcome), followed up (回访), closed."""
+    incident = await session.get(Incident, incident_id, with_for_update=True)
+    if incident is None:
+        raise IncidentNotFoundError(f"incident {incident_id} does not exist")
+    member = await session.get(StaffMember, body.staff_id)
+    if member is None or not member.active:
+        raise UnknownStaffError(f"staff member {body.staff_id} does not exist")
+    await change_status(
+        session, incident, body.status, staff_id=member.id, now=utcnow(),
+        outcome=body.outcome, note=body.note,
+    )  # fmt: skip
     await session.flush()
     return await _detail(session, incident)

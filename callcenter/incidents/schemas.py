@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from callcenter.incidents.lifecycle import Outcome
 from kernel.models import IncidentKind, IncidentStatus
 
 
@@ -43,6 +44,8 @@ class IncidentRead(BaseModel):
     opened_at: dt.datetime
     ack_due_at: dt.datetime | None
     acknowledged_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    outcome: str | None
 
 
 class IncidentDetail(IncidentRead):
@@ -55,3 +58,12 @@ class AcknowledgeRequest(BaseModel):
     """Who takes the incident (the signed-in user, once sign-in lands)."""
 
     staff_id: int = Field(gt=0)
+
+
+class StatusChange(BaseModel):
+    """Move an incident on: who does it, to what, and (to resolve) how it ended."""
+
+    staff_id: int = Field(gt=0)
+    status: IncidentStatus
+    outcome: Outcome | None = None
+    note: str = Field(default="", max_length=2000)
