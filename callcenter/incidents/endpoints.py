@@ -56,6 +56,19 @@ async def list_incidents(
     return [IncidentRead.model_validate(i) for i in await session.scalars(query)]
 
 
+async def _incident_and_staff(
+    session: AsyncSession, incident_id: int, staff_id: int
+) -> tuple[Incident, StaffMember]:
+    """The incident, locked for this change, and the active staff member making it."""
+    incident = await session.get(Incident, incident_id, with_for_update=True)
+    if incident is None:
+        raise IncidentNotFoundError(f"incident {incident_id} does not exist")
+    member = await session.get(StaffMember, staff_id)
+    if member is None or not member.active:
+        raise UnknownStaffError(f"staff member {staff_id} does not exist")
+    return incident, member
+
+
 async def _detail(session: AsyncSession, incident: Incident) -> IncidentDetail:
     entries = await session.scalars(
         select(IncidentEntry)
@@ -88,12 +101,7 @@ async def acknowledge_incident(
     incident_id: int, body: AcknowledgeRequest, session: Session
 ) -> IncidentDetail:
     """Take the incident: the escalation clock stops (acknowledging twice changes nothing)."""
-    incident = await session.get(Incident, incident_id, with_for_update=True)
-    if incident is None:
-        raise IncidentNotFoundError(f"incident {incident_id} does not exist")
-    member = await session.get(StaffMember, body.staff_id)
-    if member is None or not member.active:
-        raise UnknownStaffError(f"staff member {body.staff_id} does not exist")
+    incident, member = await _incident_and_staff(session, incident_id, body.staff_id)
     await acknowledge(session, incident, member.id, utcnow())
     await session.flush()
     return await _detail(session, incident)
@@ -113,12 +121,7 @@ async def change_incident_status(
     incident_id: int, body: StatusChange, session: Session
 ) -> IncidentDetail:
     """On the way, on site, resolved (with an outcome), followed up (回访), closed."""
-    incident = await session.get(Incident, incident_id, with_for_update=True)
-    if incident is None:
-        raise IncidentNotFoundError(f"incident {incident_id} does not exist")
-    member = await session.get(StaffMember, body.staff_id)
-    if member is None or not member.active:
-        raise UnknownStaffError(f"staff member {body.staff_id} does not exist")
+    incident, member = await _incident_and_staff(session, incident_id, body.staff_id)
     await change_status(
         session, incident, body.status, staff_id=member.id, now=utcnow(),
         outcome=body.outcome, note=body.note,

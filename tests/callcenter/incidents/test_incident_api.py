@@ -16,19 +16,26 @@ from kernel.settings import Settings
 from tests.callcenter.incidents.conftest import local, make_street, record
 
 
-def test_queue_detail_and_acknowledge(settings: Settings, tmp_path: Path) -> None:
+def prepare(
+    settings: Settings, tmp_path: Path, presses: list[tuple[str, dict[str, object]]]
+) -> None:
+    """The street in the settings' database, these terminal events recorded and handled at 14:00."""
     migrate.upgrade(settings.effective_database_url)
 
-    async def prepare() -> None:
+    async def run() -> None:
         engine = create_engine(settings.effective_database_url)
         sessions = session_factory(engine)
         street = await make_street(sessions, settings, tmp_path)
-        await record(sessions, street.terminal, "service", need="meal")
-        await record(sessions, street.terminal, "sos", button="main")
+        for type_, payload in presses:
+            await record(sessions, street.terminal, type_, **payload)
         await process_pending(sessions, settings, lambda: local(settings, 14))
         await engine.dispose()
 
-    asyncio.run(prepare())
+    asyncio.run(run())
+
+
+def test_queue_detail_and_acknowledge(settings: Settings, tmp_path: Path) -> None:
+    prepare(settings, tmp_path, [("service", {"need": "meal"}), ("sos", {"button": "main"})])
     with TestClient(create_app(settings, mqtt=False)) as client:
         queue = client.get("/api/incidents").json()
         assert [(i["kind"], i["priority"]) for i in queue] == [("sos", 1), ("service", 3)]
@@ -52,17 +59,7 @@ def test_queue_detail_and_acknowledge(settings: Settings, tmp_path: Path) -> Non
 def test_the_closed_loop_from_acknowledged_to_closed_is_recorded_and_audited(
     settings: Settings, tmp_path: Path
 ) -> None:
-    migrate.upgrade(settings.effective_database_url)
-
-    async def prepare() -> None:
-        engine = create_engine(settings.effective_database_url)
-        sessions = session_factory(engine)
-        street = await make_street(sessions, settings, tmp_path)
-        await record(sessions, street.terminal, "sos", button="main")
-        await process_pending(sessions, settings, lambda: local(settings, 14))
-        await engine.dispose()
-
-    asyncio.run(prepare())
+    prepare(settings, tmp_path, [("sos", {"button": "main"})])
     with TestClient(create_app(settings, mqtt=False)) as client:
         (sos,) = client.get("/api/incidents").json()
         worker = {"staff_id": sos["assigned_staff_id"]}
