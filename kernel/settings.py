@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     cancel_window_s: int = Field(
         default=300, description="An elder's cancel within this long marks the alarm cancelled."
     )
+    night_starts: str = Field(
+        default="22:00", description="Local time night begins (wandering alarms)."
+    )
+    night_ends: str = Field(default="06:00", description="Local time night ends.")
     timezone: str = Field(default="Asia/Shanghai", description="Local time of the street.")
     log_level: str = "INFO"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from devices.vitals import Thresholds
 from kernel.models import (
     OPEN_STATUSES,
+    AwayPeriod,
     Elder,
     Incident,
     IncidentEntry,
@@ -71,3 +73,18 @@ async def vital_overrides(session: AsyncSession, elder_id: int) -> dict[str, Thr
         row.vital: Thresholds(row.warn_low, row.warn_high, row.critical_low, row.critical_high)
         for row in rows
     }
+
+
+async def elder_profile(session: AsyncSession, elder_id: int) -> Elder | None:
+    """The elder (conditions, living situation) for the rules that depend on who they are."""
+    return await session.get(Elder, elder_id)
+
+
+async def is_away(session: AsyncSession, elder_id: int, at: dt.datetime) -> bool:
+    """Whether the elder is marked away (in hospital, visiting family) at `at`."""
+    query = select(AwayPeriod.id).where(
+        AwayPeriod.elder_id == elder_id,
+        AwayPeriod.starts_at <= at,
+        (AwayPeriod.ends_at.is_(None)) | (AwayPeriod.ends_at > at),
+    )
+    return (await session.scalar(query.limit(1))) is not None

@@ -2,7 +2,8 @@
 
 Handled so far: `sos`, `fall` (above a confidence bound), the green `service` key, and vital
 readings (devices/vitals.py says what a reading means; the elder's own bounds override the
-defaults). Door sensors and technical alarms come next.
+defaults), and a door opening at night for an elder with dementia (wandering). The daytime
+welfare check and technical alarms come next.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from kernel.models import DeviceEvent, Incident, IncidentKind, IncidentStatus
 from kernel.settings import Settings
 
 ALARMS = (IncidentKind.SOS, IncidentKind.FALL)
-PRIORITY = {IncidentKind.SOS: 1, IncidentKind.FALL: 1, IncidentKind.SERVICE: 3}
+PRIORITY = {
+    IncidentKind.SOS: 1,
+    IncidentKind.FALL: 1,
+    IncidentKind.SERVICE: 3,
+    IncidentKind.WANDERING: 1,
+}
+DEMENTIA = "阿尔茨海默症"
 VITALS_PRIORITY = {Band.CRITICAL: 1, Band.WARNING: 2}
 
 
@@ -47,6 +54,8 @@ async def handle_device_event(
         return await _cancel(session, event, settings, now)
     if event.type == "vitals":
         return await _vitals(session, event, settings, now)
+    if event.type == "door":
+        return await _door(session, event, settings, now)
     kind = incident_kind(event, settings)
     if kind is None:
         return None
@@ -60,6 +69,40 @@ async def handle_device_event(
         )
         return current
     return await _open(session, event, kind, settings, now)
+
+
+def is_night(moment: dt.datetime, settings: Settings) -> bool:
+    """Whether a moment falls in the street's night (local time, across midnight)."""
+    local = moment.astimezone(settings.tz).time()
+    starts, ends = (
+        dt.time.fromisoformat(settings.night_starts),
+        dt.time.fromisoformat(settings.night_ends),
+    )
+    return local >= starts or local < ends if starts > ends else starts <= local < ends
+
+
+async def _door(
+    session: AsyncSession, event: DeviceEvent, settings: Settings, now: dt.datetime
+) -> Incident | None:
+    """A door opening at night at the home of an elder with dementia: a wandering alarm."""
+    if (
+        event.elder_id is None
+        or event.payload.get("state") != "open"
+        or not is_night(now, settings)
+    ):
+        return None
+    elder = await repository.elder_profile(session, event.elder_id)
+    if elder is None or DEMENTIA not in elder.conditions:
+        return None
+    if await repository.is_away(session, event.elder_id, now):
+        return None  # away (in hospital, with family): the door is someone else's business
+    current = await repository.open_incident(
+        session, elder_id=event.elder_id, device_id=event.device_id, kinds=(IncidentKind.WANDERING,)
+    )
+    if current is not None:
+        repository.add_entry(session, current, "door", device_event_id=event.id, state="open")
+        return current
+    return await _open(session, event, IncidentKind.WANDERING, settings, now)
 
 
 async def _vitals(
