@@ -31,6 +31,7 @@ from kernel.database import create_engine, session_factory
 from kernel.errors import DomainError
 from kernel.models import Device, Elder
 from kernel.settings import Settings
+from kernel.stopping import Stopping
 
 EMBEDDED_GATEWAY_USER = "eldercare-gateway"
 
@@ -66,9 +67,12 @@ def create_app(
         app.state.gateway = gateway
         app.state.ingest = gateway.ingest
         await gateway.start()
+        stop = Stopping()
         alarm_work = [
-            asyncio.create_task(run_pipeline(app.state.sessions, settings), name="alarm-pipeline"),
-            asyncio.create_task(run_escalation(app.state.sessions, settings), name="escalation"),
+            asyncio.create_task(run_pipeline(app.state.sessions, settings, stop), name="pipeline"),
+            asyncio.create_task(
+                run_escalation(app.state.sessions, settings, stop), name="escalation"
+            ),
         ]
         async with contextlib.AsyncExitStack() as stack:
             if mqtt:
@@ -77,10 +81,8 @@ def create_app(
                 yield
             finally:
                 await gateway.stop()
-                for task in alarm_work:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                stop.set()
+                await asyncio.gather(*alarm_work)
         if owns_engine:
             await db.dispose()
 

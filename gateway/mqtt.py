@@ -15,6 +15,7 @@ import itertools
 import logging
 import re
 import socket
+from collections.abc import Awaitable, Callable
 
 import aiomqtt
 
@@ -72,7 +73,11 @@ class BrokerLogin:
 
 
 async def run_mqtt_ingest(
-    login: BrokerLogin, ingest: Ingest, *, connected: asyncio.Event | None = None
+    login: BrokerLogin,
+    ingest: Ingest,
+    *,
+    connected: asyncio.Event | None = None,
+    on_publisher: Callable[[Callable[[str, bytes], Awaitable[None]] | None], None] | None = None,
 ) -> None:
     """Take uplinks until cancelled, reconnecting with backoff whenever the broker goes away.
 
@@ -106,6 +111,8 @@ async def run_mqtt_ingest(
                     "gateway subscribed to %s on %s:%d", login.uplink_filter, login.host, login.port
                 )
                 backoff = BACKOFF_FIRST_S
+                if on_publisher is not None:
+                    on_publisher(_publisher(client))
                 if connected is not None:
                     connected.set()
                 taken = 0
@@ -119,9 +126,18 @@ async def run_mqtt_ingest(
         except aiomqtt.MqttError as error:
             if connected is not None:
                 connected.clear()
+            if on_publisher is not None:
+                on_publisher(None)
             log.warning("MQTT connection lost (%s); reconnecting in %.1f s", error, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+
+def _publisher(client: aiomqtt.Client) -> Callable[[str, bytes], Awaitable[None]]:
+    async def publish(topic: str, payload: bytes) -> None:
+        await client.publish(topic, payload, qos=1)
+
+    return publish
 
 
 def _refused(code: object) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 
@@ -14,6 +13,7 @@ from gateway import metrics
 from gateway.ingest import repository
 from kernel.database import insert_ignoring_duplicates
 from kernel.models import Device, DeviceEvent, utcnow
+from kernel.stopping import Stopping
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +60,10 @@ async def mark_silent_devices_offline(
 
 
 async def sweep_presence(
-    sessions: async_sessionmaker[AsyncSession], offline_after: dt.timedelta
+    sessions: async_sessionmaker[AsyncSession], offline_after: dt.timedelta, stop: Stopping
 ) -> None:
-    """Forever: mark silent devices offline and refresh the online gauge."""
-    while True:
+    """Until stopped: mark silent devices offline and refresh the online gauge."""
+    while not stop.is_set():
         try:
             gone = await mark_silent_devices_offline(sessions, offline_after)
             if gone:
@@ -72,4 +72,4 @@ async def sweep_presence(
                 metrics.DEVICES_ONLINE.set(await repository.count_online(session))
         except (SQLAlchemyError, OSError):
             log.exception("presence sweep failed; trying again at the next sweep")
-        await asyncio.sleep(SWEEP_EVERY_S)
+        await stop.pause(SWEEP_EVERY_S)

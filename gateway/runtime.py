@@ -6,19 +6,22 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from devices.protocol import downlink_topic
 from gateway.ingest.registry import DeviceRegistry
 from gateway.ingest.service import Ingest
 from gateway.ingest.tasks import BatchWriter, WriteLock
 from gateway.mqtt import BrokerLogin, run_mqtt_ingest
+from gateway.notices import run_notice_sender
 from gateway.presence import sweep_presence
 from kernel.database import is_sqlite
 from kernel.settings import Settings
+from kernel.stopping import Stopping
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +48,14 @@ class GatewayRuntime:
             write_lock=write_lock,
         )
         self.mqtt_connected = asyncio.Event()
+        # Terminals on WebSocket, by device id: how to send them a frame.
+        self.sockets: dict[str, Callable[[bytes], Awaitable[None]]] = {}
+        self._mqtt_publish: Callable[[str, bytes], Awaitable[None]] | None = None
         self._sessions = sessions
         self._settings = settings
         self._tasks: list[asyncio.Task[None]] = []
+        self._mqtt_task: asyncio.Task[None] | None = None
+        self._stop = Stopping()
 
     async def start(self) -> None:
         """Load the registry, start writing, sweeping presence and refreshing the registry."""
@@ -60,21 +68,43 @@ class GatewayRuntime:
             )
         self.writer.start()
         offline_after = dt.timedelta(seconds=self._settings.device_offline_after_s)
-        self._spawn(sweep_presence(self._sessions, offline_after), "presence-sweep")
+        self._spawn(sweep_presence(self._sessions, offline_after, self._stop), "presence-sweep")
         self._spawn(self._refresh_registry(), "registry-refresh")
+        self._spawn(run_notice_sender(self._sessions, self.deliver, self._stop), "notice-sender")
 
     def start_mqtt(self, login: BrokerLogin) -> None:
         """Begin taking uplinks from the broker."""
-        self._spawn(
-            run_mqtt_ingest(login, self.ingest, connected=self.mqtt_connected), "mqtt-ingest"
+        self._mqtt_task = asyncio.create_task(
+            run_mqtt_ingest(
+                login, self.ingest, connected=self.mqtt_connected, on_publisher=self._set_publisher
+            ),
+            name="mqtt-ingest",
         )
 
+    def _set_publisher(self, publish: Callable[[str, bytes], Awaitable[None]] | None) -> None:
+        self._mqtt_publish = publish
+
+    async def deliver(self, device_id: str, payload: bytes) -> bool:
+        """Send a downlink message on the device's WebSocket, else its MQTT downlink topic."""
+        send = self.sockets.get(device_id)
+        if send is not None:
+            await send(payload)
+            return True
+        if self._mqtt_publish is not None and self.mqtt_connected.is_set():
+            await self._mqtt_publish(downlink_topic(device_id), payload)
+            return True
+        return False
+
     async def stop(self) -> None:
-        """Stop taking messages first, then write what is queued."""
-        for task in reversed(self._tasks):
-            task.cancel()
+        """Stop taking messages first, let every loop finish its round, then write what is queued."""
+        if self._mqtt_task is not None:
+            # The reader waits on the broker, not the database: cancelling it there is clean.
+            self._mqtt_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await self._mqtt_task
+            self._mqtt_task = None
+        self._stop.set()
+        await asyncio.gather(*self._tasks)
         self._tasks.clear()
         await self.writer.stop()
 
@@ -82,8 +112,7 @@ class GatewayRuntime:
         self._tasks.append(asyncio.create_task(work, name=name))
 
     async def _refresh_registry(self) -> None:
-        while True:
-            await asyncio.sleep(REGISTRY_REFRESH_S)
+        while not await self._stop.pause(REGISTRY_REFRESH_S):
             try:
                 await self.registry.load()
             except (SQLAlchemyError, OSError):

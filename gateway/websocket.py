@@ -47,6 +47,12 @@ async def device_socket(websocket: WebSocket) -> None:
         await _close(websocket, WS_CLOSE_UNAUTHORIZED, refusal.detail)
         return
     await websocket.send_text(WELCOME.decode())
+
+    async def send(payload: bytes) -> None:
+        await websocket.send_text(payload.decode())
+
+    sockets = websocket.app.state.gateway.sockets
+    sockets[hello.device] = send
     clean = False
     try:
         while True:
@@ -62,6 +68,8 @@ async def device_socket(websocket: WebSocket) -> None:
     except WebSocketDisconnect as disconnect:
         clean = disconnect.code in CLEAN_CLOSE_CODES
     finally:
+        if sockets.get(hello.device) is send:
+            del sockets[hello.device]
         if not clean:
             await ingest.handle(Inbound("ws", hello.device, None, OFFLINE, utcnow()))
 

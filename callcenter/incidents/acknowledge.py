@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.incidents import repository
+from callcenter.incidents import notices, repository
 from kernel.models import Incident, IncidentStatus
 
 
@@ -27,3 +27,4 @@ async def acknowledge(
         actor=f"staff:{staff_id}",
         seconds=round((now - incident.opened_at).total_seconds(), 1),
     )
+    await notices.on_the_way(session, incident, staff_id)

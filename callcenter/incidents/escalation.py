@@ -8,7 +8,6 @@ transaction and does nothing if another process already took it).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import logging
@@ -23,6 +22,7 @@ from callcenter.routing import repository as routing_repository
 from callcenter.routing.service import route
 from kernel.models import OPEN_STATUSES, Incident, IncidentStatus, utcnow
 from kernel.settings import Settings
+from kernel.stopping import Stopping
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +100,13 @@ async def _next_step(
 async def run_escalation(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
+    stop: Stopping,
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> None:
-    """Forever: escalate what is overdue."""
-    while True:
+    """Until stopped: escalate what is overdue."""
+    while not stop.is_set():
         try:
             await escalate_unacknowledged(sessions, settings, clock())
         except (SQLAlchemyError, OSError):
             log.exception("escalation sweep failed; retrying")
-        await asyncio.sleep(SWEEP_EVERY_S)
+        await stop.pause(SWEEP_EVERY_S)

@@ -7,7 +7,7 @@ import enum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.incidents import repository
+from callcenter.incidents import notices, repository
 from kernel import audit
 from kernel.errors import DomainError
 from kernel.models import Incident, IncidentStatus
@@ -73,6 +73,7 @@ async def change_status(
             raise OutcomeRequiredError("say how it ended: an outcome code is needed to resolve")
         incident.outcome = outcome.value
         incident.resolved_at = now
+        await notices.queue_notice(session, incident, notices.RESOLVED)
     previous = incident.status
     incident.status = to
     repository.add_entry(

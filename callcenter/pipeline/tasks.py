@@ -8,7 +8,6 @@ alarm engine issue.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.incidents.service import handle_device_event
 from kernel.models import DeviceEvent, PipelineCursor, utcnow
 from kernel.settings import Settings
+from kernel.stopping import Stopping
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +55,15 @@ async def process_pending(
         return len(events)
 
 
-async def run_pipeline(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-    """Forever: process device events as they are recorded."""
-    while True:
+async def run_pipeline(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, stop: Stopping
+) -> None:
+    """Until stopped: process device events as they are recorded."""
+    while not stop.is_set():
         try:
             if await process_pending(sessions, settings):
                 continue
         except (SQLAlchemyError, OSError):
             log.exception("alarm pipeline step failed; retrying")
-            await asyncio.sleep(1.0)
-        await asyncio.sleep(IDLE_POLL_S)
+            await stop.pause(1.0)
+        await stop.pause(IDLE_POLL_S)

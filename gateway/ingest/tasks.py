@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway import metrics
 from gateway.ingest import repository
 from kernel.models import utcnow
+from kernel.stopping import Stopping
 
 FLUSH_INTERVAL_S = 0.05
 MAX_BATCH = 2_000
@@ -45,6 +46,7 @@ class BatchWriter:
         self._rejects: list[dict[str, Any]] = []
         self._presence: dict[str, dict[str, Any]] = {}
         self._wake = asyncio.Event()
+        self._stop = Stopping()
         self._task: asyncio.Task[None] | None = None
 
     def add_event(self, row: dict[str, Any]) -> None:
@@ -81,16 +83,16 @@ class BatchWriter:
         self._task = asyncio.create_task(self._run(), name="gateway-batch-writer")
 
     async def stop(self) -> None:
-        """Stop and write whatever is still queued."""
+        """Stop after the batch in flight, then write whatever is still queued."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stop.set()
+            self._wake.set()
+            await self._task
             self._task = None
         await self.flush()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), FLUSH_INTERVAL_S)
             self._wake.clear()
@@ -98,7 +100,7 @@ class BatchWriter:
                 await self.flush()
             except (SQLAlchemyError, OSError):
                 log.exception("batch write failed; retrying in %.1f s", RETRY_PAUSE_S)
-                await asyncio.sleep(RETRY_PAUSE_S)
+                await self._stop.pause(RETRY_PAUSE_S)
 
     async def flush(self) -> None:
         """Write everything queued now, in one transaction; on failure the rows stay queued."""

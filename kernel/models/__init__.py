@@ -16,6 +16,7 @@ from kernel.models.enums import (
 from kernel.models.gateway import RAW_KEPT_BYTES, DeviceEvent, RejectedMessage, VitalReading
 from kernel.models.incidents import (
     OPEN_STATUSES,
+    DeviceNotice,
     Incident,
     IncidentEntry,
     IncidentKind,
@@ -34,6 +35,7 @@ __all__ = [
     "CentreTier",
     "Device",
     "DeviceEvent",
+    "DeviceNotice",
     "Elder",
     "EmergencyContact",
     "Incident",

@@ -94,3 +94,22 @@ class PipelineCursor(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     last_event_id: Mapped[int] = mapped_column(BigId, default=0)
+
+
+class DeviceNotice(Base):
+    """A `notice` for a terminal ("社工正在赶来"), recorded by the call centre, sent by the gateway.
+
+    Recorded in the same transaction as the step that causes it, and sent (and retried) by
+    the gateway until the broker has it, so a crash between the two loses nothing.
+    """
+
+    __tablename__ = "device_notices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(String(200))
+    eta_min: Mapped[int | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)

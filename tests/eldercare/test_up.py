@@ -82,6 +82,29 @@ def start_up(tmp_path: Path, seed_count: int) -> Running:
     return Running(process, port, mqtt_port)
 
 
+async def acknowledge_and_listen(database: Path, mqtt_port: int, base: str) -> dict[str, object]:
+    """The terminal listens; the assigned person acknowledges; what does the terminal hear?"""
+    with sqlite3.connect(database) as db:
+        device, secret = db.execute(
+            "SELECT d.id, d.secret FROM devices d JOIN incidents i ON i.device_id = d.id LIMIT 1"
+        ).fetchone()
+        incident_id, staff_id = db.execute("SELECT id, assigned_staff_id FROM incidents").fetchone()
+    async with aiomqtt.Client(
+        "127.0.0.1", mqtt_port, username=device, password=secret, identifier=device
+    ) as terminal:
+        await terminal.subscribe(downlink_topic(device), qos=1)
+        async with httpx.AsyncClient() as client:
+            taken = await client.post(
+                f"{base}/api/incidents/{incident_id}/acknowledge", json={"staff_id": staff_id}
+            )
+            assert taken.status_code == 200
+        async with asyncio.timeout(10):
+            message = await anext(terminal.messages)
+    heard = dict(json.loads(message.payload))  # type: ignore[arg-type]
+    assert heard["ref"] == str(incident_id)
+    return heard
+
+
 def wait_for_incident(database: Path) -> tuple[str, int, str, str]:
     """The first incident's (kind, priority, centre, routing), once the alarm engine made it."""
     deadline = time.monotonic() + 10
@@ -131,6 +154,12 @@ def test_up_seeds_serves_healthz_and_docs_and_stops_cleanly_on_ctrl_c(tmp_path: 
         assert (ack["type"], ack["ref"], ack["status"]) == ("ack", "press-1", "received")
         incident = wait_for_incident(tmp_path / "data" / "eldercare.db")
         assert (incident[0], incident[1]) == ("sos", 1) and incident[2] and incident[3]
+        heard = asyncio.run(
+            acknowledge_and_listen(tmp_path / "data" / "eldercare.db", mqtt_port, base)
+        )
+        assert heard["type"] == "notice"
+        assert heard["text"] in {"社工正在赶来", "呼叫中心已接听，正在为您安排帮助"}
+        assert heard["text"] != "社工正在赶来" or int(heard["eta_min"]) >= 2
         assert "eldercare_gateway_messages_total" in httpx.get(f"{base}/metrics", timeout=5).text
     finally:
         process.send_signal(signal.SIGINT)
