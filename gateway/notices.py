@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devices.protocol import notice
+from kernel.database import write_turn
 from kernel.models import DeviceNotice, utcnow
 from kernel.stopping import Stopping
 
@@ -30,7 +31,7 @@ Deliver = Callable[[str, bytes], Awaitable[bool]]
 async def send_pending_notices(sessions: async_sessionmaker[AsyncSession], deliver: Deliver) -> int:
     """Deliver what is pending (oldest first); returns how many went out."""
     sent = 0
-    async with sessions() as session, session.begin():
+    async with write_turn(sessions), sessions() as session, session.begin():
         pending = (
             await session.scalars(
                 select(DeviceNotice)

@@ -19,7 +19,7 @@ from gateway.ingest.tasks import BatchWriter, WriteLock
 from gateway.mqtt import BrokerLogin, run_mqtt_ingest
 from gateway.notices import run_notice_sender
 from gateway.presence import sweep_presence
-from kernel.database import is_sqlite
+from kernel.database import write_turn
 from kernel.settings import Settings
 from kernel.stopping import Stopping
 
@@ -34,11 +34,7 @@ class GatewayRuntime:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
         self.registry = DeviceRegistry(sessions)
-        write_lock: WriteLock = (
-            asyncio.Lock()
-            if is_sqlite(settings.effective_database_url)
-            else contextlib.nullcontext()
-        )
+        write_lock: WriteLock = write_turn(sessions)
         self.writer = BatchWriter(sessions, write_lock)
         self.ingest = Ingest(
             sessions,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import weakref
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +76,17 @@ async def insert_ignoring_duplicates(
         await session.execute(statement, rows)
         return []
     return list((await session.execute(statement.returning(returning), rows)).scalars())
+
+
+# One asyncio lock per SQLite engine: SQLite has a single writer, and a writer that finds it
+# busy sleeps in SQLite's busy handler (1-100 ms steps). Writers in one process take turns here
+# instead, so an SOS waits only for the write in flight. PostgreSQL needs no turns.
+_WRITE_TURNS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def write_turn(sessions: async_sessionmaker[AsyncSession]) -> AbstractAsyncContextManager[Any]:
+    """Hold this around a write transaction: a turn on SQLite's single writer, a no-op elsewhere."""
+    engine = sessions.kw["bind"]
+    if engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    return _WRITE_TURNS.setdefault(engine.sync_engine, asyncio.Lock())

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.incidents import repository
 from callcenter.routing import repository as routing_repository
 from callcenter.routing.service import route
+from kernel.database import write_turn
 from kernel.models import OPEN_STATUSES, Incident, IncidentStatus, utcnow
 from kernel.settings import Settings
 from kernel.stopping import Stopping
@@ -46,7 +47,7 @@ async def escalate_unacknowledged(
         ).all()
     escalated = []
     for incident_id in due:
-        async with sessions() as session, session.begin():
+        async with write_turn(sessions), sessions() as session, session.begin():
             incident = await session.get(Incident, incident_id, with_for_update=True)
             if incident is None or incident.acknowledged_at is not None:
                 continue

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.incidents.service import handle_device_event
+from kernel.database import write_turn
 from kernel.models import DeviceEvent, PipelineCursor, utcnow
 from kernel.settings import Settings
 from kernel.stopping import Stopping
@@ -35,7 +36,7 @@ async def process_pending(
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> int:
     """Handle the next batch of device events after the cursor; returns how many."""
-    async with sessions() as session, session.begin():
+    async with write_turn(sessions), sessions() as session, session.begin():
         cursor = await session.get(PipelineCursor, CURSOR)
         if cursor is None:
             cursor = PipelineCursor(name=CURSOR, last_event_id=0)

@@ -28,10 +28,7 @@ RETRY_PAUSE_S = 1.0
 
 log = logging.getLogger(__name__)
 
-# SQLite has one writer at a time, and a writer that finds it busy sleeps in SQLite's busy
-# handler (1 to 100 ms steps). Within one process the batch writer and the alarm path take
-# turns on an asyncio lock instead, so an SOS waits only for the batch in flight. PostgreSQL
-# needs no such turn-taking: there the lock is a no-op.
+# A turn on SQLite's single writer (kernel.database.write_turn); a no-op on PostgreSQL.
 WriteLock = contextlib.AbstractAsyncContextManager[object]
 
 
