@@ -17,7 +17,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.incidents.service import handle_device_event
-from kernel.database import write_turn
 from kernel.models import DeviceEvent, PipelineCursor, utcnow
 from kernel.settings import Settings
 from kernel.stopping import Stopping
@@ -25,7 +24,7 @@ from kernel.stopping import Stopping
 log = logging.getLogger(__name__)
 
 CURSOR = "alarm-engine"
-BATCH = 200
+BATCH = 50
 # How often an idle pipeline looks for new events: the bound on SOS-to-incident latency here.
 IDLE_POLL_S = 0.05
 
@@ -36,7 +35,9 @@ async def process_pending(
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> int:
     """Handle the next batch of device events after the cursor; returns how many."""
-    async with write_turn(sessions), sessions() as session, session.begin():
+    # No write turn here: a batch reads a lot per event, and an SOS ack must not wait for it
+    # (measured: p50 213 ms at 1x fleet traffic with the turn held over a batch).
+    async with sessions() as session, session.begin():
         cursor = await session.get(PipelineCursor, CURSOR)
         if cursor is None:
             cursor = PipelineCursor(name=CURSOR, last_event_id=0)
