@@ -29,6 +29,8 @@ class Device(Base):
     secret_issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     online: Mapped[bool] = mapped_column(default=False)
     last_seen_at: Mapped[dt.datetime | None]
+    # The last time it sensed something (a door opening), as opposed to saying it is alive.
+    last_activity_at: Mapped[dt.datetime | None]
     battery: Mapped[int | None]
     rssi: Mapped[int | None]
     firmware: Mapped[str | None] = mapped_column(String(32))

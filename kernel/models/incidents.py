@@ -66,6 +66,11 @@ class Incident(Base):
     escalation_level: Mapped[int] = mapped_column(default=0)
     supervisor_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     acknowledged_at: Mapped[dt.datetime | None]
+    # A P1 with nobody on site by then escalates again (and the deadline moves on).
+    onsite_due_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    # What makes two alarms the same matter where there is no elder to join on:
+    # "offline:<device>", "battery:<device>", "power:<community>".
+    group_key: Mapped[str | None] = mapped_column(String(64), index=True)
     resolved_at: Mapped[dt.datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(32))
 
