@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.centres.endpoints import router as centres_router
+from callcenter.incidents.endpoints import feed_router
 from callcenter.incidents.endpoints import router as incidents_router
 from callcenter.incidents.escalation import run_escalation
 from callcenter.pipeline.tasks import run_pipeline
@@ -27,6 +28,7 @@ from gateway.ingest.endpoints import router as rejects_router
 from gateway.mqtt import BrokerLogin
 from gateway.runtime import GatewayRuntime
 from gateway.websocket import router as device_socket_router
+from kernel.bus import create_bus
 from kernel.database import create_engine, session_factory
 from kernel.errors import DomainError
 from kernel.models import Device, Elder
@@ -62,7 +64,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.engine = db
-        app.state.sessions = session_factory(db)
+        app.state.bus = bus = create_bus(settings.redis_url, settings.redis_prefix)
+        await bus.start()
+        app.state.sessions = session_factory(db, bus)
         gateway = GatewayRuntime(app.state.sessions, settings)
         app.state.gateway = gateway
         app.state.ingest = gateway.ingest
@@ -83,6 +87,7 @@ def create_app(
                 await gateway.stop()
                 stop.set()
                 await asyncio.gather(*alarm_work)
+                await bus.stop()
         if owns_engine:
             await db.dispose()
 
@@ -134,6 +139,7 @@ def create_app(
     app.include_router(device_socket_router)
     app.include_router(rejects_router)
     app.include_router(incidents_router)
+    app.include_router(feed_router)
     app.include_router(centres_router)
     app.include_router(register_router)
     return app

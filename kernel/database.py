@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from kernel.bus import Bus
+
 
 def is_sqlite(url: str) -> bool:
     """True when the URL names a SQLite database."""
@@ -50,9 +52,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded objects usable after commit."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(
+    engine: AsyncEngine, bus: Bus | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit, and publish on `bus` after it."""
+    return async_sessionmaker(engine, expire_on_commit=False, info={"bus": bus})
 
 
 @asynccontextmanager

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="redis://host:6379/0; unset: the in-process event pipeline."
     )
+    redis_prefix: str = Field(
+        default="eldercare:",
+        description="Prefix of every Redis key and channel (several streets on one Redis).",
+    )
     mqtt_url: str | None = Field(
         default=None,
         description="mqtt://user:pw@host:1883 of an external broker; unset: the embedded broker.",

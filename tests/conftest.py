@@ -12,10 +12,13 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import pytest
+import redis
+import redis.asyncio as aioredis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -106,3 +109,38 @@ async def engine(migrated_url: str) -> AsyncIterator[AsyncEngine]:
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions on the migrated database."""
     return session_factory(engine)
+
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """A real Redis and a key prefix of this test's own (its keys are deleted afterwards)."""
+
+    url: str
+    prefix: str
+
+
+async def _redis_cleanup(url: str, prefix: str) -> None:
+    client = aioredis.from_url(url)
+    try:
+        async for key in client.scan_iter(match=f"{prefix}*"):
+            await client.delete(key)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def redis_target() -> Iterator[RedisTarget]:
+    """Real Redis (ELDERCARE_TEST_REDIS_URL), with keys and channels under a fresh prefix."""
+    url = os.environ.get("ELDERCARE_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=3)
+        client.ping()
+        client.close()
+    except redis.RedisError as error:
+        server_unavailable("Redis", f"{type(error).__name__}: {error}")
+    prefix = f"eldercare-test-{uuid.uuid4().hex[:12]}:"
+    yield RedisTarget(url, prefix)
+    asyncio.run(_redis_cleanup(url, prefix))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
 from callcenter.accounts.schemas import Actor
 from kernel.models import StaffRole
@@ -13,9 +14,9 @@ from kernel.models import StaffRole
 STREET_SYSTEM = Actor(staff_id=None, role=StaffRole.ADMIN, centre_code=None)
 
 
-async def current_actor(request: Request) -> Actor:
-    """The person making this request."""
-    del request
+async def current_actor(connection: HTTPConnection) -> Actor:
+    """The person making this request (an HTTP request or a WebSocket)."""
+    del connection
     return STREET_SYSTEM
 
 

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.incidents import notices, repository
 from kernel import audit
 from kernel.errors import DomainError
-from kernel.models import Incident, IncidentStatus
-
-
-class Outcome(enum.StrEnum):
-    """How an incident ended, in the codes reports count by."""
-
-    FALSE_ALARM = "false_alarm"
-    ASSISTANCE_GIVEN = "assistance_given"
-    AMBULANCE_CALLED = "ambulance_called"
-    FAMILY_ATTENDING = "family_attending"
-    REFERRED = "referred"  # to a doctor, the community health centre, the police
-    SERVICE_DONE = "service_done"  # a green-key work order carried out
-
+from kernel.models import Incident, IncidentStatus, Outcome
 
 S = IncidentStatus
 # Where each status may go next (acknowledging has its own use case: acknowledge.py).

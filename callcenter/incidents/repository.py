@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.incidents.schemas import IncidentRead
 from devices.vitals import Thresholds
+from kernel.bus import publish_after_commit
 from kernel.models import (
     OPEN_STATUSES,
     AwayPeriod,
@@ -19,6 +21,17 @@ from kernel.models import (
     IncidentKind,
     VitalThreshold,
 )
+
+# The bus channel of incident changes (the console's live feed).
+FEED = "incidents"
+
+
+def feed_message(incident: Incident) -> dict[str, Any]:
+    """What the live feed says of a changed incident: the same shape as the list API."""
+    return {
+        "type": "incident",
+        "incident": IncidentRead.model_validate(incident).model_dump(mode="json"),
+    }
 
 
 async def open_incident(
@@ -54,7 +67,8 @@ def add_entry(
     device_event_id: int | None = None,
     **detail: Any,
 ) -> None:
-    """Append a step to the incident's timeline."""
+    """Append a step to the incident's timeline; the live feed shows the incident once committed."""
+    publish_after_commit(session, FEED, incident.id, lambda: feed_message(incident))
     session.add(
         IncidentEntry(
             incident_id=incident.id,

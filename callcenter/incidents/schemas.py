@@ -7,8 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from callcenter.incidents.lifecycle import Outcome
-from kernel.models import IncidentKind, IncidentStatus
+from kernel.models import IncidentKind, IncidentStatus, Outcome
 
 
 class TimelineEntryRead(BaseModel):
@@ -55,15 +54,28 @@ class IncidentDetail(IncidentRead):
 
 
 class AcknowledgeRequest(BaseModel):
-    """Who takes the incident (the signed-in user, once sign-in lands)."""
+    """Who takes the incident: the signed-in person unless `staff_id` names another."""
+
+    staff_id: int | None = Field(default=None, gt=0)
+
+
+class AssignRequest(BaseModel):
+    """Give the incident to this staff member (another centre's worker moves it there)."""
 
     staff_id: int = Field(gt=0)
+    note: str = Field(default="", max_length=2000)
+
+
+class NoteRequest(BaseModel):
+    """A note for the timeline."""
+
+    text: str = Field(min_length=1, max_length=2000)
 
 
 class StatusChange(BaseModel):
-    """Move an incident on: who does it, to what, and (to resolve) how it ended."""
+    """Move an incident on: who does it (default: the signed-in person), to what, how it ended."""
 
-    staff_id: int = Field(gt=0)
+    staff_id: int | None = Field(default=None, gt=0)
     status: IncidentStatus
     outcome: Outcome | None = None
     note: str = Field(default="", max_length=2000)

@@ -21,6 +21,7 @@ from kernel.models.incidents import (
     IncidentEntry,
     IncidentKind,
     IncidentStatus,
+    Outcome,
     PipelineCursor,
 )
 from kernel.models.register import RegisterImport, RegisterIssue
@@ -44,6 +45,7 @@ __all__ = [
     "IncidentStatus",
     "IssueSeverity",
     "LivingSituation",
+    "Outcome",
     "PipelineCursor",
     "RegisterImport",
     "RegisterIssue",

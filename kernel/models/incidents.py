@@ -34,6 +34,18 @@ class IncidentStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
+class Outcome(enum.StrEnum):
+    """How an incident ended, in the codes reports count by."""
+
+    FALSE_ALARM = "false_alarm"
+    ASSISTANCE_GIVEN = "assistance_given"
+    AMBULANCE_CALLED = "ambulance_called"
+    FAMILY_ATTENDING = "family_attending"
+    REFERRED = "referred"  # to a doctor, the community health centre, the police
+    SERVICE_DONE = "service_done"  # a green-key work order carried out
+    RECOVERED = "recovered"  # a technical alarm that cleared itself: the devices came back
+
+
 OPEN_STATUSES = (
     IncidentStatus.NEW,
     IncidentStatus.ASSIGNED,

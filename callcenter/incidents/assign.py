@@ -1,0 +1,63 @@
+"""Assigning an incident to a person, or handing it on to another, and notes on the way."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callcenter.incidents import repository
+from kernel import audit
+from kernel.models import Incident, IncidentStatus, StaffMember
+from kernel.settings import Settings
+
+
+async def assign(
+    session: AsyncSession,
+    incident: Incident,
+    to: StaffMember,
+    *,
+    by: str,
+    note: str,
+    settings: Settings,
+    now: dt.datetime,
+) -> None:
+    """Give the incident to `to`; before anyone answered, they get a fresh minute to."""
+    previous = incident.assigned_staff_id
+    incident.assigned_staff_id = to.id
+    incident.centre_code = to.centre_code
+    if incident.acknowledged_at is None:
+        incident.status = IncidentStatus.ASSIGNED
+        incident.ack_due_at = now + dt.timedelta(seconds=settings.ack_escalate_after_s)
+    repository.add_entry(
+        session,
+        incident,
+        "reassigned" if previous is not None else "assigned",
+        actor=by,
+        staff_id=to.id,
+        staff_name=to.name,
+        centre=to.centre_code,
+        previous_staff_id=previous,
+        note=note,
+    )
+    await audit.record(
+        session,
+        actor=by,
+        action="incident.assigned",
+        subject_type="incident",
+        subject_id=incident.id,
+        detail={"from": previous, "to": to.id, "note": note},
+    )
+
+
+async def add_note(session: AsyncSession, incident: Incident, *, by: str, text: str) -> None:
+    """A note on the timeline (what the elder said on the phone, what the worker found)."""
+    repository.add_entry(session, incident, "note", actor=by, text=text)
+    await audit.record(
+        session,
+        actor=by,
+        action="incident.note",
+        subject_type="incident",
+        subject_id=incident.id,
+        detail={"length": len(text)},
+    )
