@@ -20,6 +20,8 @@ from callcenter.centres.endpoints import router as centres_router
 from callcenter.incidents.endpoints import feed_router
 from callcenter.incidents.endpoints import router as incidents_router
 from callcenter.incidents.escalation import run_escalation
+from callcenter.incidents.technical import run_device_checks
+from callcenter.incidents.welfare import run_welfare_checks
 from callcenter.pipeline.tasks import run_pipeline
 from callcenter.register.endpoints import router as register_router
 from eldercare import __version__
@@ -76,6 +78,12 @@ def create_app(
             asyncio.create_task(run_pipeline(app.state.sessions, settings, stop), name="pipeline"),
             asyncio.create_task(
                 run_escalation(app.state.sessions, settings, stop), name="escalation"
+            ),
+            asyncio.create_task(
+                run_welfare_checks(app.state.sessions, settings, stop), name="welfare"
+            ),
+            asyncio.create_task(
+                run_device_checks(app.state.sessions, settings, stop), name="technical"
             ),
         ]
         async with contextlib.AsyncExitStack() as stack:

@@ -72,6 +72,31 @@ class Settings(BaseSettings):
         default="22:00", description="Local time night begins (wandering alarms)."
     )
     night_ends: str = Field(default="06:00", description="Local time night ends.")
+    onsite_escalate_after_s: int = Field(
+        default=1800,
+        description="A P1 with nobody on site this long after it opened escalates again.",
+    )
+    welfare_quiet_hours: float = Field(
+        default=12.0,
+        description="An elder living alone whose door has not moved this long (checked by day) "
+        "gets a welfare check.",
+    )
+    welfare_check_every_s: float = Field(default=60.0, description="How often doors are checked.")
+    technical_offline_grace_s: int = Field(
+        default=300, description="A device offline this long raises a technical alarm."
+    )
+    technical_check_every_s: float = Field(
+        default=30.0, description="How often offline and low-battery devices are checked."
+    )
+    battery_low_pct: int = Field(
+        default=20, description="Battery below this raises a technical alarm."
+    )
+    power_cut_min_devices: int = Field(
+        default=5, description="This many devices of one community dropping together: a power cut."
+    )
+    power_cut_window_s: int = Field(
+        default=120, description="Devices dropping within this long of each other drop together."
+    )
     timezone: str = Field(default="Asia/Shanghai", description="Local time of the street.")
     log_level: str = "INFO"
 

@@ -1,4 +1,5 @@
-"""Escalation until someone answers: the next worker at 60 s, the supervisor at 180 s.
+"""Escalation until someone answers: the next worker at 60 s, the supervisor at 180 s, and a
+P1 with nobody on site in time (`onsite_due_at`) to the supervisor and the street again.
 
 Deadlines live on the incident (`ack_due_at`, `escalation_level`), and each step moves them in
 the same transaction as its timeline entry: a restart in between neither loses nor repeats a
@@ -98,6 +99,41 @@ async def _next_step(
     repository.add_entry(session, incident, "escalated", level=2, supervisor_id=supervisor)
 
 
+async def escalate_not_on_site(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, now: dt.datetime
+) -> list[int]:
+    """A P1 with nobody on site in time: the supervisor and the street are told, again each interval."""
+    async with sessions() as session:
+        due = (
+            await session.scalars(
+                select(Incident.id).where(
+                    Incident.status.in_(OPEN_STATUSES),
+                    Incident.status != IncidentStatus.ON_SITE,
+                    Incident.onsite_due_at <= now,
+                )
+            )
+        ).all()
+    escalated = []
+    for incident_id in due:
+        async with write_turn(sessions), sessions() as session, session.begin():
+            incident = await session.get(Incident, incident_id, with_for_update=True)
+            if incident is None or incident.onsite_due_at is None or incident.onsite_due_at > now:
+                continue  # someone arrived, or another process took this step
+            if incident.status not in OPEN_STATUSES or incident.status is IncidentStatus.ON_SITE:
+                incident.onsite_due_at = None
+                continue
+            supervisor = await routing_repository.supervisor_on_duty(session, now)
+            incident.supervisor_staff_id = supervisor or incident.supervisor_staff_id
+            minutes = round((now - incident.opened_at).total_seconds() / 60)
+            incident.onsite_due_at = now + dt.timedelta(seconds=settings.onsite_escalate_after_s)
+            repository.add_entry(
+                session, incident, "not_on_site", minutes_open=minutes, supervisor_id=supervisor,
+                street_operators_alerted=True, holder=incident.assigned_staff_id,
+            )  # fmt: skip
+            escalated.append(incident_id)
+    return escalated
+
+
 async def run_escalation(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -107,7 +143,9 @@ async def run_escalation(
     """Until stopped: escalate what is overdue."""
     while not stop.is_set():
         try:
-            await escalate_unacknowledged(sessions, settings, clock())
+            now = clock()
+            await escalate_unacknowledged(sessions, settings, now)
+            await escalate_not_on_site(sessions, settings, now)
         except (SQLAlchemyError, OSError):
             log.exception("escalation sweep failed; retrying")
         await stop.pause(SWEEP_EVERY_S)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callcenter.incidents import notices, repository
 from kernel import audit
 from kernel.errors import DomainError
-from kernel.models import Incident, IncidentStatus, Outcome
+from kernel.models import OPEN_STATUSES, Incident, IncidentStatus, Outcome
 
 S = IncidentStatus
 # Where each status may go next (acknowledging has its own use case: acknowledge.py).
@@ -63,6 +63,8 @@ async def change_status(
         await notices.queue_notice(session, incident, notices.RESOLVED)
     previous = incident.status
     incident.status = to
+    if to not in OPEN_STATUSES or to is S.ON_SITE:
+        incident.onsite_due_at = None  # someone is there (or it is over): no more on-site chase
     repository.add_entry(
         session,
         incident,

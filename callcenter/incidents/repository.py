@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.incidents.schemas import IncidentRead
@@ -15,6 +15,8 @@ from kernel.bus import publish_after_commit
 from kernel.models import (
     OPEN_STATUSES,
     AwayPeriod,
+    Device,
+    DeviceEvent,
     Elder,
     Incident,
     IncidentEntry,
@@ -78,6 +80,26 @@ def add_entry(
             detail=detail,
         )
     )
+
+
+async def door_moved(session: AsyncSession, event: DeviceEvent) -> None:
+    """Note that a door sensor sensed something (what the welfare check looks for)."""
+    await session.execute(
+        update(Device)
+        .where(
+            Device.id == event.device_id,
+            (Device.last_activity_at.is_(None)) | (Device.last_activity_at < event.received_at),
+        )
+        .values(last_activity_at=event.received_at)
+    )
+
+
+async def has_entry(session: AsyncSession, incident: Incident, action: str) -> bool:
+    """Whether the incident's timeline has a step of this kind."""
+    query = select(IncidentEntry.id).where(
+        IncidentEntry.incident_id == incident.id, IncidentEntry.action == action
+    )
+    return (await session.scalar(query.limit(1))) is not None
 
 
 async def vital_overrides(session: AsyncSession, elder_id: int) -> dict[str, Thresholds]:

@@ -2,8 +2,9 @@
 
 Handled so far: `sos`, `fall` (above a confidence bound), the green `service` key, and vital
 readings (devices/vitals.py says what a reading means; the elder's own bounds override the
-defaults), and a door opening at night for an elder with dementia (wandering). The daytime
-welfare check and technical alarms come next.
+defaults), a door opening at night for an elder with dementia (wandering), and door activity
+for the daytime welfare check (welfare.py). Sweeps that find silence open incidents through
+`raise_incident` too: welfare checks (welfare.py) and technical alarms (technical.py).
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ PRIORITY = {
     IncidentKind.FALL: 1,
     IncidentKind.SERVICE: 3,
     IncidentKind.WANDERING: 1,
+    IncidentKind.WELFARE: 3,
+    IncidentKind.TECHNICAL: 4,
 }
+TECHNICAL_PRIORITY = 4
 DEMENTIA = "阿尔茨海默症"
 VITALS_PRIORITY = {Band.CRITICAL: 1, Band.WARNING: 2}
 
@@ -85,6 +89,21 @@ async def _door(
     session: AsyncSession, event: DeviceEvent, settings: Settings, now: dt.datetime
 ) -> Incident | None:
     """A door opening at night at the home of an elder with dementia: a wandering alarm."""
+    await repository.door_moved(session, event)
+    if event.elder_id is not None:
+        welfare = await repository.open_incident(
+            session,
+            elder_id=event.elder_id,
+            device_id=event.device_id,
+            kinds=(IncidentKind.WELFARE,),
+        )
+        if welfare is not None and not await repository.has_entry(
+            session, welfare, "door_activity"
+        ):
+            repository.add_entry(
+                session, welfare, "door_activity", state=event.payload.get("state"),
+                sensed_at=event.received_at.isoformat(),
+            )  # fmt: skip
     if (
         event.elder_id is None
         or event.payload.get("state") != "open"
@@ -143,31 +162,56 @@ async def _open(
     priority: int | None = None,
     **detail: Any,
 ) -> Incident:
-    home = await repository.home_of(session, event.elder_id) if event.elder_id else None
+    return await raise_incident(
+        session, kind, settings, now, elder_id=event.elder_id, device_id=event.device_id,
+        device_event_id=event.id, priority=priority, type=event.type,
+        unidentified_caller=event.elder_id is None, **detail,
+    )  # fmt: skip
+
+
+async def raise_incident(
+    session: AsyncSession,
+    kind: IncidentKind,
+    settings: Settings,
+    now: dt.datetime,
+    *,
+    elder_id: int | None,
+    device_id: str | None,
+    device_event_id: int | None = None,
+    priority: int | None = None,
+    home: tuple[float, float] | None = None,
+    group_key: str | None = None,
+    **detail: Any,
+) -> Incident:
+    """Open an incident, route it, and set its deadlines (a device event's or a sweep's finding)."""
+    if home is None and elder_id is not None:
+        home = await repository.home_of(session, elder_id)
     decision = route(home, await routing_repository.centres_now(session, now))
+    urgency = priority if priority is not None else PRIORITY[kind]
     incident = Incident(
         kind=kind,
-        priority=priority if priority is not None else PRIORITY[kind],
+        priority=urgency,
         status=IncidentStatus.ASSIGNED if decision.staff_id else IncidentStatus.NEW,
-        elder_id=event.elder_id,
-        device_id=event.device_id,
+        elder_id=elder_id,
+        device_id=device_id,
         centre_code=decision.centre_code,
         assigned_staff_id=decision.staff_id,
         routing=decision.explanation,
         opened_at=now,
-        ack_due_at=now + dt.timedelta(seconds=settings.ack_escalate_after_s),
+        # Technical alarms wait for working hours' attention; everything else is chased.
+        ack_due_at=(
+            None
+            if urgency >= TECHNICAL_PRIORITY
+            else now + dt.timedelta(seconds=settings.ack_escalate_after_s)
+        ),
+        onsite_due_at=(
+            now + dt.timedelta(seconds=settings.onsite_escalate_after_s) if urgency == 1 else None
+        ),
+        group_key=group_key,
     )
     session.add(incident)
     await session.flush()
-    repository.add_entry(
-        session,
-        incident,
-        "opened",
-        device_event_id=event.id,
-        type=event.type,
-        unidentified_caller=event.elder_id is None,
-        **detail,
-    )
+    repository.add_entry(session, incident, "opened", device_event_id=device_event_id, **detail)
     repository.add_entry(
         session,
         incident,
