@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from callcenter.centres.endpoints import router as centres_router
 from callcenter.incidents.endpoints import feed_router
@@ -22,7 +24,7 @@ from callcenter.incidents.endpoints import router as incidents_router
 from callcenter.incidents.escalation import run_escalation
 from callcenter.incidents.technical import run_device_checks
 from callcenter.incidents.welfare import run_welfare_checks
-from callcenter.pipeline.tasks import run_pipeline
+from callcenter.pipeline.tasks import CATCH_UP_LAG, run_pipeline, run_stream_pipeline
 from callcenter.register.endpoints import router as register_router
 from eldercare import __version__
 from gateway.broker.embedded import start_embedded_broker
@@ -36,6 +38,7 @@ from kernel.errors import DomainError
 from kernel.models import Device, Elder
 from kernel.settings import Settings
 from kernel.stopping import Stopping
+from kernel.streams import EventStream
 
 EMBEDDED_GATEWAY_USER = "eldercare-gateway"
 
@@ -69,13 +72,16 @@ def create_app(
         app.state.bus = bus = create_bus(settings.redis_url, settings.redis_prefix)
         await bus.start()
         app.state.sessions = session_factory(db, bus)
-        gateway = GatewayRuntime(app.state.sessions, settings)
+        stream = (
+            EventStream(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
+        )
+        gateway = GatewayRuntime(app.state.sessions, settings, stream.append if stream else None)
         app.state.gateway = gateway
         app.state.ingest = gateway.ingest
         await gateway.start()
         stop = Stopping()
         alarm_work = [
-            asyncio.create_task(run_pipeline(app.state.sessions, settings, stop), name="pipeline"),
+            *_pipeline_tasks(app.state.sessions, settings, stream, stop),
             asyncio.create_task(
                 run_escalation(app.state.sessions, settings, stop), name="escalation"
             ),
@@ -96,6 +102,8 @@ def create_app(
                 stop.set()
                 await asyncio.gather(*alarm_work)
                 await bus.stop()
+                if stream is not None:
+                    await stream.close()
         if owns_engine:
             await db.dispose()
 
@@ -151,6 +159,28 @@ def create_app(
     app.include_router(centres_router)
     app.include_router(register_router)
     return app
+
+
+def _pipeline_tasks(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    stream: EventStream | None,
+    stop: Stopping,
+) -> list[asyncio.Task[None]]:
+    """The alarm pipeline: in-process by default; over the Redis stream (with the catch-up
+    reader a few seconds behind it) when Redis is configured."""
+    if stream is None:
+        return [asyncio.create_task(run_pipeline(sessions, settings, stop), name="pipeline")]
+    consumer = f"{socket.gethostname()}-{os.getpid()}"
+    return [
+        asyncio.create_task(
+            run_stream_pipeline(sessions, settings, stream, stop, consumer=consumer),
+            name="stream-pipeline",
+        ),
+        asyncio.create_task(
+            run_pipeline(sessions, settings, stop, lag=CATCH_UP_LAG), name="catch-up"
+        ),
+    ]
 
 
 async def _broker_login(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from devices.protocol import downlink_topic
 from gateway.ingest.registry import DeviceRegistry
 from gateway.ingest.service import Ingest
-from gateway.ingest.tasks import BatchWriter, WriteLock
+from gateway.ingest.tasks import Announce, BatchWriter, WriteLock
 from gateway.mqtt import BrokerLogin, run_mqtt_ingest
 from gateway.notices import run_notice_sender
 from gateway.presence import sweep_presence
@@ -32,16 +32,22 @@ REGISTRY_REFRESH_S = 60.0
 class GatewayRuntime:
     """Starts and stops the gateway's background work in the order that loses nothing."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        announce: Announce | None = None,
+    ) -> None:
         self.registry = DeviceRegistry(sessions)
         write_lock: WriteLock = write_turn(sessions)
-        self.writer = BatchWriter(sessions, write_lock)
+        self.writer = BatchWriter(sessions, write_lock, announce)
         self.ingest = Ingest(
             sessions,
             self.registry,
             self.writer,
             max_skew=dt.timedelta(seconds=settings.max_clock_skew_s),
             write_lock=write_lock,
+            announce=announce,
         )
         self.mqtt_connected = asyncio.Event()
         # Terminals on WebSocket, by device id: how to send them a frame.

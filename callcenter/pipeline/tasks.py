@@ -2,16 +2,19 @@
 
 The cursor moves in the same transaction as the incidents an event makes, so a crash replays
 from the last committed event and nothing is done twice (the timeline's unique event key is a
-second guard). Several call-centre processes and Redis Streams come with the rest of the
-alarm engine issue.
+second guard). With Redis, `run_stream_pipeline` takes events from the gateways' stream through
+a consumer group shared by every call-centre process, and `run_pipeline` runs a few seconds
+behind as the catch-up reader for anything the stream never carried.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
 
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +23,7 @@ from callcenter.incidents.service import handle_device_event
 from kernel.models import DeviceEvent, PipelineCursor, utcnow
 from kernel.settings import Settings
 from kernel.stopping import Stopping
+from kernel.streams import EventStream, StreamEntry
 
 log = logging.getLogger(__name__)
 
@@ -27,29 +31,46 @@ CURSOR = "alarm-engine"
 BATCH = 50
 # How often an idle pipeline looks for new events: the bound on SOS-to-incident latency here.
 IDLE_POLL_S = 0.05
+# Behind the Redis stream, the catch-up reader looks this often, this far behind.
+CATCH_UP_POLL_S = 1.0
+CATCH_UP_LAG = dt.timedelta(seconds=10)
+# The stream's consumer group, and how long a consumer may sit on an entry before another
+# takes it: longer than any batch takes (ms), short enough that an alarm is not left waiting.
+GROUP = "alarm-engine"
+CLAIM_IDLE_MS = 5_000
+# A blocking read wakes at least this often to notice a stop.
+STREAM_BLOCK_MS = 500
 
 
 async def process_pending(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
     clock: Callable[[], dt.datetime] = utcnow,
+    *,
+    lag: dt.timedelta | None = None,
 ) -> int:
-    """Handle the next batch of device events after the cursor; returns how many."""
+    """Handle the next batch of device events after the cursor; returns how many.
+
+    With `lag`, only events recorded at least that long ago: the catch-up reader behind the
+    Redis stream, which finds what never reached the stream.
+    """
     # No write turn here: a batch reads a lot per event, and an SOS ack must not wait for it
     # (measured: p50 213 ms at 1x fleet traffic with the turn held over a batch).
     async with sessions() as session, session.begin():
-        cursor = await session.get(PipelineCursor, CURSOR)
+        # Locked: several call-centre processes on PostgreSQL take the cursor in turn.
+        cursor = await session.get(PipelineCursor, CURSOR, with_for_update=True)
         if cursor is None:
             cursor = PipelineCursor(name=CURSOR, last_event_id=0)
             session.add(cursor)
-        events = (
-            await session.scalars(
-                select(DeviceEvent)
-                .where(DeviceEvent.id > cursor.last_event_id)
-                .order_by(DeviceEvent.id)
-                .limit(BATCH)
-            )
-        ).all()
+        query = (
+            select(DeviceEvent)
+            .where(DeviceEvent.id > cursor.last_event_id)
+            .order_by(DeviceEvent.id)
+            .limit(BATCH)
+        )
+        if lag is not None:
+            query = query.where(DeviceEvent.received_at <= clock() - lag)
+        events = (await session.scalars(query)).all()
         for event in events:
             await handle_device_event(session, event, settings, clock())
         if events:
@@ -58,14 +79,82 @@ async def process_pending(
 
 
 async def run_pipeline(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, stop: Stopping
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    stop: Stopping,
+    *,
+    lag: dt.timedelta | None = None,
 ) -> None:
-    """Until stopped: process device events as they are recorded."""
+    """Until stopped: process device events as they are recorded (or `lag` behind, catching up)."""
+    idle = IDLE_POLL_S if lag is None else CATCH_UP_POLL_S
     while not stop.is_set():
         try:
-            if await process_pending(sessions, settings):
+            if await process_pending(sessions, settings, lag=lag):
                 continue
         except (SQLAlchemyError, OSError):
             log.exception("alarm pipeline step failed; retrying")
             await stop.pause(1.0)
-        await stop.pause(IDLE_POLL_S)
+        await stop.pause(idle)
+
+
+async def process_stream_batch(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    entries: list[StreamEntry],
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> int:
+    """Handle the device events these stream entries point to, in one transaction."""
+    if not entries:
+        return 0
+    async with sessions() as session, session.begin():
+        keys = {(e.device_id, e.message_id) for e in entries}
+        events = (
+            await session.scalars(
+                select(DeviceEvent)
+                .where(
+                    DeviceEvent.device_id.in_({d for d, _ in keys}),
+                    DeviceEvent.message_id.in_({m for _, m in keys}),
+                )
+                .order_by(DeviceEvent.id)
+            )
+        ).all()
+        handled = 0
+        for event in events:
+            if (event.device_id, event.message_id) in keys:
+                await handle_device_event(session, event, settings, clock())
+                handled += 1
+    return handled
+
+
+async def run_stream_pipeline(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    stream: EventStream,
+    stop: Stopping,
+    *,
+    consumer: str,
+    claim_idle_ms: int = CLAIM_IDLE_MS,
+) -> None:
+    """Until stopped: take device events from the stream's group, sharing them with the others.
+
+    An entry is acknowledged only after its incidents are committed; entries another consumer
+    took and never acknowledged (it crashed) are claimed here once idle for `claim_idle_ms`.
+    """
+    await stream.join(GROUP)
+    last_claim = 0.0
+    while not stop.is_set():
+        try:
+            loop = asyncio.get_running_loop()
+            entries: list[StreamEntry] = []
+            if loop.time() - last_claim >= claim_idle_ms / 1000 / 2:
+                last_claim = loop.time()
+                entries = await stream.claim_stale(
+                    GROUP, consumer, min_idle_ms=claim_idle_ms, count=BATCH
+                )
+            if not entries:
+                entries = await stream.read(GROUP, consumer, count=BATCH, block_ms=STREAM_BLOCK_MS)
+            await process_stream_batch(sessions, settings, entries)
+            await stream.ack(GROUP, entries)
+        except (SQLAlchemyError, RedisError, OSError):
+            log.exception("stream pipeline step failed; its entries will be claimed again")
+            await stop.pause(1.0)

@@ -32,7 +32,7 @@ from gateway import metrics
 from gateway.ingest import repository
 from gateway.ingest.registry import DeviceRegistry
 from gateway.ingest.schemas import DeviceInfo, Inbound
-from gateway.ingest.tasks import BatchWriter, WriteLock
+from gateway.ingest.tasks import Announce, BatchWriter, WriteLock
 from kernel.models import RAW_KEPT_BYTES, utcnow
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,10 @@ class Ingest:
         *,
         max_skew: dt.timedelta,
         write_lock: WriteLock,
+        announce: Announce | None = None,
     ) -> None:
         self._sessions = sessions
+        self._announce = announce
         self._write_lock = write_lock
         self.registry = registry
         self._writer = writer
@@ -100,6 +102,8 @@ class Ingest:
         metrics.INGEST_LAG.observe(_seconds_since(inbound.received_at))
         if not new:
             metrics.DUPLICATES.inc()
+        elif self._announce is not None:
+            await self._announce([(row["device_id"], row["message_id"])])
         metrics.ACKS_SENT.labels("received").inc()
         return [ack_received(row["message_id"])]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -30,13 +31,21 @@ log = logging.getLogger(__name__)
 
 # A turn on SQLite's single writer (kernel.database.write_turn); a no-op on PostgreSQL.
 WriteLock = contextlib.AbstractAsyncContextManager[object]
+# Tells the call centres (over the event stream) which events were recorded: (device, message id).
+Announce = Callable[[list[tuple[str, str]]], Awaitable[None]]
 
 
 class BatchWriter:
     """Collects rows from the ingest path and writes them in batches, in the background."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], write_lock: WriteLock) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        write_lock: WriteLock,
+        announce: Announce | None = None,
+    ) -> None:
         self._sessions = sessions
+        self._announce = announce
         self._write_lock = write_lock
         self._events: list[dict[str, Any]] = []
         self._readings: list[dict[str, Any]] = []
@@ -123,6 +132,8 @@ class BatchWriter:
                 )
             raise
         metrics.DUPLICATES.inc(len(events) - new)
+        if self._announce is not None and events:
+            await self._announce([(row["device_id"], row["message_id"]) for row in events])
         now = utcnow()
         for row in events:
             metrics.INGEST_LAG.observe(max(0.0, (now - row["received_at"]).total_seconds()))
