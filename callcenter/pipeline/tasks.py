@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter.incidents import repository as incidents_repository
 from callcenter.incidents.service import handle_device_event
 from kernel.models import DeviceEvent, PipelineCursor, utcnow
 from kernel.settings import Settings
@@ -71,6 +72,7 @@ async def process_pending(
         if lag is not None:
             query = query.where(DeviceEvent.received_at <= clock() - lag)
         events = (await session.scalars(query)).all()
+        await incidents_repository.prefetch(session, events)
         for event in events:
             await handle_device_event(session, event, settings, clock())
         if events:
@@ -118,6 +120,7 @@ async def process_stream_batch(
                 .order_by(DeviceEvent.id)
             )
         ).all()
+        await incidents_repository.prefetch(session, events)
         handled = 0
         for event in events:
             if (event.device_id, event.message_id) in keys:
