@@ -219,6 +219,12 @@ class _SubscriptionTable(dict[str, list[tuple[Session, int]]]):
     def __repr__(self) -> str:
         return f"<{len(self)} topic filters>"
 
+    def items(self) -> Any:
+        # amqtt's broadcast loop awaits while iterating the table: a device subscribing or leaving
+        # meanwhile raised "dictionary changed size during iteration" and the subscribers not yet
+        # served (the gateway among them) never got the message. It walks a snapshot instead.
+        return [(topic, list(subscribers)) for topic, subscribers in super().items()]
+
 
 class _KeepAliveHandler(BrokerProtocolHandler):
     """amqtt's protocol handler, ending a connection that stays silent past its keep-alive."""
