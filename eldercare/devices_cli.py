@@ -19,6 +19,7 @@ from devices.ids import DeviceKind
 from gateway.credentials import repository
 from gateway.credentials.schemas import DeviceCredentials, DeviceRow
 from gateway.credentials.service import (
+    BridgeLogin,
     UnknownDeviceError,
     credentials_of,
     rotate_device_secret,
@@ -35,6 +36,7 @@ console = Console()
 errors = Console(stderr=True)
 
 GATEWAY_PASSWORD_ENV = "ELDERCARE_MQTT_GATEWAY_PASSWORD"
+BRIDGE_PASSWORD_ENV = "ELDERCARE_MQTT_BRIDGE_PASSWORD"
 ROTATION_ACTOR = "devices-credentials"
 # Below this a battery is shown in red (unless --low-battery sets another bar).
 LOW_BATTERY_PERCENT = 20
@@ -193,6 +195,20 @@ def broker_config(
     gateway_username: Annotated[
         str, typer.Option(help="MQTT account the gateway reads uplinks with.")
     ] = "eldercare-gateway",
+    bridge_username: Annotated[
+        str | None,
+        typer.Option(
+            help="Core broker: admit edge brokers' bridges with this account "
+            f"(password from {BRIDGE_PASSWORD_ENV})."
+        ),
+    ] = None,
+    bridge_to: Annotated[
+        str | None,
+        typer.Option(
+            help="Edge broker: forward to the core at HOST:PORT, as --bridge-username "
+            f"with {BRIDGE_PASSWORD_ENV}."
+        ),
+    ] = None,
 ) -> None:
     """Write a Mosquitto password file, ACL and config admitting every registered device."""
     settings = get_settings()
@@ -202,9 +218,24 @@ def broker_config(
     generated = not gateway_password
     if not gateway_password:
         gateway_password = secrets.token_urlsafe(24)
+    bridge_password = os.environ.get(BRIDGE_PASSWORD_ENV)
+    if bridge_username is not None and not bridge_password:
+        errors.print(f"[red]Not written:[/red] --bridge-username needs {BRIDGE_PASSWORD_ENV} set.")
+        raise typer.Exit(2)
+    bridge = None
+    if bridge_to is not None:
+        host, _, core_port = bridge_to.rpartition(":")
+        if not host or not core_port.isdigit() or bridge_username is None:
+            errors.print("[red]Not written:[/red] --bridge-to HOST:PORT needs --bridge-username.")
+            raise typer.Exit(2)
+        bridge = BridgeLogin(host, int(core_port), bridge_username, bridge_password or "")
     try:
         with console.status(f"Hashing {len(logins):,} device secrets…"):
-            files = write_mosquitto_config(out, logins, gateway_username, gateway_password, port)
+            files = write_mosquitto_config(
+                out, logins, gateway_username, gateway_password, port,
+                bridge_username=bridge_username if bridge is None else None,
+                bridge_password=bridge_password, bridge_to=bridge,
+            )  # fmt: skip
     except ValueError as error:
         errors.print(f"[red]Not written:[/red] {escape(str(error))}")
         raise typer.Exit(2) from None

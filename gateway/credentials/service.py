@@ -142,9 +142,29 @@ def mosquitto_password_file(logins: Iterable[tuple[str, str]]) -> str:
     return "".join(lines)
 
 
-def mosquitto_acl(gateway_username: str) -> str:
+@dataclass(frozen=True, slots=True)
+class BridgeLogin:
+    """Where an edge broker forwards its devices' traffic: the core broker and the bridge account."""
+
+    host: str
+    port: int
+    username: str
+    password: str
+
+
+def mosquitto_acl(gateway_username: str, bridge_username: str | None = None) -> str:
     """The ACL file text: each device its own uplink (write) and downlink (read); the gateway all."""
     _check_username(gateway_username)
+    bridge = ""
+    if bridge_username is not None:
+        _check_username(bridge_username)
+        # Edge brokers carry devices' uplinks in and take the downlinks out: the gateway's mirror.
+        bridge = (
+            "\n# Edge brokers' bridges: they publish their devices' uplinks, read the downlinks.\n"
+            f"user {bridge_username}\n"
+            f"topic write {UPLINK_PREFIX}#\n"
+            f"topic read {DOWNLINK_PREFIX}#\n"
+        )
     # Pattern lines rather than a `user <id>` block per device. They grant exactly the same: %u is
     # the username the broker authenticated against the password file, which lists only registered
     # devices (and the gateway), so no one else can log in to use them, and a device cannot reach
@@ -164,6 +184,32 @@ def mosquitto_acl(gateway_username: str) -> str:
         f"user {gateway_username}\n"
         f"topic read {UPLINK_PREFIX}#\n"
         f"topic write {DOWNLINK_PREFIX}#\n"
+    ) + bridge
+
+
+def mosquitto_bridge(bridge: BridgeLogin, edge_name: str) -> str:
+    """The mosquitto.conf lines of an edge broker forwarding to the core (Mosquitto's own bridge).
+
+    One Mosquitto holds at most ~19,900 connections here (20,000 open files a process), fewer than
+    the street's 25,585 devices: edges carry the devices, the core carries the gateways.
+    """
+    return (
+        "\n".join(
+            [
+                f"connection {edge_name}",
+                f"address {bridge.host}:{bridge.port}",
+                f"remote_clientid {edge_name}",
+                f"remote_username {bridge.username}",
+                f"remote_password {bridge.password}",
+                # A persistent session on the core: downlinks queued while the bridge reconnects.
+                "cleansession false",
+                "bridge_protocol_version mqttv311",
+                "try_private true",
+                f"topic {UPLINK_PREFIX}# out 1",
+                f"topic {DOWNLINK_PREFIX}# in 1",
+            ]
+        )
+        + "\n"
     )
 
 
@@ -231,8 +277,15 @@ def write_mosquitto_config(
     listener_host: str = "127.0.0.1",
     persistence: bool = False,
     broker_user: str | None = None,
+    bridge_username: str | None = None,
+    bridge_password: str | None = None,
+    bridge_to: BridgeLogin | None = None,
 ) -> MosquittoFiles:
-    """Write `passwords` (mode 0600), `acl` and `mosquitto.conf` for (device id, secret) pairs."""
+    """Write `passwords` (mode 0600), `acl` and `mosquitto.conf` for (device id, secret) pairs.
+
+    A core broker admits the edges' bridge account (`bridge_username`, `bridge_password`); an
+    edge broker forwards to the core (`bridge_to`).
+    """
     # The broker runs as `broker_user`, by default the user writing the files. Another user (only
     # root can choose one) is given the password file and, with persistence, the folder.
     out_dir = out_dir.resolve()
@@ -241,12 +294,14 @@ def write_mosquitto_config(
         config=out_dir / "mosquitto.conf", passwords=out_dir / "passwords", acl=out_dir / "acl"
     )
     logins = [*devices, (gateway_username, gateway_password)]
+    if bridge_username is not None and bridge_password is not None:
+        logins.append((bridge_username, bridge_password))
     writer = _current_user()
     new_owner = broker_user if broker_user is not None and broker_user != writer else None
     _write_atomically(files.passwords, mosquitto_password_file(logins), 0o600, owner=new_owner)
     if new_owner is not None and persistence:
         shutil.chown(out_dir, user=new_owner)
-    _write_atomically(files.acl, mosquitto_acl(gateway_username), 0o644)
+    _write_atomically(files.acl, mosquitto_acl(gateway_username, bridge_username), 0o644)
     _write_atomically(
         files.config,
         mosquitto_conf(
@@ -256,7 +311,8 @@ def write_mosquitto_config(
             listener_host=listener_host,
             persistence_dir=out_dir if persistence else None,
             broker_user=broker_user or writer,
-        ),
-        0o644,
+        )
+        + (mosquitto_bridge(bridge_to, f"eldercare-edge-{listener_port}") if bridge_to else ""),
+        0o600 if bridge_to else 0o644,  # an edge's config holds the bridge's password
     )
     return files

@@ -32,6 +32,7 @@ from eldercare import devices_cli
 from eldercare.devices_cli import broker_config, devices_app
 from eldercare.jobs import import_register_file
 from gateway.credentials.service import (
+    BridgeLogin,
     issue_secret,
     mosquitto_acl,
     mosquitto_password_hash,
@@ -391,3 +392,48 @@ def test_broker_config_shows_a_generated_gateway_password_once_and_stores_its_ha
     stored = dict(line.split(":", 1) for line in (out / "passwords").read_text().splitlines())
     salt = base64.b64decode(stored[GATEWAY].split("$")[3])
     assert mosquitto_password_hash(password, salt=salt) == stored[GATEWAY]
+
+
+@pytest.mark.mosquitto
+async def test_an_edge_broker_bridges_its_devices_to_the_core_and_back(tmp_path: Path) -> None:
+    """More devices than one Mosquitto holds: edges carry them, the core carries the gateway."""
+    device_secrets = {DEVICE_A: issue_secret()}
+    gateway_password, bridge_password = issue_secret(), issue_secret()
+    core_port, edge_port = free_port(), free_port()
+    core_files = write_mosquitto_config(
+        tmp_path / "core", [], GATEWAY, gateway_password, core_port,
+        bridge_username="eldercare-bridge", bridge_password=bridge_password,
+    )  # fmt: skip
+    edge_files = write_mosquitto_config(
+        tmp_path / "edge", list(device_secrets.items()), GATEWAY, gateway_password, edge_port,
+        bridge_to=BridgeLogin("127.0.0.1", core_port, "eldercare-bridge", bridge_password),
+    )  # fmt: skip
+    assert stat.S_IMODE(edge_files.config.stat().st_mode) == 0o600  # it holds a password
+    core = MosquittoProcess(core_files.config, core_port, tmp_path / "core.log")
+    edge = MosquittoProcess(edge_files.config, edge_port, tmp_path / "edge.log")
+    core.start()
+    edge.start()
+    try:
+        core_broker = Broker(core_port, gateway_password, {})
+        edge_broker = Broker(edge_port, gateway_password, device_secrets)
+        async with _connected(core_broker, GATEWAY, gateway_password) as gateway:
+            await gateway.subscribe("$share/gateways/eldercare/v1/up/#", qos=1)
+            async with _as_device(edge_broker, DEVICE_A) as device:
+                await device.subscribe(downlink_topic(DEVICE_A), qos=1)
+                # The bridge connects a moment after the edge starts: press until it carries.
+                async with asyncio.timeout(10):
+                    while True:
+                        await device.publish(uplink_topic(DEVICE_A), b"sos", qos=1)
+                        try:
+                            async with asyncio.timeout(0.5):
+                                up = await anext(aiter(gateway.messages))
+                            break
+                        except TimeoutError:
+                            continue
+                assert (up.topic.value, up.payload) == (uplink_topic(DEVICE_A), b"sos")
+                await gateway.publish(downlink_topic(DEVICE_A), b"ack", qos=1)
+                down = await _next_message(device)
+        assert (down.topic.value, down.payload) == (downlink_topic(DEVICE_A), b"ack")
+    finally:
+        edge.stop()
+        core.stop()
