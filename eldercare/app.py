@@ -18,14 +18,23 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from callcenter.accounts.endpoints import router as accounts_router
 from callcenter.centres.endpoints import router as centres_router
+from callcenter.console.endpoints import STATIC_PATH, static_files
+from callcenter.console.endpoints import router as console_router
+from callcenter.elders.endpoints import router as elders_router
+from callcenter.family.endpoints import router as family_router
+from callcenter.family.tasks import run_family_sender
 from callcenter.incidents.endpoints import feed_router
 from callcenter.incidents.endpoints import router as incidents_router
 from callcenter.incidents.escalation import run_escalation
 from callcenter.incidents.technical import run_device_checks
 from callcenter.incidents.welfare import run_welfare_checks
-from callcenter.pipeline.tasks import CATCH_UP_LAG, run_pipeline, run_stream_pipeline
+from callcenter.pipeline.tasks import CATCH_UP_LAG, Wake, run_pipeline, run_stream_pipeline
 from callcenter.register.endpoints import router as register_router
+from callcenter.reports.endpoints import router as reports_router
+from callcenter.rosters.endpoints import router as rosters_router
+from callcenter.staff.endpoints import router as staff_router
 from eldercare import __version__
 from gateway.broker.embedded import start_embedded_broker
 from gateway.ingest.endpoints import router as rejects_router
@@ -75,13 +84,15 @@ def create_app(
         stream = (
             EventStream(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
         )
-        gateway = GatewayRuntime(app.state.sessions, settings, stream.append if stream else None)
+        # Recorded events are announced on the Redis stream, or else wake this process's pipeline.
+        wake = Wake()
+        gateway = GatewayRuntime(app.state.sessions, settings, stream.append if stream else wake)
         app.state.gateway = gateway
         app.state.ingest = gateway.ingest
         await gateway.start()
         stop = Stopping()
         alarm_work = [
-            *_pipeline_tasks(app.state.sessions, settings, stream, stop),
+            *_pipeline_tasks(app.state.sessions, settings, stream, wake, stop),
             asyncio.create_task(
                 run_escalation(app.state.sessions, settings, stop), name="escalation"
             ),
@@ -90,6 +101,9 @@ def create_app(
             ),
             asyncio.create_task(
                 run_device_checks(app.state.sessions, settings, stop), name="technical"
+            ),
+            asyncio.create_task(
+                run_family_sender(app.state.sessions, settings, stop), name="family-sms"
             ),
         ]
         async with contextlib.AsyncExitStack() as stack:
@@ -158,6 +172,15 @@ def create_app(
     app.include_router(feed_router)
     app.include_router(centres_router)
     app.include_router(register_router)
+    app.include_router(elders_router)
+    app.include_router(staff_router)
+    app.include_router(rosters_router)
+    app.include_router(family_router)
+    # Sign-in and the browser console (pages, their scripts and styles).
+    app.include_router(accounts_router)
+    app.include_router(console_router)
+    app.include_router(reports_router)
+    app.mount(STATIC_PATH, static_files(), name="console-static")
     return app
 
 
@@ -165,12 +188,15 @@ def _pipeline_tasks(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
     stream: EventStream | None,
+    wake: Wake,
     stop: Stopping,
 ) -> list[asyncio.Task[None]]:
     """The alarm pipeline: in-process by default; over the Redis stream (with the catch-up
     reader a few seconds behind it) when Redis is configured."""
     if stream is None:
-        return [asyncio.create_task(run_pipeline(sessions, settings, stop), name="pipeline")]
+        return [
+            asyncio.create_task(run_pipeline(sessions, settings, stop, wake=wake), name="pipeline")
+        ]
     consumer = f"{socket.gethostname()}-{os.getpid()}"
     return [
         asyncio.create_task(

@@ -8,9 +8,10 @@ import datetime as dt
 import errno
 import json
 import os
+import secrets
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -27,14 +28,17 @@ from rich.progress import (
 )
 from rich.table import Table
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter.accounts.service import give_demo_passwords
 from callcenter.register.reader import NotARegisterError
 from callcenter.register.schemas import ImportReport
 from callcenter.register.service import ProgressCallback
 from callcenter.register.synthetic import write_synthetic_register
-from eldercare import jobs
+from eldercare import jobs, running
 from eldercare.app import create_app
 from eldercare.devices_cli import broker_config, devices_app
+from eldercare.simulate_cli import run_street_demo, simulate_app
 from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.settings import Settings, get_settings
@@ -48,6 +52,7 @@ db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_he
 app.add_typer(db_app, name="db")
 app.add_typer(devices_app, name="devices")
 app.command("broker-config")(broker_config)
+app.add_typer(simulate_app, name="simulate")
 console = Console()
 errors = Console(stderr=True)
 
@@ -150,6 +155,10 @@ def up(
         int, typer.Option(help="Elders to seed on first start, when the register is empty.")
     ] = FULL_REGISTER,
     seed: Annotated[bool, typer.Option(help="Seed the demo register on first start.")] = True,
+    demo: Annotated[
+        bool,
+        typer.Option(help="Simulate a few hundred devices and the odd alarm (a living street)."),
+    ] = True,
 ) -> None:
     """Run the whole system in one process on the embedded defaults (or the servers configured)."""
     settings = get_settings()
@@ -169,7 +178,7 @@ def up(
     console.print(f"Database: {_safe_url(settings.effective_database_url)}")
     migrate.upgrade(settings.effective_database_url)
     try:
-        asyncio.run(_up(settings, seed_count if seed else 0))
+        asyncio.run(_up(settings, seed_count if seed else 0, demo))
     except KeyboardInterrupt:
         # Only reachable before serving (e.g. while seeding): the seed's transaction rolled back.
         console.print("Interrupted before start-up finished; nothing half-imported was kept.")
@@ -177,7 +186,7 @@ def up(
     console.print("Stopped.")
 
 
-async def _up(settings: Settings, seed_count: int) -> None:
+async def _up(settings: Settings, seed_count: int, demo: bool = False) -> None:
     engine = create_engine(settings.effective_database_url)
     sessions = session_factory(engine)
     if seed_count and await jobs.elder_count(sessions) == 0:
@@ -185,6 +194,7 @@ async def _up(settings: Settings, seed_count: int) -> None:
         report = await _seed(settings, seed_count, jobs.DEMO_REGISTER_SEED)
         console.print(f"Seeded {report.summary.imported:,} elders.")
     await jobs.ensure_staff_and_roster(sessions, settings)
+    demo_password = await _demo_accounts(sessions, settings)
     elders = await jobs.elder_count(sessions)
     base = f"http://{settings.http_host}:{settings.http_port}"
     if settings.mqtt_url is None:
@@ -201,7 +211,10 @@ async def _up(settings: Settings, seed_count: int) -> None:
         f"  health:   {base}/healthz\n"
         f"  API docs: {base}/docs\n"
         f"  SMS:      {settings.sms_mode}\n"
-        "Press Ctrl-C to stop."
+        f"  console:  {base}/\n"
+        f"{_demo_accounts_lines(demo_password, settings)}"
+        "Press Ctrl-C to stop.",
+        soft_wrap=True,  # whole lines, also in a log file or a narrow terminal (addresses intact)
     )
     config = uvicorn.Config(
         create_app(settings, engine),
@@ -210,14 +223,88 @@ async def _up(settings: Settings, seed_count: int) -> None:
         log_level=settings.log_level.lower(),
         lifespan="on",
     )
+    server = _Server(config)
+    if demo:
+        # The demo: simulated devices over the wire (simulate_cli), stopped before the broker is.
+        stop_demo = asyncio.Event()
+        street = asyncio.create_task(
+            run_street_demo(
+                settings, sessions, ready=server.serving, stop=stop_demo, say=console.print
+            )
+        )
+
+        async def stop_street() -> None:
+            stop_demo.set()
+            await asyncio.gather(street, return_exceptions=True)
+
+        server.before_shutdown = stop_street
+    mqtt_host, mqtt_port = _mqtt_address(settings)
     try:
-        await _Server(config).serve()
+        with running.announced(settings, running.Running(os.getpid(), base, mqtt_host, mqtt_port)):
+            await server.serve()
     finally:
         await engine.dispose()
 
 
+def _mqtt_address(settings: Settings) -> tuple[str, int]:
+    """The broker devices reach: the external one's, else the embedded one's (on this host)."""
+    login = settings.mqtt_login
+    return (login[0], login[1]) if login is not None else ("127.0.0.1", settings.mqtt_port)
+
+
+DEMO_ACCOUNTS_FILE = "demo-accounts.txt"
+
+
+async def _demo_accounts(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> str | None:
+    """The demo staff's shared password: made on first start, kept in the data folder (0600)."""
+    path = settings.data_dir / DEMO_ACCOUNTS_FILE
+    if path.exists():
+        password = path.read_text(encoding="utf-8").splitlines()[0].strip()
+    else:
+        password = f"pinghu-{secrets.token_hex(3)}"
+    async with sessions() as session, session.begin():
+        given = await give_demo_passwords(session, password)
+    if given and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(
+            f"{password}\nThe password of every demo staff account.\n", encoding="utf-8"
+        )
+    return password if path.exists() else None
+
+
+def _demo_accounts_lines(password: str | None, settings: Settings) -> str:
+    """What the banner says about signing in."""
+    if password is None:
+        return "  sign in:  with the accounts your admin set up\n"
+    return (
+        f"  sign in:  op1 (operator), sup1 (supervisor), admin, ph03-w1 (禾花 worker; any "
+        f"phNN-wN), password {password}\n"
+        f"            (kept in {settings.data_dir / DEMO_ACCOUNTS_FILE})\n"
+    )
+
+
 class _Server(uvicorn.Server):
     """Uvicorn, minus re-raising Ctrl-C after its shutdown: here Ctrl-C is the normal way to stop."""
+
+    before_shutdown: Callable[[], Awaitable[None]] | None = None
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.serving = asyncio.Event()  # set once the app (and its broker) has started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start as uvicorn does, then say so (the demo's devices wait for the broker)."""
+        await super().startup(sockets)
+        self.serving.set()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Run `before_shutdown` (the demo's devices leave) before the app and its broker stop."""
+        if self.before_shutdown is not None:
+            await self.before_shutdown()
+        await super().shutdown(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

@@ -46,7 +46,8 @@ class GatewayRuntime:
             self.registry,
             self.writer,
             max_skew=dt.timedelta(seconds=settings.max_clock_skew_s),
-            write_lock=write_lock,
+            # Alarms are recorded before their ack: their turn comes before routine writers'.
+            write_lock=write_turn(sessions, urgent=True),
             announce=announce,
         )
         self.mqtt_connected = asyncio.Event()

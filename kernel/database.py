@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import weakref
 from collections.abc import AsyncIterator
@@ -82,15 +83,72 @@ async def insert_ignoring_duplicates(
     return list((await session.execute(statement.returning(returning), rows)).scalars())
 
 
-# One asyncio lock per SQLite engine: SQLite has a single writer, and a writer that finds it
-# busy sleeps in SQLite's busy handler (1-100 ms steps). Writers in one process take turns here
-# instead, so an SOS waits only for the write in flight. PostgreSQL needs no turns.
-_WRITE_TURNS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+class WriterTurns:
+    """SQLite's single writer, taken in turn by this process's writers; alarms go first.
+
+    A writer that finds SQLite busy sleeps in its busy handler (1-100 ms steps), so writers in
+    one process take turns here instead: FIFO, except that an urgent writer (an alarm being
+    recorded before its ack, an alarm being turned into an incident) is handed the next turn
+    ahead of routine writers already waiting. It then waits only for the write in flight.
+    """
+
+    def __init__(self) -> None:
+        self._held = False
+        self._urgent: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._routine: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def acquire(self, urgent: bool) -> None:
+        """Wait for the turn (urgent ones first)."""
+        if not self._held and not self._urgent and not self._routine:
+            self._held = True
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._urgent if urgent else self._routine
+        queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed the turn as we were cancelled: pass it on
+            else:
+                queue.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        """Hand the turn to the next waiter (urgent first), or free it."""
+        for queue in (self._urgent, self._routine):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self._held = False
 
 
-def write_turn(sessions: async_sessionmaker[AsyncSession]) -> AbstractAsyncContextManager[Any]:
-    """Hold this around a write transaction: a turn on SQLite's single writer, a no-op elsewhere."""
+class _Turn:
+    """`async with` a turn: reusable, and safe to share between tasks."""
+
+    def __init__(self, turns: WriterTurns, urgent: bool) -> None:
+        self._turns = turns
+        self._urgent = urgent
+
+    async def __aenter__(self) -> None:
+        await self._turns.acquire(self._urgent)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._turns.release()
+
+
+# One set of turns per SQLite engine. PostgreSQL needs no turns.
+_WRITE_TURNS: weakref.WeakKeyDictionary[Any, WriterTurns] = weakref.WeakKeyDictionary()
+
+
+def write_turn(
+    sessions: async_sessionmaker[AsyncSession], *, urgent: bool = False
+) -> AbstractAsyncContextManager[Any]:
+    """Hold this around a write transaction: a turn on SQLite's single writer (`urgent`: before
+    the routine writers waiting), a no-op elsewhere."""
     engine = sessions.kw["bind"]
     if engine.dialect.name != "sqlite":
         return contextlib.nullcontext()
-    return _WRITE_TURNS.setdefault(engine.sync_engine, asyncio.Lock())
+    return _Turn(_WRITE_TURNS.setdefault(engine.sync_engine, WriterTurns()), urgent)

@@ -116,6 +116,50 @@ class Settings(BaseSettings):
         description="Override of https://api.twilio.com, for a local fake in tests.",
     )
 
+    # --- Family SMS (callcenter/family; docs/sms.md) ---------------------------------------
+    sms_public_url: str | None = Field(
+        default=None,
+        description="This call centre's base URL as Twilio reaches it (https://cc.example.cn): "
+        "delivery callbacks go to <it>/api/sms/status and their signatures are checked "
+        "against it. Unset: no delivery callbacks are asked for.",
+    )
+    sms_priorities: list[int] = Field(
+        default=[1, 2], description="Incident priorities whose steps the family is told of."
+    )
+    sms_kinds: list[str] = Field(
+        default=["sos", "fall", "vitals", "wandering"],
+        description="Incident kinds whose steps the family is told of (welfare: sms_welfare_findings).",
+    )
+    sms_welfare_findings: bool = Field(
+        default=True,
+        description="Tell the family when a welfare check resolves with anything but a false alarm.",
+    )
+    sms_contacts: int = Field(
+        default=2,
+        description="Contacts tried in the register's order: the first always, each next one "
+        "only when those before it were not reached.",
+    )
+    sms_unreached_after_s: int = Field(
+        default=180,
+        description="A contact with no delivery receipt this long after the step is not reached.",
+    )
+    sms_per_number_hour: int = Field(default=5, description="Messages to one number per hour.")
+    sms_per_number_day: int = Field(default=20, description="Messages to one number per day.")
+    sms_quiet_starts: str = Field(
+        default="22:00", description="Local time from which non-urgent messages wait (P2 and up)."
+    )
+    sms_quiet_ends: str = Field(default="07:00", description="Local time quiet hours end.")
+    sms_max_attempts: int = Field(
+        default=8, description="Transient failures (timeouts, 5xx, 429) retried this many times."
+    )
+    sms_timeout_s: float = Field(default=10.0, description="One Twilio API call's time limit.")
+    sms_sending_lease_s: float = Field(
+        default=60.0,
+        description="A message 'sending' this long belongs to a crashed sender: Twilio is asked "
+        "whether it took it before anything is resent.",
+    )
+    # --- end of family SMS ----------------------------------------------------------------
+
     @property
     def effective_database_url(self) -> str:
         """The configured database, or the embedded SQLite file under data_dir."""

@@ -6,12 +6,20 @@ import csv
 import datetime as dt
 import itertools
 from pathlib import Path
+from typing import Any
 
 import openpyxl
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter.accounts.endpoints import current_actor
+from callcenter.accounts.schemas import Actor
+from callcenter.accounts.service import give_demo_passwords
 from callcenter.register import columns
 from callcenter.register.national_id import check_character
 from devices.ids import luhn_check_digit
+from kernel.models import StaffRole
 
 AS_OF = dt.date(2026, 11, 23)
 _sequence = itertools.count(1)
@@ -86,3 +94,39 @@ def create_register_xlsx(path: Path, rows: list[dict[str, str]]) -> Path:
         sheet.append([row[header] for header in columns.HEADERS])
     workbook.save(path)
     return path
+
+
+# --- Staff accounts: API tests act as a signed-in person (callcenter/accounts) -------------
+
+TEST_PASSWORD = "test-password-7"
+
+
+async def create_passwords(
+    sessions: async_sessionmaker[AsyncSession], password: str = TEST_PASSWORD
+) -> None:
+    """Give every staff member without one this password, so tests can sign in as anybody."""
+    async with sessions() as session, session.begin():
+        await give_demo_passwords(session, password)
+
+
+def sign_in(client: TestClient, username: str, password: str = TEST_PASSWORD) -> dict[str, Any]:
+    """Sign the test client in (it keeps the session cookie); returns who it is now."""
+    answer = client.post("/api/auth/sign-in", json={"username": username, "password": password})
+    assert answer.status_code == 200, answer.text
+    me: dict[str, Any] = answer.json()
+    return me
+
+
+def acting_as(
+    app: FastAPI,
+    role: StaffRole = StaffRole.ADMIN,
+    *,
+    staff_id: int | None = None,
+    centre_code: str | None = None,
+) -> FastAPI:
+    """The app with every request made as this person, without signing in: for other features'
+    API tests (sign-in itself is tested in tests/callcenter/accounts). The default is the street's
+    system, an admin of no centre: what every request was before sign-in existed."""
+    actor = Actor(staff_id=staff_id, role=role, centre_code=centre_code)
+    app.dependency_overrides[current_actor] = lambda: actor
+    return app

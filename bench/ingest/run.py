@@ -27,16 +27,11 @@ from pathlib import Path
 
 import aiomqtt
 
+from bench.common import free_port
 from devices.protocol import downlink_topic, uplink_topic
 
 GATEWAY_USER = "bench-gateway"
 GATEWAY_PASSWORD = "bench-gateway-password"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def eldercare(data: Path, *args: str) -> None:
@@ -256,7 +251,16 @@ async def main() -> None:
                 "ELDERCARE_LOG_LEVEL": "WARNING",
             }
             gateway = subprocess.Popen(
-                [sys.executable, "-m", "eldercare", "up", "--no-seed", "--port", str(http_port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "eldercare",
+                    "up",
+                    "--no-seed",
+                    "--no-demo",
+                    "--port",
+                    str(http_port),
+                ],
                 env=gateway_env,
                 cwd=data,
                 stdout=subprocess.DEVNULL,

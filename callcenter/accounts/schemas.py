@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
 
 from kernel.models import StaffRole
 
@@ -29,3 +32,47 @@ class Actor:
     def name(self) -> str:
         """How the timeline and audit log name this person."""
         return f"staff:{self.staff_id}" if self.staff_id is not None else "system"
+
+
+class SignInRequest(BaseModel):
+    """A username and password; `token` asks for a bearer token instead of a cookie."""
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+    token: bool = Field(
+        default=False,
+        description="Answer with a bearer token (API clients) instead of setting the cookie.",
+    )
+
+
+class Me(BaseModel):
+    """The signed-in staff member."""
+
+    staff_id: int
+    username: str
+    name: str
+    role: StaffRole
+    centre_code: str
+    expires_at: dt.datetime
+    token: str | None = Field(
+        default=None, description="Only when asked for at sign-in: send as `Authorization: Bearer`."
+    )
+
+
+class PasswordChange(BaseModel):
+    """A new password for a staff member (an admin's reset, or one's own)."""
+
+    password: str = Field(min_length=8, max_length=256)
+
+
+class StaffAccountRead(BaseModel):
+    """A staff member's account as an admin manages it."""
+
+    staff_id: int
+    username: str
+    name: str
+    role: StaffRole
+    centre_code: str
+    active: bool
+    has_password: bool
+    locked_until: dt.datetime | None

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.accounts.endpoints import CurrentActor
 from callcenter.centres import repository
 from callcenter.centres.schemas import CentreRead
 from callcenter.rosters import repository as rosters_repository
@@ -39,10 +40,12 @@ async def list_centres(session: Session) -> list[CentreRead]:
 @router.get("/on-duty", response_model=list[OnDutyRead])
 async def on_duty(
     session: Session,
+    actor: CurrentActor,
     centre: Annotated[str | None, Query(max_length=8, description="Centre code, e.g. PH03")] = None,
     at: Annotated[dt.datetime | None, Query(description="When (default: now)")] = None,
 ) -> list[OnDutyRead]:
-    """Who is on duty now (or at `at`), optionally at one centre."""
+    """Who is on duty now (or at `at`), optionally at one centre (staff names: signed in only)."""
+    del actor
     moment = at if at is not None and at.tzinfo is not None else utcnow()
     rows = await rosters_repository.on_duty(session, moment, centre)
     return [

@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.family import service as family
 from callcenter.incidents import notices, repository
 from kernel.models import Incident, IncidentStatus
 
@@ -28,3 +29,4 @@ async def acknowledge(
         seconds=round((now - incident.opened_at).total_seconds(), 1),
     )
     await notices.on_the_way(session, incident, staff_id)
+    await family.worker_on_the_way(session, incident, staff_id)

@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.family import service as family
 from callcenter.incidents import notices, repository
 from kernel import audit
 from kernel.errors import DomainError
@@ -61,6 +62,7 @@ async def change_status(
         incident.outcome = outcome.value
         incident.resolved_at = now
         await notices.queue_notice(session, incident, notices.RESOLVED)
+        await family.incident_resolved(session, incident)
     previous = incident.status
     incident.status = to
     if to not in OPEN_STATUSES or to is S.ON_SITE:

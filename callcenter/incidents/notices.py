@@ -49,6 +49,11 @@ async def on_the_way(session: AsyncSession, incident: Incident, staff_id: int) -
     if centre is None or elder is None:
         await queue_notice(session, incident, COMING)
         return
+    await queue_notice(session, incident, COMING, walking_eta_min(centre, elder))
+
+
+def walking_eta_min(centre: Centre, elder: Elder) -> int:
+    """Minutes until a worker of `centre` is at the elder's door (the promise both the terminal
+    and the family hear)."""
     km = distance_km(centre.lat, centre.lon, elder.lat, elder.lon)
-    eta = SETTING_OFF_MIN + math.ceil(km / WALK_KMH * 60)
-    await queue_notice(session, incident, COMING, eta)
+    return SETTING_OFF_MIN + math.ceil(km / WALK_KMH * 60)

@@ -6,8 +6,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from callcenter.incidents.schemas import IncidentRead
 from devices.vitals import Thresholds
@@ -30,6 +31,8 @@ FEED = "incidents"
 
 def feed_message(incident: Incident) -> dict[str, Any]:
     """What the live feed says of a changed incident: the same shape as the list API."""
+    if "elder_name" in inspect(incident).unloaded:
+        set_committed_value(incident, "elder_name", None)  # never a query after the commit
     return {
         "type": "incident",
         "incident": IncidentRead.model_validate(incident).model_dump(mode="json"),
@@ -86,6 +89,15 @@ async def home_of(session: AsyncSession, elder_id: int) -> tuple[float, float] |
     """An elder's home position."""
     row = (await session.execute(select(Elder.lat, Elder.lon).where(Elder.id == elder_id))).first()
     return (row[0], row[1]) if row is not None else None
+
+
+async def home_and_name(
+    session: AsyncSession, elder_id: int
+) -> tuple[tuple[float, float], str] | None:
+    """An elder's home position and name, in one query (an incident being opened needs both)."""
+    query = select(Elder.lat, Elder.lon, Elder.name).where(Elder.id == elder_id)
+    row = (await session.execute(query)).first()
+    return ((row[0], row[1]), row[2]) if row is not None else None
 
 
 def add_entry(

@@ -33,6 +33,7 @@ class IncidentRead(BaseModel):
     )
     status: IncidentStatus
     elder_id: int | None = Field(description="None: an unidentified caller")
+    elder_name: str | None = None
     device_id: str | None
     centre_code: str
     assigned_staff_id: int | None

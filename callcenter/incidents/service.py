@@ -13,7 +13,9 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
+from callcenter.family import service as family
 from callcenter.incidents import repository
 from callcenter.routing import repository as routing_repository
 from callcenter.routing.service import route
@@ -184,8 +186,11 @@ async def raise_incident(
     **detail: Any,
 ) -> Incident:
     """Open an incident, route it, and set its deadlines (a device event's or a sweep's finding)."""
-    if home is None and elder_id is not None:
-        home = await repository.home_of(session, elder_id)
+    name = None
+    if elder_id is not None:
+        found = await repository.home_and_name(session, elder_id)
+        if found is not None:
+            home, name = home or found[0], found[1]
     decision = route(home, await routing_repository.centres_now(session, now))
     urgency = priority if priority is not None else PRIORITY[kind]
     incident = Incident(
@@ -211,6 +216,8 @@ async def raise_incident(
     )
     session.add(incident)
     await session.flush()
+    set_committed_value(incident, "elder_name", name)  # read above: no query for it again
+    await family.alarm_opened(session, incident)
     repository.add_entry(session, incident, "opened", device_event_id=device_event_id, **detail)
     repository.add_entry(
         session,

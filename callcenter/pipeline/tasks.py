@@ -10,9 +10,10 @@ behind as the catch-up reader for anything the stream never carried.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from redis.exceptions import RedisError
 from sqlalchemy import select
@@ -21,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.incidents import repository as incidents_repository
 from callcenter.incidents.service import handle_device_event
+from callcenter.pipeline import metrics
+from kernel.database import write_turn
 from kernel.models import DeviceEvent, PipelineCursor, utcnow
 from kernel.settings import Settings
 from kernel.stopping import Stopping
@@ -30,8 +33,14 @@ log = logging.getLogger(__name__)
 
 CURSOR = "alarm-engine"
 BATCH = 50
-# How often an idle pipeline looks for new events: the bound on SOS-to-incident latency here.
+# A batch stops after this long (and commits what it did), so that an alarm recorded meanwhile
+# is not kept waiting behind readings, nor an SOS ack behind the batch's turn on SQLite.
+BATCH_BUDGET_S = 0.015
+# How often an idle pipeline looks for new events when nobody wakes it (the gateway in this
+# process does, as it records them; see `Wake`).
 IDLE_POLL_S = 0.05
+# Alarms that jump the queue: handled as soon as recorded, before the readings ahead of them.
+URGENT_TYPES = ("sos", "fall")
 # Behind the Redis stream, the catch-up reader looks this often, this far behind.
 CATCH_UP_POLL_S = 1.0
 CATCH_UP_LAG = dt.timedelta(seconds=10)
@@ -49,15 +58,19 @@ async def process_pending(
     clock: Callable[[], dt.datetime] = utcnow,
     *,
     lag: dt.timedelta | None = None,
+    budget_s: float | None = None,
 ) -> int:
     """Handle the next batch of device events after the cursor; returns how many.
 
     With `lag`, only events recorded at least that long ago: the catch-up reader behind the
-    Redis stream, which finds what never reached the stream.
+    Redis stream, which finds what never reached the stream. With `budget_s`, the batch stops
+    (and commits what it did) once it has taken that long.
     """
-    # No write turn here: a batch reads a lot per event, and an SOS ack must not wait for it
-    # (measured: p50 213 ms at 1x fleet traffic with the turn held over a batch).
-    async with sessions() as session, session.begin():
+    # A routine turn on SQLite's writer (no busy-handler sleeps against the gateway), held for at
+    # most `budget_s`; an alarm being recorded or judged takes the next turn before this one.
+    loop = asyncio.get_running_loop()
+    async with write_turn(sessions), sessions() as session, session.begin():
+        started = loop.time()
         # Locked: several call-centre processes on PostgreSQL take the cursor in turn.
         cursor = await session.get(PipelineCursor, CURSOR, with_for_update=True)
         if cursor is None:
@@ -73,11 +86,71 @@ async def process_pending(
             query = query.where(DeviceEvent.received_at <= clock() - lag)
         events = (await session.scalars(query)).all()
         await incidents_repository.prefetch(session, events)
+        handled = 0
         for event in events:
             await handle_device_event(session, event, settings, clock())
-        if events:
-            cursor.last_event_id = events[-1].id
-        return len(events)
+            handled += 1
+            cursor.last_event_id = event.id
+            if budget_s is not None and loop.time() - started >= budget_s:
+                break  # the rest next round, after any alarm recorded meanwhile
+    _count(events[:handled])
+    return handled
+
+
+async def process_urgent(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    after: int = 0,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> int:
+    """Handle the sos and fall events recorded after the cursor (and after `after`) at once,
+    ahead of the readings before them; returns the last such event's id (or `after`).
+
+    The cursor does not move: the batch that reaches these events finds them handled (handling
+    is idempotent), so a crash between the two loses nothing and does nothing twice.
+    """
+    # Short, and on SQLite's writer ahead of routine writers: an alarm does not wait for them.
+    async with write_turn(sessions, urgent=True), sessions() as session, session.begin():
+        # Locked like a batch: two processes on PostgreSQL never judge the same alarm at once.
+        cursor = await session.get(PipelineCursor, CURSOR, with_for_update=True)
+        since = max(after, cursor.last_event_id if cursor is not None else 0)
+        query = (
+            select(DeviceEvent)
+            .where(DeviceEvent.id > since, DeviceEvent.type.in_(URGENT_TYPES))
+            .order_by(DeviceEvent.id)
+            .limit(BATCH)
+        )
+        events = (await session.scalars(query)).all()
+        await incidents_repository.prefetch(session, events)
+        for event in events:
+            await handle_device_event(session, event, settings, clock())
+    _count(events)
+    return events[-1].id if events else since
+
+
+def _count(events: Sequence[DeviceEvent]) -> None:
+    """Metrics of events just committed: how many, and how long after their arrival."""
+    now = utcnow()
+    metrics.EVENTS_HANDLED.inc(len(events))
+    for event in events:
+        metrics.LAG.observe(max(0.0, (now - event.received_at).total_seconds()))
+
+
+class Wake:
+    """The gateway in this process rings it (its `announce`) when it has recorded events."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    async def __call__(self, recorded: list[tuple[str, str]]) -> None:
+        del recorded
+        self._event.set()
+
+    async def wait(self, seconds: float) -> None:
+        """Until rung (or `seconds` pass)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), seconds)
+        self._event.clear()
 
 
 async def run_pipeline(
@@ -86,17 +159,28 @@ async def run_pipeline(
     stop: Stopping,
     *,
     lag: dt.timedelta | None = None,
+    wake: Wake | None = None,
 ) -> None:
-    """Until stopped: process device events as they are recorded (or `lag` behind, catching up)."""
+    """Until stopped: process device events as they are recorded (or `lag` behind, catching up).
+
+    Live (no `lag`), each round first handles any sos or fall already recorded, then the next
+    batch in order; it sleeps until `wake` rings or IDLE_POLL_S passes.
+    """
     idle = IDLE_POLL_S if lag is None else CATCH_UP_POLL_S
+    urgent_after = 0
     while not stop.is_set():
         try:
-            if await process_pending(sessions, settings, lag=lag):
+            if lag is None:
+                urgent_after = await process_urgent(sessions, settings, urgent_after)
+            if await process_pending(sessions, settings, lag=lag, budget_s=BATCH_BUDGET_S):
                 continue
         except (SQLAlchemyError, OSError):
             log.exception("alarm pipeline step failed; retrying")
             await stop.pause(1.0)
-        await stop.pause(idle)
+        if wake is None:
+            await stop.pause(idle)
+        else:
+            await wake.wait(idle)
 
 
 async def process_stream_batch(
@@ -126,6 +210,7 @@ async def process_stream_batch(
             if (event.device_id, event.message_id) in keys:
                 await handle_device_event(session, event, settings, clock())
                 handled += 1
+    _count([e for e in events if (e.device_id, e.message_id) in keys])
     return handled
 
 

@@ -46,3 +46,31 @@ async def on_duty(
     if centre_code is not None:
         query = query.where(Shift.centre_code == centre_code)
     return [(member, shift) for member, shift in (await session.execute(query)).all()]
+
+
+async def shifts_between(
+    session: AsyncSession, start: dt.datetime, end: dt.datetime, centre_code: str | None = None
+) -> Sequence[tuple[Shift, StaffMember]]:
+    """Shifts overlapping [start, end), with their staff member, by start, centre and name."""
+    query = (
+        select(Shift, StaffMember)
+        .join(StaffMember, Shift.staff_id == StaffMember.id)
+        .where(Shift.starts_at < end, Shift.ends_at > start)
+        .order_by(Shift.starts_at, Shift.centre_code, StaffMember.username, Shift.id)
+    )
+    if centre_code is not None:
+        query = query.where(Shift.centre_code == centre_code)
+    return [(shift, member) for shift, member in (await session.execute(query)).all()]
+
+
+async def overlapping_shift(
+    session: AsyncSession, staff_id: int, starts_at: dt.datetime, ends_at: dt.datetime
+) -> Shift | None:
+    """One of this person's shifts that overlaps [starts_at, ends_at) (touching ends do not)."""
+    query = (
+        select(Shift)
+        .where(Shift.staff_id == staff_id, Shift.starts_at < ends_at, Shift.ends_at > starts_at)
+        .order_by(Shift.starts_at)
+        .limit(1)
+    )
+    return await session.scalar(query)

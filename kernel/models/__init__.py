@@ -1,5 +1,6 @@
 """All ORM models, in one place; import from here."""
 
+from kernel.models.accounts import SignInFailures, StaffSession
 from kernel.models.audit import AuditEntry
 from kernel.models.base import Base, utcnow
 from kernel.models.centres import Centre, Shift, StaffMember
@@ -12,6 +13,12 @@ from kernel.models.enums import (
     SelfCare,
     Sex,
     StaffRole,
+)
+from kernel.models.family import (
+    WAITING_STATES,
+    FamilyMessage,
+    FamilyStep,
+    SmsState,
 )
 from kernel.models.gateway import RAW_KEPT_BYTES, DeviceEvent, RejectedMessage, VitalReading
 from kernel.models.incidents import (
@@ -29,6 +36,7 @@ from kernel.models.register import RegisterImport, RegisterIssue
 __all__ = [
     "OPEN_STATUSES",
     "RAW_KEPT_BYTES",
+    "WAITING_STATES",
     "AuditEntry",
     "AwayPeriod",
     "Base",
@@ -39,6 +47,8 @@ __all__ = [
     "DeviceNotice",
     "Elder",
     "EmergencyContact",
+    "FamilyMessage",
+    "FamilyStep",
     "Incident",
     "IncidentEntry",
     "IncidentKind",
@@ -53,8 +63,11 @@ __all__ = [
     "SelfCare",
     "Sex",
     "Shift",
+    "SignInFailures",
+    "SmsState",
     "StaffMember",
     "StaffRole",
+    "StaffSession",
     "VitalReading",
     "VitalThreshold",
     "utcnow",

@@ -6,10 +6,11 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from kernel.models.base import Base, BigId, utcnow
+from kernel.models.elders import Elder
 from kernel.models.enums import string_enum
 
 
@@ -85,6 +86,11 @@ class Incident(Base):
     group_key: Mapped[str | None] = mapped_column(String(64), index=True)
     resolved_at: Mapped[dt.datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(32))
+    # Who it is about, read in the same query: the queue and the live feed show a name, not an id.
+    # Kept through flushes (a name does not change with the incident's steps).
+    elder_name: Mapped[str | None] = column_property(
+        select(Elder.name).where(Elder.id == elder_id).scalar_subquery(), expire_on_flush=False
+    )
 
 
 class IncidentEntry(Base):

@@ -14,7 +14,7 @@ from eldercare.jobs import ensure_staff_and_roster, import_register_file
 from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.settings import Settings
-from tests.factories import AS_OF, create_register_csv, create_row
+from tests.factories import AS_OF, acting_as, create_register_csv, create_row
 
 
 async def _prepare(settings: Settings, tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ async def _prepare(settings: Settings, tmp_path: Path) -> None:
 def test_health_centres_on_duty_and_register_review(settings: Settings, tmp_path: Path) -> None:
     migrate.upgrade(settings.effective_database_url)
     asyncio.run(_prepare(settings, tmp_path))
-    with TestClient(create_app(settings)) as client:
+    with TestClient(acting_as(create_app(settings))) as client:
         health = client.get("/healthz").json()
         assert (health["status"], health["elders"], health["devices"]) == ("ok", 1, 2)
 
@@ -54,7 +54,7 @@ def test_health_centres_on_duty_and_register_review(settings: Settings, tmp_path
 
 def test_unknown_import_is_a_clear_404(settings: Settings) -> None:
     migrate.upgrade(settings.effective_database_url)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(acting_as(create_app(settings))) as client:
         answer = client.get("/api/register/imports/999/issues")
         assert answer.status_code == 404
         assert answer.json() == {
@@ -70,7 +70,7 @@ def test_health_says_unavailable_when_the_database_is_down(tmp_path: Path) -> No
         data_dir=tmp_path,
         database_url="postgresql+asyncpg://nobody:x@127.0.0.1:9/none",
     )
-    with TestClient(create_app(settings, mqtt=False)) as client:
+    with TestClient(acting_as(create_app(settings, mqtt=False))) as client:
         answer = client.get("/healthz")
     assert answer.status_code == 503
     assert answer.json()["status"] == "unavailable"

@@ -19,6 +19,10 @@ import aiomqtt
 import httpx
 
 from devices.protocol import downlink_topic, uplink_topic
+from eldercare.running import read as running_system
+from eldercare.simulate_cli import default_broker, default_http
+from kernel.settings import Settings
+from simulators.devices import Broker
 
 
 def free_port() -> int:
@@ -74,7 +78,7 @@ def start_up(tmp_path: Path, seed_count: int) -> Running:
     """`eldercare up` on free HTTP and MQTT ports, seeding `seed_count` elders on first start."""
     port, mqtt_port = free_port(), free_port()
     command = [sys.executable, "-m", "eldercare", "up", "--port", str(port),
-               "--mqtt-port", str(mqtt_port), "--seed-count", str(seed_count)]  # fmt: skip
+               "--mqtt-port", str(mqtt_port), "--seed-count", str(seed_count), "--no-demo"]  # fmt: skip
     process = subprocess.Popen(
         command, cwd=tmp_path, env=clean_env(tmp_path),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -94,6 +98,12 @@ async def acknowledge_and_listen(database: Path, mqtt_port: int, base: str) -> d
     ) as terminal:
         await terminal.subscribe(downlink_topic(device), qos=1)
         async with httpx.AsyncClient() as client:
+            # Signed in as a demo operator with the password `up` printed and kept.
+            password = (database.parent / "demo-accounts.txt").read_text().splitlines()[0]
+            signed_in = await client.post(
+                f"{base}/api/auth/sign-in", json={"username": "op1", "password": password}
+            )
+            assert signed_in.status_code == 200
             taken = await client.post(
                 f"{base}/api/incidents/{incident_id}/acknowledge", json={"staff_id": staff_id}
             )
@@ -161,12 +171,17 @@ def test_up_seeds_serves_healthz_and_docs_and_stops_cleanly_on_ctrl_c(tmp_path: 
         assert heard["text"] in {"社工正在赶来", "呼叫中心已接听，正在为您安排帮助"}
         assert heard["text"] != "社工正在赶来" or int(heard["eta_min"]) >= 2
         assert "eldercare_gateway_messages_total" in httpx.get(f"{base}/metrics", timeout=5).text
+        # `eldercare simulate …` beside it finds this system's broker and address, not 1883's.
+        beside = Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
+        assert default_broker(beside) == Broker("127.0.0.1", mqtt_port)
+        assert default_http(beside) == base
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert "Stopped." in output
     assert "Traceback" not in output
+    assert running_system(beside) is None and not (tmp_path / "data" / "running.json").exists()
 
 
 def test_second_start_does_not_seed_again(tmp_path: Path) -> None:

@@ -17,9 +17,11 @@ from kernel.models import Base
 
 TABLES = {
     "device_events", "rejected_messages", "vital_readings", "incidents", "incident_timeline", "pipeline_cursors", "device_notices",
+    "family_messages",
     "alembic_version", "audit_log", "away_periods", "centres", "devices", "elders",
     "emergency_contacts", "register_imports", "register_issues", "shifts", "staff",
     "vital_thresholds",
+    "staff_sessions", "sign_in_failures",
 }  # fmt: skip
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from sqlalchemy import func, select, update
 
-from callcenter.pipeline.tasks import CURSOR, process_pending
+from callcenter.pipeline.tasks import CURSOR, Wake, process_pending, process_urgent
 from devices.ids import DeviceKind
 from kernel.models import (
     Device,
@@ -170,3 +171,40 @@ async def monitor_of(sessions: Sessions, street: Street) -> str:
         )
     assert monitor is not None
     return monitor
+
+
+async def test_an_sos_jumps_the_queue_of_routine_events_and_is_handled_once(
+    sessions: Sessions, settings: Settings, street: Street
+) -> None:
+    for _ in range(5):
+        await record(sessions, street.terminal, "location", lat=22.68, lon=114.12)
+    await record(sessions, street.terminal, "sos", button="main")
+    day = lambda: local(settings, 14)  # noqa: E731
+    last = await process_urgent(sessions, settings, clock=day)
+    (incident,) = await incidents(sessions)
+    assert incident.kind == "sos"
+    async with sessions() as session:
+        assert await session.get(PipelineCursor, CURSOR) is None  # the routine events still wait
+    assert await process_urgent(sessions, settings, last, clock=day) == last  # nothing new
+    assert await process_pending(sessions, settings, day) == 6
+    async with sessions() as session:
+        steps = await session.scalar(
+            select(func.count()).select_from(IncidentEntry).where(IncidentEntry.action == "opened")
+        )
+    assert (len(await incidents(sessions)), steps) == (1, 1)
+
+
+async def test_a_batch_past_its_time_budget_commits_what_it_did(
+    sessions: Sessions, settings: Settings, street: Street
+) -> None:
+    for _ in range(3):
+        await record(sessions, street.terminal, "location", lat=22.68, lon=114.12)
+    day = lambda: local(settings, 14)  # noqa: E731
+    assert await process_pending(sessions, settings, day, budget_s=0) == 1
+    assert await process_pending(sessions, settings, day) == 2
+
+
+async def test_the_gateway_wakes_the_pipeline() -> None:
+    wake = Wake()
+    await wake([("D1", "m1")])
+    await asyncio.wait_for(wake.wait(60), 5)  # rung: returns at once, not after a minute

@@ -14,6 +14,7 @@ from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.settings import Settings
 from tests.callcenter.incidents.conftest import local, make_street, record
+from tests.factories import acting_as
 
 
 def prepare(
@@ -36,7 +37,7 @@ def prepare(
 
 def test_queue_detail_and_acknowledge(settings: Settings, tmp_path: Path) -> None:
     prepare(settings, tmp_path, [("service", {"need": "meal"}), ("sos", {"button": "main"})])
-    with TestClient(create_app(settings, mqtt=False)) as client:
+    with TestClient(acting_as(create_app(settings, mqtt=False))) as client:
         queue = client.get("/api/incidents").json()
         assert [(i["kind"], i["priority"]) for i in queue] == [("sos", 1), ("service", 3)]
         sos = queue[0]
@@ -60,7 +61,7 @@ def test_the_closed_loop_from_acknowledged_to_closed_is_recorded_and_audited(
     settings: Settings, tmp_path: Path
 ) -> None:
     prepare(settings, tmp_path, [("sos", {"button": "main"})])
-    with TestClient(create_app(settings, mqtt=False)) as client:
+    with TestClient(acting_as(create_app(settings, mqtt=False))) as client:
         (sos,) = client.get("/api/incidents").json()
         worker = {"staff_id": sos["assigned_staff_id"]}
         url = f"/api/incidents/{sos['id']}"

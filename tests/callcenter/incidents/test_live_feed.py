@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from eldercare.app import create_app
 from kernel.settings import Settings
 from tests.callcenter.incidents.test_incident_api import prepare
+from tests.factories import acting_as
 
 
 def staff_of(settings: Settings, centre: str) -> int:
@@ -26,7 +27,7 @@ def staff_of(settings: Settings, centre: str) -> int:
 def test_changes_reach_the_feed_of_their_centre_only(settings: Settings, tmp_path: Path) -> None:
     prepare(settings, tmp_path, [("sos", {"button": "main"})])
     elsewhere = staff_of(settings, "PH01")
-    with TestClient(create_app(settings, mqtt=False)) as client:
+    with TestClient(acting_as(create_app(settings, mqtt=False))) as client:
         (sos,) = client.get("/api/incidents").json()
         url = f"/api/incidents/{sos['id']}"
         with (
@@ -36,6 +37,7 @@ def test_changes_reach_the_feed_of_their_centre_only(settings: Settings, tmp_pat
             client.post(f"{url}/notes", json={"text": "老人说腿疼，起不来"})
             noted = street.receive_json()
             assert noted["type"] == "incident"
+            assert noted["incident"]["elder_name"] == sos["elder_name"] == "王秀英"  # who, by name
             assert (noted["incident"]["id"], noted["incident"]["centre_code"]) == (
                 sos["id"],
                 "PH03",
@@ -64,7 +66,7 @@ def test_reassigning_before_anyone_answered_gives_the_new_person_a_fresh_minute(
 ) -> None:
     prepare(settings, tmp_path, [("sos", {"button": "main"})])
     other = staff_of(settings, "PH01")
-    with TestClient(create_app(settings, mqtt=False)) as client:
+    with TestClient(acting_as(create_app(settings, mqtt=False))) as client:
         (sos,) = client.get("/api/incidents").json()
         asked = dt.datetime.now(dt.UTC)
         moved = client.post(f"/api/incidents/{sos['id']}/assign", json={"staff_id": other}).json()
@@ -79,7 +81,7 @@ def test_reassigning_before_anyone_answered_gives_the_new_person_a_fresh_minute(
 
 def test_the_queue_filters_by_kind_status_and_holder(settings: Settings, tmp_path: Path) -> None:
     prepare(settings, tmp_path, [("service", {"need": "meal"}), ("sos", {"button": "main"})])
-    with TestClient(create_app(settings, mqtt=False)) as client:
+    with TestClient(acting_as(create_app(settings, mqtt=False))) as client:
         everything = client.get("/api/incidents").json()
         sos = next(i for i in everything if i["kind"] == "sos")
         assert [i["kind"] for i in client.get("/api/incidents?kind=service").json()] == ["service"]

@@ -23,6 +23,7 @@ from kernel.stopping import Stopping
 from kernel.streams import EventStream
 from tests.callcenter.incidents.conftest import Sessions, Street, incidents, make_street, record
 from tests.conftest import RedisTarget
+from tests.factories import acting_as
 
 pytestmark = pytest.mark.redis
 
@@ -135,7 +136,7 @@ def test_an_sos_over_the_gateway_reaches_an_incident_through_redis(
 
     terminal, secret = asyncio.run(setup())
     with (
-        TestClient(create_app(over_redis, mqtt=False)) as client,
+        TestClient(acting_as(create_app(over_redis, mqtt=False))) as client,
         client.websocket_connect("/ws/device") as socket,
     ):
         socket.send_text(

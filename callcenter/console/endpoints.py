@@ -1,0 +1,174 @@
+"""The pages of the call-centre console and the community worker page, served by the app itself.
+
+Each page is a Jinja2 template that the server fills with the signed-in person and the words of
+their language; its script (vanilla JS under `static/`) talks to the same JSON API and live feed
+any client uses. No front-end build: what is in `templates/` and `static/` is what the browser gets.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Cookie, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from callcenter.accounts.endpoints import signed_in_member
+from callcenter.console.texts import language_of, texts_for
+from kernel.models import StaffMember, StaffRole
+
+HERE = Path(__file__).parent
+STATIC_PATH = "/console/static"
+LANGUAGE_COOKIE = "lang"
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=HERE / "templates")
+Language = Annotated[str | None, Cookie(alias=LANGUAGE_COOKIE)]
+
+EVERYONE = frozenset(StaffRole)
+FLOOR = frozenset({StaffRole.SUPERVISOR, StaffRole.ADMIN})
+
+
+def static_files() -> StaticFiles:
+    """The pages' scripts and style sheet, to mount at STATIC_PATH."""
+    return StaticFiles(directory=HERE / "static")
+
+
+def home_of(member: StaffMember) -> str:
+    """Where a person lands after signing in: workers on their phone page, the rest on the queue."""
+    return "/worker" if member.role is StaffRole.COMMUNITY_WORKER else "/console"
+
+
+def _nav(member: StaffMember) -> list[tuple[str, str]]:
+    items = [("/console", "nav.queue"), ("/console/map", "nav.map")]
+    items += [("/console/elders", "nav.elders"), ("/console/rosters", "nav.rosters")]
+    if member.role in FLOOR:
+        items.append(("/console/reports", "nav.reports"))
+    if member.role is StaffRole.COMMUNITY_WORKER:
+        items.insert(0, ("/worker", "nav.worker"))
+    if member.role is StaffRole.ADMIN:
+        items.append(("/console/accounts", "nav.accounts"))
+    return items
+
+
+def _render(
+    request: Request, template: str, member: StaffMember | None, language: str | None, **page: Any
+) -> HTMLResponse:
+    lang = language_of(language)
+    texts = texts_for(lang)
+    me = None
+    if member is not None:
+        me = {
+            "staff_id": member.id,
+            "username": member.username,
+            "name": member.name,
+            "role": member.role.value,
+            "centre_code": member.centre_code,
+        }
+    # Times are shown in the street's zone, whatever the browser's machine is set to.
+    boot = {
+        "me": me, "lang": lang, "texts": texts, "page": page,
+        "tz": request.app.state.settings.timezone,
+    }  # fmt: skip
+    context = {
+        "t": lambda key: texts.get(key, key),
+        "lang": lang,
+        "me": me,
+        "nav": _nav(member) if member is not None else [],
+        "path": request.url.path,
+        "static": STATIC_PATH,
+        # Embedded in a <script type="application/json">: '</' must not close the tag.
+        "boot": json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"),
+        **page,
+    }
+    return templates.TemplateResponse(request, template, context)
+
+
+async def _page(
+    request: Request,
+    template: str,
+    language: str | None,
+    roles: frozenset[StaffRole] = EVERYONE,
+    **page: Any,
+) -> Response:
+    member = await signed_in_member(request)
+    if member is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/sign-in?next={quote(target)}", status_code=303)
+    if member.role not in roles:
+        return RedirectResponse(home_of(member), status_code=303)
+    return _render(request, template, member, language, **page)
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    """The console for the signed-in, the sign-in page for the rest."""
+    member = await signed_in_member(request)
+    return RedirectResponse(home_of(member) if member else "/sign-in", status_code=303)
+
+
+@router.get("/sign-in")
+async def sign_in_page(request: Request, lang: Language = None) -> Response:
+    """The sign-in form."""
+    member = await signed_in_member(request)
+    if member is not None:
+        return RedirectResponse(home_of(member), status_code=303)
+    return _render(request, "sign_in.html", None, lang)
+
+
+@router.get("/console")
+async def queue_page(request: Request, lang: Language = None) -> Response:
+    """The live incident queue."""
+    return await _page(request, "queue.html", lang)
+
+
+@router.get("/console/incidents/{incident_id}")
+async def incident_page(incident_id: int, request: Request, lang: Language = None) -> Response:
+    """The incident screen (来电弹屏)."""
+    return await _page(request, "incident.html", lang, incident_id=incident_id)
+
+
+@router.get("/console/map")
+async def map_page(request: Request, lang: Language = None) -> Response:
+    """The street's centres and open incidents, drawn from their coordinates."""
+    return await _page(request, "map.html", lang)
+
+
+@router.get("/console/elders")
+async def directory_page(request: Request, lang: Language = None) -> Response:
+    """Search the register."""
+    return await _page(request, "elders.html", lang)
+
+
+@router.get("/console/elders/{elder_id}")
+async def elder_page(elder_id: int, request: Request, lang: Language = None) -> Response:
+    """One elder: profile, devices, history, settings."""
+    return await _page(request, "elder.html", lang, elder_id=elder_id)
+
+
+@router.get("/console/reports")
+async def reports_page(request: Request, lang: Language = None) -> Response:
+    """Supervisors' reports."""
+    return await _page(request, "reports.html", lang, FLOOR)
+
+
+@router.get("/console/rosters")
+async def rosters_page(request: Request, lang: Language = None) -> Response:
+    """Who is on duty today and this week."""
+    return await _page(request, "rosters.html", lang)
+
+
+@router.get("/console/accounts")
+async def accounts_page(request: Request, lang: Language = None) -> Response:
+    """Staff accounts (admins)."""
+    return await _page(request, "accounts.html", lang, frozenset({StaffRole.ADMIN}))
+
+
+@router.get("/worker")
+async def worker_page(request: Request, lang: Language = None) -> Response:
+    """A community worker's tasks, for a phone."""
+    return await _page(request, "worker.html", lang)

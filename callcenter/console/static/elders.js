@@ -1,0 +1,48 @@
+// The elder directory: search the register by name, phone tail, ID tail, community, condition.
+"use strict";
+
+let searching = 0;
+
+async function search() {
+  const ticket = ++searching;
+  const params = new URLSearchParams({ limit: "50" });
+  for (const name of ["q", "community", "condition"]) {
+    const value = document.getElementById(name).value.trim();
+    if (value) params.set(name, value);
+  }
+  const started = performance.now();
+  const page = await api(`/api/elders?${params}`);
+  if (ticket !== searching) return; // a newer search is on its way
+  const took = Math.round(performance.now() - started);
+  document.getElementById("search-stats").textContent = `${page.total} ${t("directory.found")} ${took} ms`;
+  document.getElementById("search-stats").dataset.ms = took;
+  document.querySelector("#results tbody").replaceChildren(
+    ...page.items.map((e) =>
+      el("tr", { dataset: { elderId: e.id } },
+        el("td", {}, el("a", { href: `/console/elders/${e.id}` }, e.name)),
+        el("td", {}, `${t("sex." + e.sex)} · ${e.age}`),
+        el("td", {}, e.community_code),
+        el("td", {}, e.address),
+        el("td", {}, e.phone || "—"),
+        el("td", {}, e.national_id),
+        el("td", {}, t("living." + e.living_situation)))),
+  );
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  const centres = await api("/api/centres");
+  document.getElementById("community").append(
+    ...centres.filter((c) => c.tier === "community").map((c) => el("option", { value: c.code }, `${c.code} ${BOOT.lang === "zh" ? c.name : c.name_en}`)),
+  );
+  let timer = null;
+  const form = document.getElementById("search");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    search();
+  });
+  form.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(search, 200);
+  });
+  await search();
+});

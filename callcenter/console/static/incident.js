@@ -1,0 +1,244 @@
+// The incident screen (来电弹屏): the elder at a glance, why it was routed so, the timeline, recent
+// vital signs, and every action; it follows the incident live over the feed.
+"use strict";
+
+const INCIDENT_ID = PAGE.incident_id;
+let current = null;
+let elder = null;
+let assignees = [];
+
+// What a step of the life of an incident may be followed by, and the button that does it.
+const NEXT_STEPS = {
+  acknowledged: ["en_route", "on_site"],
+  en_route: ["on_site"],
+  on_site: [],
+  resolved: ["followed_up", "closed"],
+  followed_up: ["closed"],
+};
+const STEP_LABEL = { en_route: "action.en_route", on_site: "action.on_site", followed_up: "action.follow_up", closed: "action.close" };
+
+function actorLabel(actor) {
+  const match = /^staff:(\d+)$/.exec(actor || "");
+  return match ? Staff.name(Number(match[1])) : actor;
+}
+
+function detailText(detail) {
+  return Object.entries(detail || {})
+    .filter(([, v]) => v !== null && v !== undefined && v !== "")
+    .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`)
+    .join(" · ");
+}
+
+function renderHead() {
+  const head = document.getElementById("incident-head");
+  const i = current;
+  head.className = `incident-head card p${i.priority}`;
+  head.replaceChildren(
+    el("h1", {},
+      el("span", { class: `badge p${i.priority}` }, `P${i.priority}`), " ",
+      t("kind." + i.kind), " · ", elder ? elder.name : elderLabel(i), " ",
+      el("span", { class: "status", id: "incident-status", dataset: { status: i.status } }, t("status." + i.status))),
+    el("p", {},
+      `#${i.id} · ${i.centre_code} · ${t("incident.opened")} ${formatTime(i.opened_at)} · `,
+      el("span", { class: "age", dataset: { opened: i.opened_at } }, formatAge(Date.now() - new Date(i.opened_at))),
+      ` · ${t("queue.holder")}: `, el("strong", { id: "holder" }, Staff.name(i.assigned_staff_id)),
+      i.device_id ? ` · ${t("incident.device")} ${i.device_id}` : "",
+      i.outcome ? ` · ${t("incident.outcome")}: ${t("outcome." + i.outcome)}` : "",
+      i.escalation_level > 0 ? el("span", { class: "flag escalated" }, `${t("queue.escalated")} ${i.escalation_level}`) : "",
+      i.cancelled_by_elder ? el("span", { class: "flag" }, t("queue.cancelled")) : ""),
+  );
+}
+
+function button(label, onclick, kind = "secondary", id) {
+  return el("button", { type: "button", class: kind, onclick, id }, label);
+}
+
+function renderActions() {
+  const box = document.getElementById("action-buttons");
+  const i = current;
+  const buttons = [];
+  if (["new", "assigned"].includes(i.status)) {
+    buttons.push(button(t("action.acknowledge"), () => act(`/api/incidents/${i.id}/acknowledge`, { staff_id: ME.staff_id }), "primary", "acknowledge"));
+  }
+  if (isOpen(i) && i.assigned_staff_id !== ME.staff_id) {
+    buttons.push(button(t("action.claim"), () => act(`/api/incidents/${i.id}/assign`, { staff_id: ME.staff_id, note: "" }), "secondary", "claim"));
+  }
+  for (const step of NEXT_STEPS[i.status] || []) {
+    buttons.push(button(t(STEP_LABEL[step]), () => act(`/api/incidents/${i.id}/status`, { status: step }), "secondary", `step-${step}`));
+  }
+  if (elder && elder.phone) buttons.push(telLink(elder.phone, t("action.call")));
+  for (const c of (elder && elder.contacts) || []) {
+    if (c.phone) buttons.push(telLink(c.phone, `${t("action.call")} ${c.name}`));
+  }
+  box.replaceChildren(...buttons);
+  const canResolve = ["acknowledged", "en_route", "on_site"].includes(i.status);
+  document.getElementById("resolve-form").hidden = !canResolve;
+  document.getElementById("assign-form").hidden = !isOpen(i);
+}
+
+function renderTimeline(timeline) {
+  document.getElementById("timeline").replaceChildren(
+    ...timeline.map((entry) =>
+      el("li", { dataset: { action: entry.action } },
+        el("time", {}, formatTime(entry.at)), " ",
+        el("strong", {}, tWord("timeline", entry.action)), " ",
+        el("span", { class: "muted" }, actorLabel(entry.actor)),
+        entry.detail && Object.keys(entry.detail).length ? el("div", { class: "detail" }, detailText(entry.detail)) : ""),
+    ),
+  );
+}
+
+function render(detail) {
+  current = detail;
+  renderHead();
+  renderActions();
+  document.getElementById("routing").textContent = detail.routing || "—";
+  if (detail.timeline) renderTimeline(detail.timeline);
+  Alarm.settle(detail.id);
+}
+
+async function act(path, body) {
+  showMessage("action-error", "");
+  showMessage("action-ok", "");
+  try {
+    render(await api(path, { method: "POST", body }));
+    return true;
+  } catch (error) {
+    showMessage("action-error", `${t("common.error")}: ${error.message}`);
+    return false;
+  }
+}
+
+async function loadAssignees() {
+  const select = document.getElementById("assign-to");
+  const onDuty = await api("/api/on-duty").catch(() => []);
+  const seen = new Set();
+  assignees = [];
+  for (const p of onDuty) {
+    if (seen.has(p.staff_id)) continue;
+    seen.add(p.staff_id);
+    assignees.push({ id: p.staff_id, label: `${p.name} · ${t("role." + p.role)} · ${p.centre_code}`, centre: p.centre_code });
+  }
+  // The incident's own centre first: that is who is usually sent.
+  assignees.sort((a, b) => (b.centre === current.centre_code) - (a.centre === current.centre_code) || a.label.localeCompare(b.label));
+  // At night a community centre has nobody on duty; the workers of the incident's centre and of
+  // the elder's own community can still be called in.
+  const near = new Set([current.centre_code, elder && elder.community_code].filter(Boolean));
+  const staff = await api("/api/staff").catch(() => []);
+  const offDuty = staff
+    .filter((p) => near.has(p.centre_code) && p.active && !p.on_duty && !seen.has(p.id))
+    .map((p) => ({ id: p.id, label: `${p.name} · ${t("role." + p.role)} · ${p.centre_code}` }));
+  const options = (list) => list.map((a) => el("option", { value: a.id }, a.label));
+  select.replaceChildren(
+    el("optgroup", { label: t("incident.on_duty") }, ...options(assignees)),
+    ...(offDuty.length ? [el("optgroup", { label: t("incident.off_duty") }, ...options(offDuty))] : []),
+  );
+}
+
+// The family SMS (the family messages feature's API): one contact, the operator's own words; a
+// retried send carries the same request id, so it goes once.
+let smsRequestId = null;
+
+async function renderSmsLog() {
+  const messages = await api(`/api/sms/messages?incident=${INCIDENT_ID}`).catch(() => []);
+  document.getElementById("sms-log").replaceChildren(
+    ...messages.map((m) => el("li", { dataset: { state: m.state } }, `${formatTime(m.created_at || m.due_at)} ${m.contact_name}（${m.relation}） ${tWord("sms", m.state)} ${m.body || m.operator_text || ""}`)),
+  );
+}
+
+async function setUpSms() {
+  const form = document.getElementById("sms-form");
+  const contacts = ((elder && elder.contacts) || []).filter((c) => c.phone && c.id);
+  if (!contacts.length) return;
+  document.getElementById("sms-contact").replaceChildren(
+    ...contacts.map((c) => el("option", { value: c.id }, `${c.position}. ${c.name}（${c.relation}）`)),
+  );
+  form.hidden = false;
+  form.addEventListener("input", () => {
+    smsRequestId = null;
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showMessage("action-error", "");
+    showMessage("action-ok", "");
+    smsRequestId = smsRequestId || `console-${ME.staff_id}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const body = {
+      incident_id: INCIDENT_ID,
+      contact_id: Number(document.getElementById("sms-contact").value),
+      text: document.getElementById("sms-text").value.trim(),
+      request_id: smsRequestId,
+    };
+    try {
+      await api("/api/sms/messages", { method: "POST", body });
+      showMessage("action-ok", t("incident.sms_sent"));
+      document.getElementById("sms-text").value = "";
+      smsRequestId = null;
+      await renderSmsLog();
+    } catch (error) {
+      showMessage("action-error", error.status === 404 || error.status === 405 ? t("incident.sms_unavailable") : `${t("common.error")}: ${error.message}`);
+    }
+  });
+  await renderSmsLog();
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  await Staff.load();
+  let detail;
+  try {
+    detail = await api(`/api/incidents/${INCIDENT_ID}`);
+  } catch (error) {
+    document.getElementById("incident-head").replaceChildren(el("p", { class: "error" }, `${t("common.error")}: ${error.message}`));
+    return;
+  }
+  current = detail;
+  if (detail.elder_id) {
+    try {
+      elder = await api(`/api/elders/${detail.elder_id}`);
+      renderProfile(document.getElementById("profile"), elder);
+    } catch (error) {
+      document.getElementById("profile").append(el("p", { class: "muted" }, `${t("common.error")}: ${error.message}`));
+    }
+    api(`/api/elders/${detail.elder_id}/vitals?days=7`)
+      .then((answer) => renderVitals(document.getElementById("vitals"), answer))
+      .catch(() => renderVitals(document.getElementById("vitals"), []));
+  } else {
+    document.getElementById("profile").append(el("p", {}, t("queue.unidentified")));
+  }
+  render(detail);
+  await loadAssignees();
+  await setUpSms();
+
+  document.getElementById("resolve-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    await act(`/api/incidents/${INCIDENT_ID}/status`, {
+      status: "resolved",
+      outcome: document.getElementById("outcome").value,
+      note: document.getElementById("resolve-note").value,
+    });
+  });
+  document.getElementById("assign-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    await act(`/api/incidents/${INCIDENT_ID}/assign`, {
+      staff_id: Number(document.getElementById("assign-to").value),
+      note: document.getElementById("assign-note").value,
+    });
+  });
+  document.getElementById("note-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = document.getElementById("note-text");
+    if (await act(`/api/incidents/${INCIDENT_ID}/notes`, { text: input.value })) input.value = "";
+  });
+
+  // Someone else's change to this incident shows at once; the timeline is fetched with it.
+  connectFeed({
+    onIncident: async (incident) => {
+      if (incident.id === INCIDENT_ID) render(await api(`/api/incidents/${INCIDENT_ID}`));
+      else Alarm.consider(incident);
+    },
+    onResync: async () => render(await api(`/api/incidents/${INCIDENT_ID}`)),
+  });
+  setInterval(() => {
+    const age = document.querySelector("#incident-head .age");
+    if (age) age.textContent = formatAge(Date.now() - new Date(age.dataset.opened));
+  }, 1000);
+});

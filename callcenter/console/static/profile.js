@@ -1,0 +1,106 @@
+// The elder at a glance and their vital signs as SVG charts: shared by the incident screen,
+// the elder's page and the worker page.
+"use strict";
+
+function telLink(number, label) {
+  if (!number) return el("span", { class: "muted" }, "—");
+  // A masked number (for roles that do not call) is shown but not dialled.
+  if (number.includes("*")) return el("span", { class: "phone" }, number);
+  return el("a", { class: "tel", href: `tel:${number}` }, `☎ ${label ? label + " " : ""}${number}`);
+}
+
+function fact(label, ...value) {
+  return el("div", { class: "fact" }, el("dt", {}, label), el("dd", {}, ...value));
+}
+
+function deviceLine(device) {
+  const state = device.online ? t("device.online") : t("device.offline");
+  const battery = device.battery !== null && device.battery !== undefined ? ` · ${t("device.battery")} ${device.battery}%` : "";
+  const seen = device.last_seen_at ? ` · ${t("device.last_seen")} ${formatTime(device.last_seen_at)}` : "";
+  return el("li", { class: device.online ? "online" : "offline" }, `${device.kind} ${device.id} · ${state}${battery}${seen}`);
+}
+
+function renderProfile(container, elder, { heading = true } = {}) {
+  container.replaceChildren();
+  if (heading) container.append(el("h2", {}, t("incident.profile")));
+  const title = [elder.name, elder.age !== undefined ? `${elder.age}${BOOT.lang === "zh" ? "岁" : ""}` : null, elder.sex ? t("sex." + elder.sex) : null]
+    .filter(Boolean)
+    .join(" · ");
+  container.append(el("h3", { class: "elder-name" }, el("a", { href: `/console/elders/${elder.id}` }, title)));
+  const facts = el("dl", { class: "facts" });
+  facts.append(fact(t("elder.address"), elder.address || "—"));
+  if (elder.community_code || elder.community) facts.append(fact(t("elder.community"), elder.community_name || elder.community || elder.community_code));
+  facts.append(fact(t("elder.phone"), telLink(elder.phone)));
+  if (elder.national_id) facts.append(fact(t("elder.national_id"), elder.national_id));
+  facts.append(fact(t("elder.living"), elder.living_situation ? t("living." + elder.living_situation) : "—"));
+  facts.append(fact(t("elder.self_care"), elder.self_care ? t("selfcare." + elder.self_care) : "—"));
+  const conditions = elder.conditions || [];
+  facts.append(fact(t("elder.conditions"), conditions.length ? conditions.map((c) => el("span", { class: "chip" }, c)) : "—"));
+  if (elder.remarks) facts.append(fact(t("elder.remarks"), elder.remarks));
+  container.append(facts);
+  const contacts = (elder.contacts || []).slice().sort((a, b) => (a.position || 0) - (b.position || 0));
+  container.append(el("h4", {}, t("elder.contacts")));
+  container.append(
+    el("ol", { class: "contacts" }, contacts.map((c) => el("li", {}, `${c.name}（${c.relation}） `, telLink(c.phone)))),
+  );
+  container.append(el("h4", {}, t("elder.devices")));
+  container.append(el("ul", { class: "devices" }, (elder.devices || []).map(deviceLine)));
+}
+
+const VITAL_SERIES = [
+  { key: "bp", label: "BP mmHg", fields: ["bp_sys", "bp_dia"] },
+  { key: "hr", label: "HR /min", fields: ["hr"] },
+  { key: "spo2", label: "SpO₂ %", fields: ["spo2"] },
+  { key: "glucose", label: "Glucose mmol/L", fields: ["glucose"] },
+  { key: "temp", label: "Temp °C", fields: ["temp"] },
+];
+
+function readingsOf(answer) {
+  if (Array.isArray(answer)) return answer;
+  return (answer && (answer.readings || answer.items)) || [];
+}
+
+// One small line chart per vital sign over the period, with the latest value written beside it.
+function renderVitals(container, answer) {
+  container.replaceChildren();
+  const readings = readingsOf(answer)
+    .map((r) => ({ ...r, at: new Date(r.measured_at || r.at) }))
+    .sort((a, b) => a.at - b.at);
+  if (!readings.length) {
+    container.append(el("p", { class: "muted" }, t("incident.no_readings")));
+    return;
+  }
+  const start = readings[0].at.getTime();
+  const end = Math.max(readings[readings.length - 1].at.getTime(), start + 1);
+  const width = 360;
+  const height = 70;
+  for (const series of VITAL_SERIES) {
+    const points = readings.filter((r) => series.fields.some((f) => r[f] !== null && r[f] !== undefined));
+    if (!points.length) continue;
+    const values = points.flatMap((r) => series.fields.map((f) => r[f]).filter((v) => v !== null && v !== undefined));
+    let low = Math.min(...values);
+    let high = Math.max(...values);
+    if (high - low < 1) {
+      low -= 1;
+      high += 1;
+    }
+    const x = (at) => 4 + ((at.getTime() - start) / (end - start)) * (width - 8);
+    const y = (v) => height - 6 - ((v - low) / (high - low)) * (height - 12);
+    const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "vital-chart", "data-vital": series.key });
+    chart.append(svg("rect", { x: 0, y: 0, width, height, class: "chart-bg" }));
+    series.fields.forEach((field, index) => {
+      const path = points
+        .filter((r) => r[field] !== null && r[field] !== undefined)
+        .map((r, i) => `${i ? "L" : "M"}${x(r.at).toFixed(1)},${y(r[field]).toFixed(1)}`)
+        .join(" ");
+      chart.append(svg("path", { d: path, class: `line line-${index}` }));
+    });
+    chart.append(svg("text", { x: 4, y: 11, class: "chart-label" }, `${high}`));
+    chart.append(svg("text", { x: 4, y: height - 2, class: "chart-label" }, `${low}`));
+    const last = points[points.length - 1];
+    const latest = series.fields.map((f) => last[f]).filter((v) => v !== null && v !== undefined).join("/");
+    container.append(
+      el("div", { class: "vital" }, el("div", { class: "vital-head" }, el("strong", {}, series.label), ` ${latest} · ${formatTime(last.measured_at || last.at)}`), chart),
+    );
+  }
+}

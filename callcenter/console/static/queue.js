@@ -1,0 +1,102 @@
+// The live queue: open incidents, most urgent then oldest, ages counting up, holders shown,
+// changes arriving over the feed; a new P1 rings until someone acknowledges it.
+"use strict";
+
+const queue = new Map();
+
+function upsert(incident) {
+  if (isOpen(incident)) queue.set(incident.id, incident);
+  else queue.delete(incident.id);
+  Alarm.consider(incident);
+}
+
+async function claim(incident) {
+  // Claiming takes the call: it is assigned to me and acknowledged, which every console sees.
+  try {
+    if (incident.assigned_staff_id !== ME.staff_id) {
+      upsert(await api(`/api/incidents/${incident.id}/assign`, { method: "POST", body: { staff_id: ME.staff_id, note: "" } }));
+    }
+    upsert(await api(`/api/incidents/${incident.id}/acknowledge`, { method: "POST", body: { staff_id: ME.staff_id } }));
+    render();
+  } catch (error) {
+    alert(`${t("common.error")}: ${error.message}`);
+  }
+}
+
+async function acknowledge(incident) {
+  try {
+    upsert(await api(`/api/incidents/${incident.id}/acknowledge`, { method: "POST", body: { staff_id: ME.staff_id } }));
+    render();
+  } catch (error) {
+    alert(`${t("common.error")}: ${error.message}`);
+  }
+}
+
+function row(incident) {
+  const mine = incident.assigned_staff_id === ME.staff_id;
+  const taken = Boolean(incident.acknowledged_at);
+  const flags = [];
+  if (incident.escalation_level > 0) flags.push(el("span", { class: "flag escalated" }, `${t("queue.escalated")} ${incident.escalation_level}`));
+  if (incident.cancelled_by_elder) flags.push(el("span", { class: "flag" }, t("queue.cancelled")));
+  const actions = [el("a", { class: "button secondary", href: `/console/incidents/${incident.id}` }, t("action.open"))];
+  if (!(mine && taken)) {
+    actions.push(el("button", { type: "button", class: "secondary claim", onclick: () => claim(incident) }, t("action.claim")));
+  }
+  if (mine && !taken) {
+    actions.push(el("button", { type: "button", class: "primary acknowledge", onclick: () => acknowledge(incident) }, t("action.acknowledge")));
+  }
+  const late = !taken && incident.ack_due_at && new Date(incident.ack_due_at) < new Date();
+  return el(
+    "tr",
+    {
+      class: `p${incident.priority} ${taken ? "taken" : "untaken"} ${late ? "late" : ""}`,
+      dataset: { incidentId: incident.id, status: incident.status },
+    },
+    el("td", {}, el("span", { class: `badge p${incident.priority}` }, `P${incident.priority}`)),
+    el("td", { class: "kind" }, t("kind." + incident.kind), " ", flags),
+    el("td", { class: "elder" }, elderLabel(incident)),
+    el("td", {}, incident.centre_code),
+    el("td", { class: "status" }, t("status." + incident.status)),
+    el("td", { class: "age", dataset: { opened: incident.opened_at } }, formatAge(Date.now() - new Date(incident.opened_at))),
+    el("td", { class: "holder" }, Staff.name(incident.assigned_staff_id)),
+    el("td", { class: "actions" }, actions),
+  );
+}
+
+function render() {
+  const rows = [...queue.values()].sort(compareIncidents).map(row);
+  document.querySelector("#queue tbody").replaceChildren(...rows);
+  document.getElementById("queue-empty").hidden = rows.length > 0;
+}
+
+function tick() {
+  const now = Date.now();
+  for (const cell of document.querySelectorAll("#queue td.age")) {
+    cell.textContent = formatAge(now - new Date(cell.dataset.opened));
+  }
+}
+
+async function reload() {
+  const incidents = await api("/api/incidents?limit=500");
+  queue.clear();
+  for (const incident of incidents) upsert(incident);
+  render();
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  const sound = document.getElementById("sound");
+  sound.addEventListener("click", () => {
+    if (Alarm.ensureAudio()) sound.textContent = t("queue.sound_ready");
+  });
+  await Staff.load();
+  // Subscribe first, then load: a change that lands in between is not lost.
+  connectFeed({
+    onIncident: (incident) => {
+      upsert(incident);
+      render();
+    },
+    onResync: reload,
+  });
+  await reload();
+  setInterval(tick, 1000);
+});

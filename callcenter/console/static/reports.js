@@ -1,0 +1,58 @@
+// Supervisors' reports: answer shares against the industry bar per centre and per day, time to
+// on site, types and outcomes, devices offline; drawn as SVG bars; CSV for a spreadsheet.
+"use strict";
+
+function percent(share) {
+  return share === null || share === undefined ? "—" : `${(share * 100).toFixed(1)}%`;
+}
+
+// One row per group: a bar for the share within 60 s, the bar's target tick at the industry bar.
+function shareBars(rows, target, field) {
+  return el("div", { class: "bars" }, rows.map((row) => {
+    const share = row[field];
+    const width = share === null ? 0 : share * 200;
+    const chart = svg("svg", { viewBox: "0 0 200 16", preserveAspectRatio: "none" },
+      svg("rect", { x: 0, y: 2, width: 200, height: 12, fill: "#eceff1" }),
+      svg("rect", { x: 0, y: 2, width, height: 12, class: `fill ${share !== null && share < target ? "below" : ""}` }),
+      svg("line", { x1: target * 200, x2: target * 200, y1: 0, y2: 16, class: "target" }));
+    return el("div", { class: "bar-row", dataset: { key: row.key } },
+      el("span", {}, `${row.key} (${row.calls})`), chart, el("span", {}, percent(share)));
+  }));
+}
+
+function countBars(counts, label) {
+  const entries = Object.entries(counts);
+  const most = Math.max(1, ...entries.map(([, n]) => n));
+  return el("div", { class: "bars" }, entries.map(([key, n]) =>
+    el("div", { class: "bar-row" }, el("span", {}, label(key)),
+      svg("svg", { viewBox: "0 0 200 16", preserveAspectRatio: "none" }, svg("rect", { x: 0, y: 2, width: (n / most) * 200, height: 12, class: "fill" })),
+      el("span", {}, String(n)))));
+}
+
+function shareTable(rows, report) {
+  return el("table", {},
+    el("thead", {}, el("tr", {}, el("th", {}, ""), el("th", {}, t("reports.incidents")), el("th", {}, t("reports.ack60")), el("th", {}, t("reports.ack180")), el("th", {}, t("reports.onsite")))),
+    el("tbody", {}, rows.map((r) => el("tr", { dataset: { key: r.key } },
+      el("td", {}, r.key), el("td", {}, r.calls), el("td", {}, percent(r.share_60s)), el("td", {}, percent(r.share_180s)), el("td", {}, r.median_on_site_min ?? "—")))),
+    el("caption", { class: "muted" }, `${t("reports.target")}: ${percent(report.target_60s)} / ${percent(report.target_180s)}`));
+}
+
+async function load() {
+  const days = document.getElementById("days").value;
+  document.getElementById("csv").href = `/api/reports/incidents.csv?days=${days}`;
+  const report = await api(`/api/reports/summary?days=${days}`);
+  document.getElementById("per-centre").replaceChildren(shareBars(report.per_centre, report.target_60s, "share_60s"), shareTable(report.per_centre, report));
+  document.getElementById("per-day").replaceChildren(shareBars(report.per_day, report.target_60s, "share_60s"), shareTable(report.per_day, report));
+  document.getElementById("by-kind").replaceChildren(countBars(report.by_kind, (k) => t("kind." + k)));
+  document.getElementById("by-outcome").replaceChildren(countBars(report.by_outcome, (k) => (k === "open" ? t("reports.still_open") : t("outcome." + k))));
+  document.getElementById("offline").replaceChildren(
+    el("table", {},
+      el("thead", {}, el("tr", {}, el("th", {}, t("reports.community")), el("th", {}, t("reports.offline_now")), el("th", {}, t("reports.never_connected")), el("th", {}, t("reports.devices")))),
+      el("tbody", {}, report.devices_offline.map((d) => el("tr", {}, el("td", {}, d.community_code), el("td", {}, d.offline), el("td", { class: "muted" }, d.never_connected), el("td", {}, d.devices))))),
+  );
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("days").addEventListener("change", load);
+  load();
+});

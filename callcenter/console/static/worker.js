@@ -1,0 +1,108 @@
+// The community worker's page, for a phone: my open tasks, and one big button for the next step.
+"use strict";
+
+const tasks = new Map();
+const elders = new Map();
+const OUTCOMES = ["assistance_given", "false_alarm", "ambulance_called", "family_attending", "referred", "service_done"];
+
+async function elderOf(id) {
+  if (!elders.has(id)) elders.set(id, api(`/api/elders/${id}`).catch(() => null));
+  return elders.get(id);
+}
+
+async function step(incident, body, path = "status") {
+  try {
+    const detail = await api(`/api/incidents/${incident.id}/${path}`, { method: "POST", body });
+    upsert(detail);
+  } catch (error) {
+    alert(`${t("common.error")}: ${error.message}`);
+  }
+}
+
+function resolveForm(incident) {
+  const outcome = el("select", { name: "outcome", class: "outcome" }, OUTCOMES.map((code) => el("option", { value: code }, t("outcome." + code))));
+  const note = el("textarea", { name: "note", class: "note", rows: 2, placeholder: t("incident.note") });
+  return el("form", {
+    class: "resolve",
+    onsubmit: (event) => {
+      event.preventDefault();
+      step(incident, { status: "resolved", outcome: outcome.value, note: note.value });
+    },
+  }, el("label", {}, t("incident.outcome"), outcome), note, el("button", { type: "submit", class: "primary big" }, t("action.resolve")));
+}
+
+function nextAction(incident) {
+  switch (incident.status) {
+    case "new":
+    case "assigned":
+      return el("button", { type: "button", class: "primary big", onclick: () => step(incident, { staff_id: ME.staff_id }, "acknowledge") }, t("action.acknowledge"));
+    case "acknowledged":
+      return el("button", { type: "button", class: "primary big", onclick: () => step(incident, { status: "en_route" }) }, t("action.en_route"));
+    case "en_route":
+      return el("button", { type: "button", class: "primary big", onclick: () => step(incident, { status: "on_site" }) }, t("action.on_site"));
+    case "on_site":
+      return resolveForm(incident);
+    default:
+      return el("p", {}, t("incident.done"));
+  }
+}
+
+async function card(incident) {
+  const elder = incident.elder_id ? await elderOf(incident.elder_id) : null;
+  const before = [];
+  if (elder) {
+    before.push(el("p", { class: "address" }, "📍 ", elder.address));
+    const notes = [
+      elder.living_situation ? t("living." + elder.living_situation) : null,
+      elder.self_care ? t("selfcare." + elder.self_care) : null,
+      ...(elder.conditions || []),
+    ].filter(Boolean);
+    before.push(el("p", { class: "before-entering" }, el("strong", {}, t("elder.before_entering"), "："), notes.join("、"), elder.remarks ? ` · ${elder.remarks}` : ""));
+    const phones = [telLink(elder.phone, elder.name)];
+    for (const c of elder.contacts || []) if (c.phone) phones.push(telLink(c.phone, `${c.name}（${c.relation}）`));
+    before.push(el("div", { class: "phones" }, phones));
+  }
+  return el("article", { class: `task card p${incident.priority}`, dataset: { incidentId: incident.id, status: incident.status } },
+    el("h2", {},
+      el("span", { class: `badge p${incident.priority}` }, `P${incident.priority}`), " ",
+      t("kind." + incident.kind), " · ", elder ? elder.name : elderLabel(incident)),
+    el("p", { class: "meta" },
+      el("span", { class: "status" }, t("status." + incident.status)), " · ",
+      el("span", { class: "age", dataset: { opened: incident.opened_at } }, formatAge(Date.now() - new Date(incident.opened_at)))),
+    before,
+    el("div", { class: "next" }, nextAction(incident)));
+}
+
+let rendering = Promise.resolve();
+function render() {
+  rendering = rendering.then(async () => {
+    const mine = [...tasks.values()].sort(compareIncidents);
+    const cards = await Promise.all(mine.map(card));
+    document.getElementById("tasks").replaceChildren(...cards);
+    document.getElementById("tasks-empty").hidden = cards.length > 0;
+  });
+  return rendering;
+}
+
+function upsert(incident) {
+  if (isOpen(incident) && incident.assigned_staff_id === ME.staff_id) tasks.set(incident.id, incident);
+  else tasks.delete(incident.id);
+  if (incident.assigned_staff_id === ME.staff_id) Alarm.consider(incident);
+  else Alarm.settle(incident.id);
+  render();
+}
+
+async function reload() {
+  const mine = await api(`/api/incidents?assigned_to=${ME.staff_id}&limit=200`);
+  tasks.clear();
+  for (const incident of mine) upsert(incident);
+  render();
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  connectFeed({ onIncident: upsert, onResync: reload });
+  await reload();
+  setInterval(() => {
+    for (const age of document.querySelectorAll("#tasks .age")) age.textContent = formatAge(Date.now() - new Date(age.dataset.opened));
+  }, 1000);
+});

@@ -1,0 +1,142 @@
+"""Queries on elders: the directory search, one elder's profile, readings, thresholds, away."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, exists, false, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute, selectinload
+
+from callcenter.elders.service import SearchText
+from kernel.models import (
+    OPEN_STATUSES,
+    AwayPeriod,
+    Device,
+    Elder,
+    EmergencyContact,
+    Incident,
+    LivingSituation,
+    VitalReading,
+    VitalThreshold,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ElderFilter:
+    """What the directory is narrowed to; None leaves a key open."""
+
+    text: SearchText | None = None
+    community_code: str | None = None
+    condition: str | None = None
+    living: LivingSituation | None = None
+
+
+def _json_array_has(
+    session: AsyncSession, column: InstrumentedAttribute[list[str]], value: str
+) -> ColumnElement[bool]:
+    """`value` is an element of the JSON array in `column` (SQLite's json_each, PostgreSQL's own)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    elements = (
+        func.json_array_elements_text(column) if dialect == "postgresql" else func.json_each(column)
+    ).table_valued("value")
+    return exists().select_from(elements).where(elements.c.value == value)
+
+
+def _conditions(session: AsyncSession, wanted: ElderFilter) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if wanted.community_code is not None:
+        where.append(Elder.community_code == wanted.community_code)
+    if wanted.living is not None:
+        where.append(Elder.living_situation == wanted.living)
+    if wanted.condition is not None:
+        where.append(_json_array_has(session, Elder.conditions, wanted.condition))
+    text = wanted.text
+    if text is not None:
+        keys: list[ColumnElement[bool]] = []
+        if text.name is not None:
+            keys.append(Elder.name.contains(text.name, autoescape=True))
+        if text.phone_tail is not None:
+            keys.append(Elder.phone.endswith(text.phone_tail, autoescape=True))
+            # Uncorrelated, so the contacts are scanned once rather than once per elder.
+            keys.append(
+                Elder.id.in_(
+                    select(EmergencyContact.elder_id).where(
+                        EmergencyContact.phone.endswith(text.phone_tail, autoescape=True)
+                    )
+                )
+            )
+        if text.id_tail is not None:
+            # The register stores ID numbers upper-cased, so a tail ending in X matches as typed.
+            keys.append(Elder.national_id.endswith(text.id_tail, autoescape=True))
+        where.append(or_(*keys) if keys else false())
+    return where
+
+
+async def search_elders(
+    session: AsyncSession, wanted: ElderFilter, *, limit: int, offset: int
+) -> tuple[int, Sequence[Elder]]:
+    """How many elders match, and one page of them by name then id."""
+    where = _conditions(session, wanted)
+    total = await session.scalar(select(func.count()).select_from(Elder).where(*where)) or 0
+    page = await session.scalars(
+        select(Elder).where(*where).order_by(Elder.name, Elder.id).limit(limit).offset(offset)
+    )
+    return total, page.all()
+
+
+async def elder_with_details(session: AsyncSession, elder_id: int) -> Elder | None:
+    """The elder with contacts (in order), threshold overrides and away periods loaded."""
+    return await session.scalar(
+        select(Elder)
+        .where(Elder.id == elder_id)
+        .options(
+            selectinload(Elder.contacts),
+            selectinload(Elder.thresholds),
+            selectinload(Elder.away_periods),
+        )
+    )
+
+
+async def elder_devices(session: AsyncSession, elder_id: int) -> Sequence[Device]:
+    """The devices bound to the elder, by kind and id."""
+    query = select(Device).where(Device.elder_id == elder_id).order_by(Device.kind, Device.id)
+    return (await session.scalars(query)).all()
+
+
+async def open_incidents(session: AsyncSession, elder_id: int) -> Sequence[Incident]:
+    """The elder's incidents still being handled, most urgent first."""
+    query = (
+        select(Incident)
+        .where(Incident.elder_id == elder_id, Incident.status.in_(OPEN_STATUSES))
+        .order_by(Incident.priority, Incident.opened_at)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def readings_since(
+    session: AsyncSession, elder_id: int, since: dt.datetime
+) -> Sequence[VitalReading]:
+    """The elder's readings measured since `since`, oldest first."""
+    query = (
+        select(VitalReading)
+        .where(VitalReading.elder_id == elder_id, VitalReading.measured_at >= since)
+        .order_by(VitalReading.measured_at, VitalReading.id)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def threshold(session: AsyncSession, elder_id: int, vital: str) -> VitalThreshold | None:
+    """The elder's override for one vital, if the care team set one."""
+    query = select(VitalThreshold).where(
+        VitalThreshold.elder_id == elder_id, VitalThreshold.vital == vital
+    )
+    return await session.scalar(query)
+
+
+async def away_period(session: AsyncSession, elder_id: int, away_id: int) -> AwayPeriod | None:
+    """One of the elder's away periods."""
+    query = select(AwayPeriod).where(AwayPeriod.id == away_id, AwayPeriod.elder_id == elder_id)
+    return await session.scalar(query.with_for_update())

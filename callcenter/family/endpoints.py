@@ -1,0 +1,157 @@
+"""Routes: Twilio's delivery receipts, the console's outbox listing, an operator's own SMS."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from twilio.request_validator import RequestValidator
+
+from callcenter.accounts.endpoints import CurrentActor
+from callcenter.family import repository, service
+from callcenter.family.schemas import FamilyMessageRead, ManualMessage, StatusOutcome
+from callcenter.family.sender import status_callback_url
+from callcenter.incidents.repository import add_entry
+from kernel.database import insert_ignoring_duplicates
+from kernel.errors import DomainError, NotFoundError
+from kernel.models import EmergencyContact, FamilyMessage, FamilyStep, Incident, SmsState, utcnow
+from kernel.settings import Settings
+from kernel.web import get_session
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/sms", tags=["family sms"])
+Session = Annotated[AsyncSession, Depends(get_session)]
+
+
+class ForgedCallbackError(DomainError):
+    """The request does not carry Twilio's valid signature for this centre."""
+
+    status_code = 403
+    code = "bad_signature"
+
+
+class IncidentNotFoundError(NotFoundError):
+    """No incident with this id (or not one this person may see)."""
+
+
+class ContactNotFoundError(NotFoundError):
+    """No such contact of the incident's elder, or the contact has no mobile."""
+
+
+class MessageNotFoundError(NotFoundError):
+    """No family message with this id."""
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@router.post(
+    "/status",
+    response_model=StatusOutcome,
+    responses=ForgedCallbackError.response_doc(),
+    summary="Twilio's delivery receipt (status callback)",
+)
+async def delivery_receipt(request: Request, session: Session) -> StatusOutcome:
+    """Record queued, sent, delivered, undelivered or failed; only with Twilio's valid signature."""
+    settings = _settings(request)
+    params = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
+    signature = request.headers.get("x-twilio-signature", "")
+    base = status_callback_url(settings)
+    # Signed over the exact URL Twilio was given, query included (?message=<job id>).
+    url = f"{base}?{request.url.query}" if base and request.url.query else base
+    token = settings.twilio_auth_token
+    if (
+        not signature
+        or url is None
+        or token is None
+        or not RequestValidator(token.get_secret_value()).validate(url, params, signature)
+    ):
+        client = request.client.host if request.client else "?"
+        log.warning("SMS status callback refused from %s: no valid Twilio signature", client)
+        raise ForgedCallbackError("no valid X-Twilio-Signature for this call centre")
+    sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
+    job = await repository.by_sid(session, sid) if sid else None
+    if job is None and request.query_params.get("message", "").isdigit():
+        # The receipt may beat Twilio's answer to the send: the signed URL names the job.
+        job = await repository.claimed_for_receipt(session, int(request.query_params["message"]))
+        if job is not None:
+            job.twilio_sid = sid
+    if job is None:
+        log.info("SMS status %s for a message we do not know (%s)", status, sid)
+        return StatusOutcome(message_id=None, status=status)
+    if not service.advances(job.delivery_status, status):
+        return StatusOutcome(message_id=job.id, status=job.delivery_status or status)
+    code = params.get("ErrorCode")
+    job.delivery_status, job.status_at = status, utcnow()
+    if code and code.isdigit():
+        job.error_code = int(code)
+    incident = await session.get(Incident, job.incident_id)
+    if incident is not None:
+        add_entry(
+            session, incident, "sms_status", actor="sms", message_id=job.id,
+            step=job.step.value, to=f"{job.relation} {job.contact_name} {service.masked(job.phone)}",
+            status=status, error_code=job.error_code if status in service.DELIVERY_FAILED else None,
+        )  # fmt: skip
+    return StatusOutcome(message_id=job.id, status=status)
+
+
+@router.get("/messages", response_model=list[FamilyMessageRead])
+async def list_messages(
+    session: Session,
+    actor: CurrentActor,
+    incident: Annotated[int | None, Query()] = None,
+    state: Annotated[SmsState | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[FamilyMessageRead]:
+    """Family messages, newest first: the outbox, what went, what was delivered or failed."""
+    rows = await repository.listing(session, incident_id=incident, state=state, limit=limit)
+    if actor.scope_centre is not None:
+        visible = {
+            i.id
+            for i in [await session.get(Incident, r.incident_id) for r in rows]
+            if i is not None and actor.sees(i.centre_code)
+        }
+        rows = [r for r in rows if r.incident_id in visible]
+    return [FamilyMessageRead.model_validate(r) for r in rows]
+
+
+@router.post(
+    "/messages",
+    response_model=FamilyMessageRead,
+    status_code=201,
+    responses={**IncidentNotFoundError.response_doc(), **ContactNotFoundError.response_doc()},
+)
+async def send_family_message(
+    body: ManualMessage, session: Session, actor: CurrentActor
+) -> FamilyMessageRead:
+    """Queue an operator's own SMS to a contact; sent by the same worker, once per request_id."""
+    incident = await session.get(Incident, body.incident_id)
+    if incident is None or not actor.sees(incident.centre_code):
+        raise IncidentNotFoundError(f"incident {body.incident_id} does not exist")
+    contact = await session.get(EmergencyContact, body.contact_id)
+    if contact is None or contact.elder_id != incident.elder_id or not contact.phone:
+        raise ContactNotFoundError(f"contact {body.contact_id} has no mobile for this incident")
+    key = f"manual:{body.request_id}"
+    await insert_ignoring_duplicates(
+        session,
+        FamilyMessage.__table__,
+        [
+            {
+                "incident_id": incident.id, "step": FamilyStep.MANUAL, "dedupe_key": key,
+                "contact_id": contact.id, "contact_rank": contact.position,
+                "contact_name": contact.name, "relation": contact.relation, "phone": contact.phone,
+                "language": contact.language or "zh", "facts": {"text": body.text},
+                "state": SmsState.PENDING, "attempts": 0, "reason": "", "created_by": actor.name,
+            }
+        ],
+    )  # fmt: skip
+    job = await repository.by_dedupe_key(session, key)
+    if job is None:
+        raise MessageNotFoundError(f"message {key} was not recorded")
+    return FamilyMessageRead.model_validate(job)

@@ -1,0 +1,57 @@
+"""API shapes of family messages: the console's outbox listing and an operator's own SMS."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kernel.models import FamilyStep, SmsState
+
+
+class FamilyMessageRead(BaseModel):
+    """One family message: to whom, about which step, and what became of it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    incident_id: int
+    step: FamilyStep
+    contact_rank: int
+    contact_name: str
+    relation: str
+    phone: str
+    language: str
+    body: str | None
+    operator_text: str | None = None
+    state: SmsState
+    due_at: dt.datetime
+    attempts: int
+    twilio_sid: str | None
+    delivery_status: str | None
+    error_code: int | None
+    reason: str
+    created_by: str
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    status_at: dt.datetime | None
+
+
+class ManualMessage(BaseModel):
+    """An operator's own SMS to one of the elder's contacts about an incident."""
+
+    incident_id: int
+    contact_id: int
+    text: str = Field(min_length=1, max_length=300)
+    request_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="Chosen by the console per send: a retried request sends once.",
+    )
+
+
+class StatusOutcome(BaseModel):
+    """What a delivery receipt changed."""
+
+    message_id: int | None
+    status: str

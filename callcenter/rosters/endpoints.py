@@ -1,0 +1,173 @@
+"""Routes: the duty roster of the coming days, and supervisors' changes to it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callcenter.accounts.endpoints import CurrentActor, ForbiddenError, SupervisorActor
+from callcenter.rosters import repository
+from callcenter.rosters.schemas import ShiftRead, ShiftRequest
+from kernel.audit import record
+from kernel.errors import DomainError, NotFoundError
+from kernel.models import Centre, Shift, StaffMember
+from kernel.web import get_session
+
+router = APIRouter(prefix="/api/rosters", tags=["rosters"])
+Session = Annotated[AsyncSession, Depends(get_session)]
+
+DEFAULT_DAYS = 7
+# A month is what a roster page shows at most; longer asks are a mistake or a scrape.
+LONGEST_WINDOW_DAYS = 31
+
+
+class RosterWindowError(DomainError):
+    """`to` is before `from`, or the window is longer than a month."""
+
+    status_code = 422
+    code = "bad_window"
+
+
+class UnknownStaffError(DomainError):
+    """No active staff member with this id."""
+
+    status_code = 422
+    code = "unknown_staff"
+
+
+class UnknownCentreError(DomainError):
+    """No centre with this code."""
+
+    status_code = 422
+    code = "unknown_centre"
+
+
+class ShiftOverlapsError(DomainError):
+    """The person already has a shift in this window."""
+
+    status_code = 409
+    code = "shift_overlaps"
+
+
+class ShiftNotFoundError(NotFoundError):
+    """No shift with this id."""
+
+
+def _shift_read(shift: Shift, member: StaffMember) -> ShiftRead:
+    return ShiftRead(
+        id=shift.id,
+        staff_id=member.id,
+        staff_name=member.name,
+        role=member.role,
+        centre_code=shift.centre_code,
+        starts_at=shift.starts_at,
+        ends_at=shift.ends_at,
+    )
+
+
+def _shift_detail(shift: Shift) -> dict[str, object]:
+    return {
+        "staff_id": shift.staff_id,
+        "centre_code": shift.centre_code,
+        "starts_at": shift.starts_at.isoformat(),
+        "ends_at": shift.ends_at.isoformat(),
+    }
+
+
+@router.get("", response_model=list[ShiftRead], responses=RosterWindowError.response_doc())
+async def list_shifts(
+    request: Request,
+    session: Session,
+    actor: CurrentActor,
+    centre: Annotated[str | None, Query(max_length=8, description="Centre code, e.g. PH03")] = None,
+    first_day: Annotated[
+        dt.date | None, Query(alias="from", description="First local day (default today)")
+    ] = None,
+    last_day: Annotated[
+        dt.date | None, Query(alias="to", description="Last local day, included (default from + 7)")
+    ] = None,
+) -> list[ShiftRead]:
+    """The shifts overlapping these local days (Asia/Shanghai), with staff names."""
+    del actor  # signed in is enough: everyone may see who is on duty where
+    tz = request.app.state.settings.tz
+    first = first_day or dt.datetime.now(tz).date()
+    last = last_day or first + dt.timedelta(days=DEFAULT_DAYS)
+    if last < first:
+        raise RosterWindowError(f"to ({last}) is before from ({first})")
+    if (last - first).days >= LONGEST_WINDOW_DAYS:
+        raise RosterWindowError(f"ask for at most {LONGEST_WINDOW_DAYS} days at a time")
+    start = dt.datetime.combine(first, dt.time(), tz)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tz)
+    rows = await repository.shifts_between(session, start, end, centre)
+    return [_shift_read(shift, member) for shift, member in rows]
+
+
+@router.post(
+    "/shifts",
+    response_model=ShiftRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **ForbiddenError.response_doc(),
+        **UnknownStaffError.response_doc(),
+        **UnknownCentreError.response_doc(),
+        **ShiftOverlapsError.response_doc(),
+    },
+)
+async def add_shift(body: ShiftRequest, session: Session, actor: SupervisorActor) -> ShiftRead:
+    """Put someone on duty (supervisors and admins); refused if it overlaps one of their shifts."""
+    # Locking the person serialises two supervisors adding overlapping shifts at once.
+    member = await session.get(StaffMember, body.staff_id, with_for_update=True)
+    if member is None or not member.active:
+        raise UnknownStaffError(f"staff member {body.staff_id} does not exist")
+    if await session.get(Centre, body.centre_code) is None:
+        raise UnknownCentreError(f"centre {body.centre_code} does not exist")
+    clash = await repository.overlapping_shift(session, member.id, body.starts_at, body.ends_at)
+    if clash is not None:
+        raise ShiftOverlapsError(
+            f"{member.name} is already on shift {clash.id} at {clash.centre_code} "
+            f"from {clash.starts_at.isoformat()} to {clash.ends_at.isoformat()}"
+        )
+    shift = Shift(
+        staff_id=member.id,
+        centre_code=body.centre_code,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+    )
+    session.add(shift)
+    await session.flush()
+    await record(
+        session,
+        actor=actor.name,
+        action="roster.shift_added",
+        subject_type="shift",
+        subject_id=shift.id,
+        detail=_shift_detail(shift),
+    )
+    return _shift_read(shift, member)
+
+
+@router.delete(
+    "/shifts/{shift_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**ForbiddenError.response_doc(), **ShiftNotFoundError.response_doc()},
+)
+async def remove_shift(shift_id: int, session: Session, actor: SupervisorActor) -> Response:
+    """Take a shift off the roster (supervisors and admins)."""
+    shift = await session.get(Shift, shift_id, with_for_update=True)
+    if shift is None:
+        raise ShiftNotFoundError(f"shift {shift_id} does not exist")
+    detail = _shift_detail(shift)
+    await session.delete(shift)
+    await session.flush()
+    await record(
+        session,
+        actor=actor.name,
+        action="roster.shift_removed",
+        subject_type="shift",
+        subject_id=shift_id,
+        detail=detail,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
