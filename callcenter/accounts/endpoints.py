@@ -13,7 +13,6 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request, Response, WebSocketException, status
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from callcenter.accounts import repository, service
@@ -27,14 +26,13 @@ from callcenter.accounts.schemas import (
 from callcenter.accounts.service import Refusal, Refused
 from kernel.errors import DomainError, NotFoundError
 from kernel.models import StaffMember, StaffRole, utcnow
-from kernel.web import get_session
+from kernel.web import Session
 
 SESSION_COOKIE = "eldercare_session"
 # WebSocket close code for "sign in first" (4000-4999 are the application's; 4401 mirrors HTTP).
 WS_CLOSE_NOT_SIGNED_IN = 4401
 
 router = APIRouter(prefix="/api/auth", tags=["accounts"])
-Session = Annotated[AsyncSession, Depends(get_session)]
 
 
 class NotSignedInError(DomainError):

@@ -5,19 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.accounts.endpoints import CurrentActor
 from callcenter.centres import repository
 from callcenter.centres.schemas import CentreRead
 from callcenter.rosters import repository as rosters_repository
 from kernel.models import StaffRole, utcnow
-from kernel.web import get_session
+from kernel.web import Session
 
 router = APIRouter(prefix="/api", tags=["centres"])
-Session = Annotated[AsyncSession, Depends(get_session)]
 
 
 class OnDutyRead(BaseModel):

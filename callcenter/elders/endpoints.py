@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.accounts.endpoints import CurrentActor
@@ -40,10 +40,9 @@ from devices.vitals import Thresholds, effective_thresholds
 from kernel.audit import record
 from kernel.errors import DomainError, NotFoundError
 from kernel.models import AwayPeriod, Elder, LivingSituation, VitalThreshold, utcnow
-from kernel.web import get_session
+from kernel.web import Session
 
 router = APIRouter(prefix="/api/elders", tags=["elders"])
-Session = Annotated[AsyncSession, Depends(get_session)]
 
 
 class ElderNotFoundError(NotFoundError):

@@ -6,8 +6,7 @@ import logging
 from typing import Annotated
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Query, Request
 from twilio.request_validator import RequestValidator
 
 from callcenter.accounts.endpoints import CurrentActor
@@ -19,12 +18,11 @@ from kernel.database import insert_ignoring_duplicates
 from kernel.errors import DomainError, NotFoundError
 from kernel.models import EmergencyContact, FamilyMessage, FamilyStep, Incident, SmsState, utcnow
 from kernel.settings import Settings
-from kernel.web import get_session
+from kernel.web import Session
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/sms", tags=["family sms"])
-Session = Annotated[AsyncSession, Depends(get_session)]
 
 
 class ForgedCallbackError(DomainError):

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,11 +40,10 @@ from kernel.models import (
     StaffMember,
     utcnow,
 )
-from kernel.web import get_session
+from kernel.web import Session
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 feed_router = APIRouter(tags=["incidents"])
-Session = Annotated[AsyncSession, Depends(get_session)]
 
 
 class IncidentNotFoundError(NotFoundError):

@@ -5,17 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.errors import NotFoundError
 from kernel.models import IssueSeverity, RegisterImport, RegisterIssue
-from kernel.web import get_session
+from kernel.web import Session
 
 router = APIRouter(prefix="/api/register", tags=["register"])
-Session = Annotated[AsyncSession, Depends(get_session)]
 
 
 class RegisterImportRead(BaseModel):

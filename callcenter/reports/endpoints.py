@@ -5,19 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.accounts.endpoints import SupervisorActor
 from callcenter.reports import repository
 from callcenter.reports.schemas import Report
 from callcenter.reports.service import build_report, incidents_csv
 from kernel.models import utcnow
-from kernel.web import get_session
+from kernel.web import Session
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
-Session = Annotated[AsyncSession, Depends(get_session)]
 Days = Annotated[int, Query(ge=1, le=366, description="The last N days, up to now")]
 
 

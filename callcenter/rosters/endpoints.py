@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Query, Request, Response, status
 
 from callcenter.accounts.endpoints import CurrentActor, ForbiddenError, SupervisorActor
 from callcenter.rosters import repository
@@ -14,10 +13,9 @@ from callcenter.rosters.schemas import ShiftRead, ShiftRequest
 from kernel.audit import record
 from kernel.errors import DomainError, NotFoundError
 from kernel.models import Centre, Shift, StaffMember
-from kernel.web import get_session
+from kernel.web import Session
 
 router = APIRouter(prefix="/api/rosters", tags=["rosters"])
-Session = Annotated[AsyncSession, Depends(get_session)]
 
 DEFAULT_DAYS = 7
 # A month is what a roster page shows at most; longer asks are a mistake or a scrape.

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Query
 
 from callcenter.accounts.endpoints import CurrentActor
 from callcenter.staff import repository
 from callcenter.staff.schemas import StaffRead
 from kernel.models import StaffRole, utcnow
-from kernel.web import get_session
+from kernel.web import Session
 
 router = APIRouter(prefix="/api/staff", tags=["staff"])
-Session = Annotated[AsyncSession, Depends(get_session)]
 
 
 @router.get("", response_model=list[StaffRead])

@@ -5,16 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.models import RejectedMessage
-from kernel.web import get_session
+from kernel.web import Session
 
 router = APIRouter(prefix="/api/gateway", tags=["gateway"])
-Session = Annotated[AsyncSession, Depends(get_session)]
 
 
 class RejectedMessageRead(BaseModel):
