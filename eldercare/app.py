@@ -74,6 +74,9 @@ def create_app(
     owns_engine = engine is None
     db = engine or create_engine(settings.effective_database_url)
 
+    runs_gateway = settings.role in ("all", "gateway")
+    runs_callcenter = settings.role in ("all", "callcenter")
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
@@ -84,35 +87,27 @@ def create_app(
         stream = (
             EventStream(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
         )
-        # Recorded events are announced on the Redis stream, or else wake this process's pipeline.
+        # Recorded events are announced on the Redis stream, else they wake this process's
+        # pipeline; a gateway-only process without Redis leaves them to the call centres' poll.
         wake = Wake()
-        gateway = GatewayRuntime(app.state.sessions, settings, stream.append if stream else wake)
-        app.state.gateway = gateway
-        app.state.ingest = gateway.ingest
-        await gateway.start()
+        announce = stream.append if stream else (wake if runs_callcenter else None)
+        gateway = GatewayRuntime(app.state.sessions, settings, announce) if runs_gateway else None
+        if gateway is not None:
+            app.state.gateway = gateway
+            app.state.ingest = gateway.ingest
+            await gateway.start()
         stop = Stopping()
-        alarm_work = [
-            *_pipeline_tasks(app.state.sessions, settings, stream, wake, stop),
-            asyncio.create_task(
-                run_escalation(app.state.sessions, settings, stop), name="escalation"
-            ),
-            asyncio.create_task(
-                run_welfare_checks(app.state.sessions, settings, stop), name="welfare"
-            ),
-            asyncio.create_task(
-                run_device_checks(app.state.sessions, settings, stop), name="technical"
-            ),
-            asyncio.create_task(
-                run_family_sender(app.state.sessions, settings, stop), name="family-sms"
-            ),
-        ]
+        alarm_work = (
+            _alarm_work(app.state.sessions, settings, stream, wake, stop) if runs_callcenter else []
+        )
         async with contextlib.AsyncExitStack() as stack:
-            if mqtt:
+            if mqtt and gateway is not None:
                 gateway.start_mqtt(await _broker_login(settings, gateway, stack))
             try:
                 yield
             finally:
-                await gateway.stop()
+                if gateway is not None:
+                    await gateway.stop()
                 stop.set()
                 await asyncio.gather(*alarm_work)
                 await bus.stop()
@@ -166,8 +161,11 @@ def create_app(
         """Prometheus metrics: messages in by type, rejects by reason, ingest lag, acks, online."""
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(device_socket_router)
-    app.include_router(rejects_router)
+    if runs_gateway:
+        app.include_router(device_socket_router)
+        app.include_router(rejects_router)
+    if not runs_callcenter:
+        return app
     app.include_router(incidents_router)
     app.include_router(feed_router)
     app.include_router(centres_router)
@@ -182,6 +180,23 @@ def create_app(
     app.include_router(reports_router)
     app.mount(STATIC_PATH, static_files(), name="console-static")
     return app
+
+
+def _alarm_work(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    stream: EventStream | None,
+    wake: Wake,
+    stop: Stopping,
+) -> list[asyncio.Task[None]]:
+    """The call centre's background work: the pipeline, escalation, checks, the SMS sender."""
+    return [
+        *_pipeline_tasks(sessions, settings, stream, wake, stop),
+        asyncio.create_task(run_escalation(sessions, settings, stop), name="escalation"),
+        asyncio.create_task(run_welfare_checks(sessions, settings, stop), name="welfare"),
+        asyncio.create_task(run_device_checks(sessions, settings, stop), name="technical"),
+        asyncio.create_task(run_family_sender(sessions, settings, stop), name="family-sms"),
+    ]
 
 
 def _pipeline_tasks(

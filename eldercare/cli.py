@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import enum
 import errno
 import json
 import os
@@ -159,26 +160,42 @@ def up(
         bool,
         typer.Option(help="Simulate a few hundred devices and the odd alarm (a living street)."),
     ] = True,
+    role: Annotated[
+        Role | None,
+        typer.Option(
+            help="all: the whole system; gateway: only the device ingest; callcenter: only the "
+            "alarm engine, API, console and SMS (several of each over one database, broker and "
+            "Redis) [ELDERCARE_ROLE]."
+        ),
+    ] = None,
 ) -> None:
     """Run the whole system in one process on the embedded defaults (or the servers configured)."""
     settings = get_settings()
     settings = settings.model_copy(
-        update={"http_host": host or settings.http_host, "http_port": port or settings.http_port}
+        update={
+            "http_host": host or settings.http_host,
+            "http_port": port or settings.http_port,
+            "role": role.value if role is not None else settings.role,
+        }
     )
+    if settings.role != "all" and demo:
+        demo = False  # the demo's scenarios need both halves in this process
     if not _port_free(settings.http_host, settings.http_port):
         errors.print(
             f"[red]Port {settings.http_port} on {settings.http_host} is in use.[/red] "
             "Stop what uses it, or choose another with --port or ELDERCARE_HTTP_PORT."
         )
         raise typer.Exit(1)
+    moved = False  # the embedded broker left 1883 to whatever holds it
     if settings.mqtt_url is None:
-        settings = settings.model_copy(
-            update={"mqtt_port": _embedded_mqtt_port(settings, mqtt_port)}
-        )
+        port_chosen = _embedded_mqtt_port(settings, mqtt_port)
+        asked = mqtt_port is not None or "ELDERCARE_MQTT_PORT" in os.environ
+        moved = not asked and port_chosen != settings.mqtt_port
+        settings = settings.model_copy(update={"mqtt_port": port_chosen})
     console.print(f"Database: {_safe_url(settings.effective_database_url)}")
     migrate.upgrade(settings.effective_database_url)
     try:
-        asyncio.run(_up(settings, seed_count if seed else 0, demo))
+        asyncio.run(_up(settings, seed_count if seed else 0, demo, mqtt_moved=moved))
     except KeyboardInterrupt:
         # Only reachable before serving (e.g. while seeding): the seed's transaction rolled back.
         console.print("Interrupted before start-up finished; nothing half-imported was kept.")
@@ -186,7 +203,9 @@ def up(
     console.print("Stopped.")
 
 
-async def _up(settings: Settings, seed_count: int, demo: bool = False) -> None:
+async def _up(
+    settings: Settings, seed_count: int, demo: bool = False, *, mqtt_moved: bool = False
+) -> None:
     engine = create_engine(settings.effective_database_url)
     sessions = session_factory(engine)
     if seed_count and await jobs.elder_count(sessions) == 0:
@@ -199,21 +218,24 @@ async def _up(settings: Settings, seed_count: int, demo: bool = False) -> None:
     base = f"http://{settings.http_host}:{settings.http_port}"
     if settings.mqtt_url is None:
         mqtt_where = f"mqtt://127.0.0.1:{settings.mqtt_port} (embedded broker)"
-        if settings.mqtt_port != 1883:
+        if mqtt_moved:
             mqtt_where += " - 1883 is taken on this machine"
     else:
         host, mqtt_port, _user, _password = settings.mqtt_login or ("?", 0, "", "")
         mqtt_where = f"mqtt://{host}:{mqtt_port} (shared subscription)"
+    what = {"all": "call centre", "gateway": "gateway", "callcenter": "call centre (no gateway)"}
+    lines = [f"[bold green]Pinghu {what[settings.role]} is up[/bold green] with {elders:,} elders."]
+    if settings.role != "callcenter":
+        lines += [
+            f"  MQTT:     {mqtt_where}",
+            f"  devices:  ws://{settings.http_host}:{settings.http_port}/ws/device",
+        ]
+    lines += [f"  health:   {base}/healthz", f"  metrics:  {base}/metrics"]
+    if settings.role != "gateway":
+        lines += [f"  API docs: {base}/docs", f"  SMS:      {settings.sms_mode}"]
+        lines += [f"  console:  {base}/", _demo_accounts_lines(demo_password, settings).rstrip()]
     console.print(
-        f"[bold green]Pinghu call centre is up[/bold green] with {elders:,} elders.\n"
-        f"  MQTT:     {mqtt_where}\n"
-        f"  devices:  ws://{settings.http_host}:{settings.http_port}/ws/device\n"
-        f"  health:   {base}/healthz\n"
-        f"  API docs: {base}/docs\n"
-        f"  SMS:      {settings.sms_mode}\n"
-        f"  console:  {base}/\n"
-        f"{_demo_accounts_lines(demo_password, settings)}"
-        "Press Ctrl-C to stop.",
+        "\n".join([*lines, "Press Ctrl-C to stop."]),
         soft_wrap=True,  # whole lines, also in a log file or a narrow terminal (addresses intact)
     )
     config = uvicorn.Config(
@@ -239,8 +261,14 @@ async def _up(settings: Settings, seed_count: int, demo: bool = False) -> None:
 
         server.before_shutdown = stop_street
     mqtt_host, mqtt_port = _mqtt_address(settings)
+    # `eldercare simulate` beside it looks for the devices' side: the broker and /ws/device.
+    here = running.Running(os.getpid(), base, mqtt_host, mqtt_port)
     try:
-        with running.announced(settings, running.Running(os.getpid(), base, mqtt_host, mqtt_port)):
+        with (
+            running.announced(settings, here)
+            if settings.role != "callcenter"
+            else contextlib.nullcontext()
+        ):
             await server.serve()
     finally:
         await engine.dispose()
@@ -284,6 +312,14 @@ def _demo_accounts_lines(password: str | None, settings: Settings) -> str:
         f"phNN-wN), password {password}\n"
         f"            (kept in {settings.data_dir / DEMO_ACCOUNTS_FILE})\n"
     )
+
+
+class Role(enum.StrEnum):
+    """What one `eldercare up` process runs."""
+
+    ALL = "all"
+    GATEWAY = "gateway"
+    CALLCENTER = "callcenter"
 
 
 class _Server(uvicorn.Server):

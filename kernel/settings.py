@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -37,6 +38,12 @@ class Settings(BaseSettings):
     mqtt_url: str | None = Field(
         default=None,
         description="mqtt://user:pw@host:1883 of an external broker; unset: the embedded broker.",
+    )
+    role: Literal["all", "gateway", "callcenter"] = Field(
+        default="all",
+        description="What this process runs: everything (one machine), only the device gateway "
+        "(MQTT and WebSocket ingest), or only the call centre (alarm engine, API, console, SMS). "
+        "Several of each share one database, broker and Redis.",
     )
     http_host: str = "127.0.0.1"
     http_port: int = 8080

@@ -74,11 +74,11 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def start_up(tmp_path: Path, seed_count: int) -> Running:
+def start_up(tmp_path: Path, seed_count: int, *more: str) -> Running:
     """`eldercare up` on free HTTP and MQTT ports, seeding `seed_count` elders on first start."""
     port, mqtt_port = free_port(), free_port()
     command = [sys.executable, "-m", "eldercare", "up", "--port", str(port),
-               "--mqtt-port", str(mqtt_port), "--seed-count", str(seed_count), "--no-demo"]  # fmt: skip
+               "--mqtt-port", str(mqtt_port), "--seed-count", str(seed_count), "--no-demo", *more]  # fmt: skip
     process = subprocess.Popen(
         command, cwd=tmp_path, env=clean_env(tmp_path),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -226,3 +226,33 @@ def test_an_acknowledged_sos_survives_the_process_being_killed_right_after(tmp_p
             "SELECT type FROM device_events WHERE message_id = 'press-1'"
         ).fetchall()
     assert recorded == [("sos",)]
+
+
+def test_a_gateway_process_and_a_call_centre_process_close_the_loop_between_them(
+    tmp_path: Path,
+) -> None:
+    """`--role`: the press reaches the gateway process, the incident is made by the call centre
+    process, and the worker's acknowledgement reaches the terminal through the gateway again."""
+    gateway = start_up(tmp_path, 30, "--role", "gateway")
+    centre = None
+    try:
+        wait_healthy(gateway.base, gateway.process, deadline_s=120)
+        centre = start_up(tmp_path, 30, "--role", "callcenter")
+        wait_healthy(centre.base, centre.process, deadline_s=60)
+        # Each serves only its half.
+        assert httpx.get(f"{gateway.base}/api/incidents").status_code == 404
+        assert httpx.get(f"{centre.base}/api/incidents").status_code == 401
+        database = tmp_path / "data" / "eldercare.db"
+        ack = asyncio.run(press_sos(database, gateway.mqtt_port))
+        assert ack["status"] == "received"
+        kind, priority, _centre, _routing = wait_for_incident(database)
+        assert (kind, priority) == ("sos", 1)
+        heard = asyncio.run(acknowledge_and_listen(database, gateway.mqtt_port, centre.base))
+        assert heard["type"] == "notice"
+    finally:
+        for running in (centre, gateway):
+            if running is not None:
+                running.process.send_signal(signal.SIGINT)
+                output = running.process.communicate(timeout=30)[0]
+                assert running.process.returncode == 0, output
+    assert "Pinghu gateway is up" in output
