@@ -36,12 +36,12 @@ from bench.common import free_port, quantile
 from bench.ingest.run import (
     GATEWAY_PASSWORD,
     GATEWAY_USER,
+    Load,
     _device_logins,
     _wait_http,
     _wait_port,
     client,
     eldercare,
-    publish_stream,
     sos,
 )
 from callcenter.routing import repository as routing_repository
@@ -106,7 +106,7 @@ async def press_to_feed(
     http_port: int,
     token: str,
     terminals: list[tuple[str, str]],
-    monitors: list[tuple[str, str]],
+    monitors: Path,
     rate: float,
 ) -> tuple[list[float], list[float], int, float]:
     """SOS publish to its incident on the live feed (ms) under readings at `rate`, publish to
@@ -127,8 +127,9 @@ async def press_to_feed(
                 heard[device].set()
 
     listener = asyncio.create_task(listen())
-    stop = asyncio.Event()
-    load = asyncio.create_task(publish_stream(port, monitors, 10**9, rate, stop))
+    load = Load(port, monitors, rate=rate)
+    await load.ready()
+    load.go()
     await asyncio.sleep(1.0)  # let the load reach its rate
     latencies, missed = [], 0
     async with asyncio.TaskGroup() as group:
@@ -139,7 +140,7 @@ async def press_to_feed(
         await terminal.subscribe(downlink_topic(device), qos=1)
         acked = asyncio.create_task(_first_downlink(terminal))
         sent = time.perf_counter()
-        await terminal.publish(uplink_topic(device), sos(n), qos=1)
+        await terminal.publish(uplink_topic(device), sos(Load.runs * 10**7 + n), qos=1)
         try:
             await asyncio.wait_for(heard[device].wait(), 10)
             latencies.append((arrived[device] - sent) * 1000)
@@ -151,8 +152,7 @@ async def press_to_feed(
         if (n + 1) % 10 == 0:
             print(f"    {n + 1} presses, {missed} missed", flush=True)
         await asyncio.sleep(0.1)
-    stop.set()
-    seconds, published = await load
+    published, seconds = await load.finish(stop=True)
     for task in connected:
         await task.result().__aexit__(None, None, None)
     listener.cancel()
@@ -204,7 +204,10 @@ async def main() -> None:
             check=True, env=env, cwd=data, stdout=subprocess.DEVNULL,
         )  # fmt: skip
         logins = dict(line.split(":", 1) for line in _device_logins(data))
-        monitors = [(d, s) for d, s in logins.items() if d.startswith("BP")][: args.monitors]
+        monitors = data / "monitors.json"
+        monitors.write_text(
+            json.dumps([(d, s) for d, s in logins.items() if d.startswith("BP")][: args.monitors])
+        )
         terminals = [(d, s) for d, s in logins.items() if d[0].isdigit()]
         rates = [float(r) for r in args.rates.split(",")]
         needed = args.presses * (len(rates) + 1)

@@ -17,7 +17,6 @@ import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import aiomqtt
 
-from bench.common import free_port
+from bench.common import free_port, quantile
 from devices.protocol import downlink_topic, uplink_topic
 
 GATEWAY_USER = "bench-gateway"
@@ -45,18 +44,50 @@ def eldercare(data: Path, *args: str) -> None:
     )
 
 
-def reading(device: str, n: int) -> bytes:
-    now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
-    return json.dumps(
-        {"v": 1, "id": f"{device}-{n}", "ts": now, "type": "vitals", "hr": 60 + n % 40, "spo2": 97}
-    ).encode()
-
-
 def sos(n: int) -> bytes:
     now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
     return json.dumps(
         {"v": 1, "id": f"sos-{n}", "ts": now, "type": "sos", "button": "main"}
     ).encode()
+
+
+class Load:
+    """The readings, published by bench/ingest/load.py in a process of its own."""
+
+    runs = 0
+
+    def __init__(self, port: int, logins: Path, total: int = 10**9, rate: float = 0.0) -> None:
+        Load.runs += 1
+        self._args = [
+            "--port", str(port), "--logins", str(logins), "--total", str(total),
+            "--rate", str(rate), "--first", str(Load.runs * 10**7),
+        ]  # fmt: skip
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def ready(self) -> None:
+        """Start the process and wait until its monitors are connected."""
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.ingest.load", *self._args,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert self._process.stdout is not None
+        line = await asyncio.wait_for(self._process.stdout.readline(), 60)
+        if line.strip() != b"ready":
+            sys.exit(f"the load generator did not start: {line!r}")
+
+    def go(self) -> None:
+        assert self._process is not None and self._process.stdin is not None
+        self._process.stdin.write(b"go\n")
+
+    async def finish(self, *, stop: bool = False) -> tuple[int, float]:
+        """(readings published, seconds taken); `stop` ends a load that has no end of its own."""
+        assert self._process is not None and self._process.stdout is not None
+        if stop:
+            self._process.terminate()
+        line = await self._process.stdout.readline()
+        await self._process.wait()
+        figures = json.loads(line)
+        return int(figures["published"]), float(figures["seconds"])
 
 
 def client(port: int, username: str, password: str) -> aiomqtt.Client:
@@ -67,44 +98,15 @@ def client(port: int, username: str, password: str) -> aiomqtt.Client:
         password=password,
         identifier=username,
         max_inflight_messages=1000,
+        socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
     )
 
 
-async def publish_stream(
-    port: int,
-    monitors: list[tuple[str, str]],
-    total: int,
-    rate: float | None,
-    stop: asyncio.Event | None = None,
-) -> tuple[float, int]:
-    """Publish `total` readings over the monitors (QoS 1); returns (seconds taken, published)."""
-    per = total // len(monitors)
-    started = time.perf_counter()
-    published = 0
-
-    async def one(device: str, secret: str) -> None:
-        async with client(port, device, secret) as c:
-            for n in range(per):
-                if stop is not None and stop.is_set():
-                    return
-                await c.publish(uplink_topic(device), reading(device, n), qos=1)
-                nonlocal published
-                published += 1
-                if rate:
-                    target = started + (n + 1) * len(monitors) / rate
-                    delay = target - time.perf_counter()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-
-    await asyncio.gather(*(one(d, s) for d, s in monitors))
-    return time.perf_counter() - started, published
-
-
-async def ceiling(port: int, monitors: list[tuple[str, str]], total: int) -> float:
+async def ceiling(port: int, logins: Path, monitors: int, total: int) -> float:
     """Messages per second a bare subscriber receives from this broker."""
     received = 0
     done = asyncio.Event()
-    expected = (total // len(monitors)) * len(monitors)
+    expected = (total // monitors) * monitors
     async with client(port, GATEWAY_USER, GATEWAY_PASSWORD) as sub:
         await sub.subscribe("eldercare/v1/up/+", qos=1)
 
@@ -117,16 +119,23 @@ async def ceiling(port: int, monitors: list[tuple[str, str]], total: int) -> flo
                     return
 
         counter = asyncio.create_task(count())
+        load = Load(port, logins, total)
+        await load.ready()
         started = time.perf_counter()
-        await publish_stream(port, monitors, total, None)
+        load.go()
         await asyncio.wait_for(done.wait(), 120)
         elapsed = time.perf_counter() - started
+        await load.finish()
         counter.cancel()
     return expected / elapsed
 
 
-def gateway_taken(http_port: int) -> float:
-    """Messages the gateway has accepted so far (from its /metrics)."""
+def gateway_taken(http_ports: list[int]) -> float:
+    """Messages the gateways have accepted so far (from their /metrics)."""
+    return sum(_taken(port) for port in http_ports)
+
+
+def _taken(http_port: int) -> float:
     with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as answer:
         text = answer.read().decode()
     return sum(
@@ -137,21 +146,26 @@ def gateway_taken(http_port: int) -> float:
 
 
 async def gateway_throughput(
-    port: int, http_port: int, monitors: list[tuple[str, str]], total: int
+    port: int, http_ports: list[int], logins: Path, monitors: int, total: int
 ) -> float:
     """Messages per second the gateway takes end to end (accepted and recorded)."""
-    before = gateway_taken(http_port)
-    expected = (total // len(monitors)) * len(monitors)
+    before = gateway_taken(http_ports)
+    expected = (total // monitors) * monitors
+    load = Load(port, logins, total)
+    await load.ready()
     started = time.perf_counter()
-    await publish_stream(port, monitors, total, None)
-    # The gateway is another process: its /metrics is the only thing to wait on.
-    while gateway_taken(http_port) - before < expected:  # noqa: ASYNC110
-        await asyncio.sleep(0.02)
-    return expected / (time.perf_counter() - started)
+    load.go()
+    # The gateway is another process: its /metrics is the only thing to wait on. Asked every
+    # 0.1 s: each answer costs the gateway ~2.5 ms, which asked every 20 ms took 12% of its CPU.
+    while gateway_taken(http_ports) - before < expected:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    elapsed = time.perf_counter() - started
+    await load.finish()
+    return expected / elapsed
 
 
 async def ack_latency(
-    port: int, terminal: tuple[str, str], monitors: list[tuple[str, str]], rate: float, presses: int
+    port: int, terminal: tuple[str, str], logins: Path, rate: float, presses: int
 ) -> tuple[list[float], int, float]:
     """Publish-to-ack times (ms) of SOS presses under readings at `rate`/s; also misses, rate reached."""
     device, secret = terminal
@@ -159,13 +173,14 @@ async def ack_latency(
     missed = 0
     async with client(port, device, secret) as c:
         await c.subscribe(downlink_topic(device), qos=1)
-        stop = asyncio.Event()
-        load = asyncio.create_task(publish_stream(port, monitors, 10**9, rate, stop))
+        load = Load(port, logins, rate=rate)
+        await load.ready()
+        load.go()
         await asyncio.sleep(1.0)  # let the load reach its rate
         messages = aiter(c.messages)
         for n in range(presses):
             sent = time.perf_counter()
-            await c.publish(uplink_topic(device), sos(n), qos=1)
+            await c.publish(uplink_topic(device), sos(Load.runs * 10**7 + n), qos=1)
             try:
                 await asyncio.wait_for(anext(messages), 10)
             except TimeoutError:
@@ -173,13 +188,8 @@ async def ack_latency(
                 continue
             latencies.append((time.perf_counter() - sent) * 1000)
             await asyncio.sleep(0.1)
-        stop.set()
-        seconds, published = await load
+        published, seconds = await load.finish(stop=True)
     return latencies, missed, published / seconds
-
-
-def quantile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[int(q * 100) - 1]
 
 
 async def main() -> None:
@@ -195,6 +205,20 @@ async def main() -> None:
         "~430 msg/s, i.e. 25,585 devices with a heartbeat a minute, then 3x and 10x)",
     )
     parser.add_argument("--presses", type=int, default=150, help="SOS presses timed per rate")
+    parser.add_argument(
+        "--gateways",
+        type=int,
+        default=1,
+        help="gateway processes sharing the subscription (each `eldercare up`, own client id)",
+    )
+    parser.add_argument(
+        "--role",
+        choices=("gateway", "all"),
+        default="gateway",
+        help="gateway: `eldercare up --role gateway`, the gateway process as production runs it "
+        "(default); all: the whole call centre in the one process (gateway, alarm pipeline "
+        "judging every reading, escalation, SMS), as `./dev up` runs it",
+    )
     args = parser.parse_args()
     mosquitto = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin")
     if mosquitto is None:
@@ -230,46 +254,48 @@ async def main() -> None:
         )
         logins = dict(line.split(":", 1) for line in _device_logins(data))
         monitors = [(d, s) for d, s in logins.items() if d.startswith("BP")][: args.monitors]
+        monitor_logins = data / "monitors.json"
+        monitor_logins.write_text(json.dumps(monitors))
         terminal = next((d, s) for d, s in logins.items() if d[0].isdigit())
         broker = subprocess.Popen(
             [mosquitto, "-c", str(data / "mq" / "mosquitto.conf")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        gateway = None
+        gateways: list[subprocess.Popen[bytes]] = []
+        http_ports = [http_port]
         try:
             _wait_port(broker_port)
             print(
                 f"(a) ceiling: bare subscriber, {args.messages:,} QoS 1 readings from {len(monitors)} devices",
                 flush=True,
             )
-            bare = await ceiling(broker_port, monitors, args.messages)
+            bare = await ceiling(broker_port, monitor_logins, len(monitors), args.messages)
             print(f"    {bare:,.0f} msg/s", flush=True)
             gateway_env = {
                 **env,
                 "ELDERCARE_MQTT_URL": f"mqtt://{GATEWAY_USER}:{GATEWAY_PASSWORD}@127.0.0.1:{broker_port}",
                 "ELDERCARE_LOG_LEVEL": "WARNING",
             }
-            gateway = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "eldercare",
-                    "up",
-                    "--no-seed",
-                    "--no-demo",
-                    "--port",
-                    str(http_port),
-                ],
-                env=gateway_env,
-                cwd=data,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            _wait_http(http_port)
+            http_ports = [http_port] + [free_port() for _ in range(args.gateways - 1)]
+            for n, port in enumerate(http_ports):
+                gateways.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "eldercare", "up", "--no-seed", "--no-demo",
+                         "--role", args.role, "--port", str(port)],
+                        env={**gateway_env, "ELDERCARE_GATEWAY_ID": f"bench-gateway-{n}"},
+                        cwd=data,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )  # fmt: skip
+            for port in http_ports:
+                _wait_http(port)
             await asyncio.sleep(1.0)  # the gateway's subscription settles
             print("(b) the gateway, same stream, end to end", flush=True)
-            through = await gateway_throughput(broker_port, http_port, monitors, args.messages)
+            through = await gateway_throughput(
+                broker_port, http_ports, monitor_logins, len(monitors), args.messages
+            )
             print(f"    {through:,.0f} msg/s", flush=True)
             runs = []
             for rate in [float(r) for r in args.rates.split(",")]:
@@ -278,22 +304,27 @@ async def main() -> None:
                     flush=True,
                 )
                 latencies, missed, reached = await ack_latency(
-                    broker_port, terminal, monitors, rate, args.presses
+                    broker_port, terminal, monitor_logins, rate, args.presses
                 )
                 runs.append((rate, reached, missed, latencies))
                 await asyncio.sleep(3)  # let a backlog drain before the next rate
         finally:
-            if gateway is not None:
+            for gateway in gateways:
                 gateway.send_signal(signal.SIGINT)
+            for gateway in gateways:
                 try:
                     gateway.wait(60)
                 except subprocess.TimeoutExpired:
-                    print("the gateway did not stop within 60 s of Ctrl-C; killed", flush=True)
+                    print("a gateway did not stop within 60 s of Ctrl-C; killed", flush=True)
                     gateway.kill()
             broker.terminate()
             broker.wait(10)
 
     print()
+    print(
+        f"{args.gateways} x eldercare up --role {args.role} on SQLite; "
+        "readings published by mosquitto_pub"
+    )
     print(f"ceiling (bare subscriber):   {bare:10,.0f} msg/s")
     print(f"gateway (end to end):        {through:10,.0f} msg/s")
     print(f"ratio gateway / ceiling:     {through / bare:10.2f}")
