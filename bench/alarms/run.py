@@ -147,6 +147,7 @@ async def press_to_feed(
             acks.append((await asyncio.wait_for(acked, 10) - sent) * 1000)
         except TimeoutError:
             missed += 1
+            acked.cancel()  # its terminal disconnects at the end: nobody is waiting for it
             if listener.done():
                 listener.result()  # the feed's reader failed: say why
         if (n + 1) % 10 == 0:
