@@ -45,7 +45,7 @@ from kernel.bus import create_bus
 from kernel.database import create_engine, session_factory
 from kernel.errors import DomainError
 from kernel.models import Device, Elder
-from kernel.settings import Settings
+from kernel.settings import Role, Settings
 from kernel.stopping import Stopping
 from kernel.streams import EventStream
 
@@ -74,8 +74,8 @@ def create_app(
     owns_engine = engine is None
     db = engine or create_engine(settings.effective_database_url)
 
-    runs_gateway = settings.role in ("all", "gateway")
-    runs_callcenter = settings.role in ("all", "callcenter")
+    runs_gateway = settings.role in (Role.ALL, Role.GATEWAY)
+    runs_callcenter = settings.role in (Role.ALL, Role.CALLCENTER)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import enum
 import errno
 import json
 import os
@@ -42,7 +41,7 @@ from eldercare.devices_cli import broker_config, devices_app
 from eldercare.simulate_cli import run_street_demo, simulate_app
 from kernel import migrate
 from kernel.database import create_engine, session_factory
-from kernel.settings import Settings, get_settings
+from kernel.settings import Role, Settings, get_settings
 
 app = typer.Typer(
     help="Pinghu smart elderly-care call centre and terminal gateway.",
@@ -175,10 +174,10 @@ def up(
         update={
             "http_host": host or settings.http_host,
             "http_port": port or settings.http_port,
-            "role": role.value if role is not None else settings.role,
+            "role": role or settings.role,
         }
     )
-    if settings.role != "all" and demo:
+    if settings.role is not Role.ALL and demo:
         demo = False  # the demo's scenarios need both halves in this process
     if not _port_free(settings.http_host, settings.http_port):
         errors.print(
@@ -223,15 +222,19 @@ async def _up(
     else:
         host, mqtt_port, _user, _password = settings.mqtt_login or ("?", 0, "", "")
         mqtt_where = f"mqtt://{host}:{mqtt_port} (shared subscription)"
-    what = {"all": "call centre", "gateway": "gateway", "callcenter": "call centre (no gateway)"}
+    what = {
+        Role.ALL: "call centre",
+        Role.GATEWAY: "gateway",
+        Role.CALLCENTER: "call centre (no gateway)",
+    }
     lines = [f"[bold green]Pinghu {what[settings.role]} is up[/bold green] with {elders:,} elders."]
-    if settings.role != "callcenter":
+    if settings.role is not Role.CALLCENTER:
         lines += [
             f"  MQTT:     {mqtt_where}",
             f"  devices:  ws://{settings.http_host}:{settings.http_port}/ws/device",
         ]
     lines += [f"  health:   {base}/healthz", f"  metrics:  {base}/metrics"]
-    if settings.role != "gateway":
+    if settings.role is not Role.GATEWAY:
         lines += [f"  API docs: {base}/docs", f"  SMS:      {settings.sms_mode}"]
         lines += [f"  console:  {base}/", _demo_accounts_lines(demo_password, settings).rstrip()]
     console.print(
@@ -266,7 +269,7 @@ async def _up(
     try:
         with (
             running.announced(settings, here)
-            if settings.role != "callcenter"
+            if settings.role is not Role.CALLCENTER
             else contextlib.nullcontext()
         ):
             await server.serve()
@@ -312,14 +315,6 @@ def _demo_accounts_lines(password: str | None, settings: Settings) -> str:
         f"phNN-wN), password {password}\n"
         f"            (kept in {settings.data_dir / DEMO_ACCOUNTS_FILE})\n"
     )
-
-
-class Role(enum.StrEnum):
-    """What one `eldercare up` process runs."""
-
-    ALL = "all"
-    GATEWAY = "gateway"
-    CALLCENTER = "callcenter"
 
 
 class _Server(uvicorn.Server):

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import enum
 import socket
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Role(enum.StrEnum):
+    """What one process runs: everything, only the device gateway, or only the call centre."""
+
+    ALL = "all"
+    GATEWAY = "gateway"
+    CALLCENTER = "callcenter"
 
 
 class Settings(BaseSettings):
@@ -39,8 +47,8 @@ class Settings(BaseSettings):
         default=None,
         description="mqtt://user:pw@host:1883 of an external broker; unset: the embedded broker.",
     )
-    role: Literal["all", "gateway", "callcenter"] = Field(
-        default="all",
+    role: Role = Field(
+        default=Role.ALL,
         description="What this process runs: everything (one machine), only the device gateway "
         "(MQTT and WebSocket ingest), or only the call centre (alarm engine, API, console, SMS). "
         "Several of each share one database, broker and Redis.",

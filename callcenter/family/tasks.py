@@ -145,6 +145,12 @@ def _accept(
     _note(session, incident, job, "sms_sent", sid=result.sid, status=result.status)
 
 
+def _accept_receipted(session: AsyncSession, incident: Incident, job: FamilyMessage) -> None:
+    """Accept a job a signed receipt has already named: Twilio has it under that sid."""
+    assert job.twilio_sid is not None
+    _accept(session, incident, job, Accepted(job.twilio_sid, job.delivery_status or "queued"))
+
+
 def _refused(
     session: AsyncSession,
     settings: Settings,
@@ -190,12 +196,7 @@ async def settle_unsure(
                 # A signed receipt for this very job came in: Twilio has it, nothing to ask.
                 incident = await session.get(Incident, job.incident_id)
                 if incident is not None:
-                    _accept(
-                        session,
-                        incident,
-                        job,
-                        Accepted(job.twilio_sid, job.delivery_status or "queued"),
-                    )
+                    _accept_receipted(session, incident, job)
                 continue
             started = job.sending_at or now
             outgoing = Outgoing(job.id, service.e164(job.phone), job.body or "", started)
@@ -227,9 +228,7 @@ async def _settle(
         if incident is None:
             return
         if job.twilio_sid is not None:  # a signed receipt named this job meanwhile
-            _accept(
-                session, incident, job, Accepted(job.twilio_sid, job.delivery_status or "queued")
-            )
+            _accept_receipted(session, incident, job)
             return
         held = await repository.known_sids(session, [f.sid for f in found])
         mine = next((f for f in found if f.sid not in held), None)
