@@ -10,7 +10,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -18,6 +18,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from callcenter.accounts.endpoints import role_in
 from callcenter.accounts.endpoints import router as accounts_router
 from callcenter.centres.endpoints import router as centres_router
 from callcenter.console.endpoints import STATIC_PATH, static_files
@@ -44,7 +45,7 @@ from gateway.websocket import router as device_socket_router
 from kernel.bus import create_bus
 from kernel.database import create_engine, session_factory
 from kernel.errors import DomainError
-from kernel.models import Device, Elder
+from kernel.models import Device, Elder, StaffRole
 from kernel.settings import Role, Settings
 from kernel.stopping import Stopping
 from kernel.streams import EventStream
@@ -163,13 +164,17 @@ def create_app(
 
     if runs_gateway:
         app.include_router(device_socket_router)
-        app.include_router(rejects_router)
     if not runs_callcenter:
         return app
+    # Refused device payloads and the register's refused rows hold elders' data: only for
+    # the signed-in staff who review them (the gateway and register packages know no accounts).
+    floor = Depends(role_in(StaffRole.OPERATOR, StaffRole.SUPERVISOR, StaffRole.ADMIN))
+    office = Depends(role_in(StaffRole.SUPERVISOR, StaffRole.ADMIN))
+    app.include_router(rejects_router, dependencies=[floor])
     app.include_router(incidents_router)
     app.include_router(feed_router)
     app.include_router(centres_router)
-    app.include_router(register_router)
+    app.include_router(register_router, dependencies=[office])
     app.include_router(elders_router)
     app.include_router(staff_router)
     app.include_router(rosters_router)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -13,6 +14,7 @@ from eldercare.app import create_app
 from eldercare.jobs import ensure_staff_and_roster, import_register_file
 from kernel import migrate
 from kernel.database import create_engine, session_factory
+from kernel.models import StaffRole
 from kernel.settings import Settings
 from tests.factories import AS_OF, acting_as, create_register_csv, create_row
 
@@ -74,3 +76,39 @@ def test_health_says_unavailable_when_the_database_is_down(tmp_path: Path) -> No
         answer = client.get("/healthz")
     assert answer.status_code == 503
     assert answer.json()["status"] == "unavailable"
+
+
+# Open without signing in: the public centres' list, signing in itself, and Twilio's receipts
+# (which carry Twilio's signature instead).
+PUBLIC_API = {("get", "/api/centres"), ("post", "/api/auth/sign-in"), ("post", "/api/sms/status")}
+
+
+def test_every_api_route_but_the_public_ones_refuses_a_caller_who_has_not_signed_in(
+    settings: Settings,
+) -> None:
+    migrate.upgrade(settings.effective_database_url)
+    app = create_app(settings, mqtt=False)
+    with TestClient(app) as client:
+        open_to_anyone = []
+        for path, operations in app.openapi()["paths"].items():
+            if not path.startswith("/api/"):
+                continue
+            for method in operations:
+                answer = client.request(method, re.sub(r"\{[^}]+\}", "1", path), json={})
+                if answer.status_code != 401 and (method, path) not in PUBLIC_API:
+                    open_to_anyone.append(f"{method.upper()} {path}: {answer.status_code}")
+    assert open_to_anyone == []
+
+
+def test_refused_device_messages_are_for_the_floor_and_register_review_for_the_office(
+    settings: Settings,
+) -> None:
+    migrate.upgrade(settings.effective_database_url)
+    worker = acting_as(create_app(settings, mqtt=False), StaffRole.COMMUNITY_WORKER)
+    with TestClient(worker) as client:
+        assert client.get("/api/gateway/rejects").status_code == 403
+        assert client.get("/api/register/imports").status_code == 403
+    operator = acting_as(create_app(settings, mqtt=False), StaffRole.OPERATOR)
+    with TestClient(operator) as client:
+        assert client.get("/api/gateway/rejects").status_code == 200
+        assert client.get("/api/register/imports").status_code == 403
