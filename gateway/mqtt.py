@@ -16,6 +16,7 @@ import logging
 import re
 import socket
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiomqtt
 
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
 YIELD_EVERY = 32
+# What one read from the broker's socket may take: many uplinks at once under load.
+READ_CHUNK = 256 * 1024
 
 
 # Alarms are taken before readings: under a flood of readings (a fleet reconnecting after a
@@ -87,18 +90,20 @@ async def run_mqtt_ingest(
     backoff = BACKOFF_FIRST_S
     while True:
         try:
-            async with aiomqtt.Client(
-                login.host,
-                login.port,
-                username=login.username,
-                password=login.password,
-                identifier=login.client_id,
-                clean_session=False,
-                protocol=aiomqtt.ProtocolVersion.V311,
-                keepalive=30,
-                queue_type=AlarmsFirstQueue,
-                # Acks go out at once, not held by Nagle's algorithm for the broker's delayed ACK.
-                socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
+            async with with_buffered_reads(
+                aiomqtt.Client(
+                    login.host,
+                    login.port,
+                    username=login.username,
+                    password=login.password,
+                    identifier=login.client_id,
+                    clean_session=False,
+                    protocol=aiomqtt.ProtocolVersion.V311,
+                    keepalive=30,
+                    queue_type=AlarmsFirstQueue,
+                    # Acks go out at once, not held by Nagle's algorithm for the broker's delayed ACK.
+                    socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
+                )
             ) as client:
                 granted = await client.subscribe(login.uplink_filter, qos=1)
                 if any(_refused(code) for code in granted or ()):
@@ -131,6 +136,52 @@ async def run_mqtt_ingest(
             log.warning("MQTT connection lost (%s); reconnecting in %.1f s", error, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+
+class BufferedSocket:
+    """The broker connection as paho reads it, one system call for many packets.
+
+    paho reads every packet in three `recv` calls (its type, its length, its body) and one
+    packet per readable event. Here one `recv` takes whatever the socket holds, up to
+    READ_CHUNK, and paho's small reads are served from that; `pending()` tells aiomqtt's reader
+    to go on while bytes are buffered (the hook it has for TLS sockets, which buffer too).
+    Measured on one stream of readings: 77 µs of CPU a message through aiomqtt before, 37-50 µs
+    with this (docs/gateway.md). Everything else is the socket's own.
+    """
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buffer = b""
+        self._at = 0
+
+    def recv(self, size: int) -> bytes:
+        if self._at == len(self._buffer):
+            chunk: bytes = self._sock.recv(READ_CHUNK)  # BlockingIOError when there is none
+            if not chunk:
+                return chunk  # the broker closed the connection
+            self._buffer, self._at = chunk, 0
+        start, self._at = self._at, min(self._at + size, len(self._buffer))
+        return self._buffer[start : self._at]
+
+    def pending(self) -> int:
+        return len(self._buffer) - self._at
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def with_buffered_reads(client: aiomqtt.Client) -> aiomqtt.Client:
+    """Have paho read through a BufferedSocket from the moment its connection opens."""
+    paho = client._client  # aiomqtt offers no hook on the socket: its paho client's own
+    opened = paho.on_socket_open
+
+    def on_socket_open(paho_client: Any, userdata: Any, sock: Any) -> None:
+        paho_client._sock = BufferedSocket(sock)
+        if opened is not None:
+            opened(paho_client, userdata, sock)
+
+    paho.on_socket_open = on_socket_open
+    return client
 
 
 def _publisher(client: aiomqtt.Client) -> Callable[[str, bytes], Awaitable[None]]:

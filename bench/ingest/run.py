@@ -1,7 +1,8 @@
 """Ingest benchmark: the gateway against the bare broker, and SOS ack latency under load.
 
 One run, one machine, one Mosquitto:
-  (a) ceiling: a bare aiomqtt subscriber that only counts, on the same broker, same stream;
+  (a) ceiling: a bare aiomqtt subscriber that only counts, on the same broker, same stream,
+      reading the socket as the gateway does;
   (b) the gateway (`eldercare up` in its own process, shared subscription, SQLite) taking the
       same stream end to end: validated, recorded, acknowledged where the protocol says;
   (c) SOS ack latency (publish to ack received) while readings flow at a target rate.
@@ -28,6 +29,7 @@ import aiomqtt
 
 from bench.common import free_port, quantile
 from devices.protocol import downlink_topic, uplink_topic
+from gateway.mqtt import with_buffered_reads
 
 GATEWAY_USER = "bench-gateway"
 GATEWAY_PASSWORD = "bench-gateway-password"
@@ -107,7 +109,8 @@ async def ceiling(port: int, logins: Path, monitors: int, total: int) -> float:
     received = 0
     done = asyncio.Event()
     expected = (total // monitors) * monitors
-    async with client(port, GATEWAY_USER, GATEWAY_PASSWORD) as sub:
+    # Read as the gateway reads (gateway.mqtt.BufferedSocket), so the ratio is the gateway's work.
+    async with with_buffered_reads(client(port, GATEWAY_USER, GATEWAY_PASSWORD)) as sub:
         await sub.subscribe("eldercare/v1/up/+", qos=1)
 
         async def count() -> None:

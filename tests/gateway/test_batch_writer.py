@@ -1,0 +1,126 @@
+"""The batch writer: a backlog goes out in short transactions, so an alarm waits for one only."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from gateway.ingest import repository
+from gateway.ingest.schemas import Inbound
+from gateway.ingest.tasks import CHUNK, BatchWriter
+from gateway.mqtt import BufferedSocket
+from gateway.runtime import GatewayRuntime
+from kernel.database import write_turn
+from kernel.models import utcnow
+from tests.gateway.conftest import Sessions, Street, events_of, message
+
+Start = Callable[..., Any]
+
+
+async def queue_readings(gateway: GatewayRuntime, device: str, count: int) -> None:
+    for n in range(count):
+        payload = message("vitals", f"v{n}", hr=70, spo2=97)
+        topic = f"eldercare/v1/up/{device}"
+        await gateway.ingest.handle(Inbound("mqtt", device, topic, payload, utcnow()))
+
+
+def writer_with_turns(sessions: Sessions, log: list[str]) -> tuple[BatchWriter, asyncio.Event]:
+    """A batch writer whose every transaction notes its turn; the first holds it for 50 ms."""
+    first_held = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def noted_turn() -> AsyncIterator[None]:
+        async with write_turn(sessions):
+            log.append("chunk")
+            if not first_held.is_set():
+                first_held.set()
+                await asyncio.sleep(0.05)  # long enough for the alarm below to queue for the turn
+            yield
+
+    class NotedTurns:
+        def __aenter__(self) -> Any:
+            self._turn = noted_turn()
+            return self._turn.__aenter__()
+
+        def __aexit__(self, *exc: Any) -> Any:
+            return self._turn.__aexit__(*exc)
+
+    return BatchWriter(sessions, NotedTurns()), first_held
+
+
+async def test_a_backlog_is_written_a_chunk_a_transaction_and_an_alarm_waits_for_one_chunk(
+    street: Street, start_gateway: Start
+) -> None:
+    gateway: GatewayRuntime = await start_gateway()
+    log: list[str] = []
+    writer, first_held = writer_with_turns(street.sessions, log)
+    gateway.ingest._writer = writer  # this test's writer takes the readings
+    await queue_readings(gateway, street.monitor, 2 * CHUNK + 5)
+
+    async def alarm() -> None:
+        await first_held.wait()
+        async with write_turn(street.sessions, urgent=True):
+            log.append("alarm")
+
+    await asyncio.gather(writer.flush(), alarm())
+    assert log == ["chunk", "alarm", "chunk", "chunk"]
+    assert len(await events_of(street.sessions, street.monitor)) == 2 * CHUNK + 5
+    assert writer.pending == 0
+
+
+async def test_a_chunk_that_fails_leaves_itself_and_the_rest_queued_and_nothing_twice(
+    street: Street, start_gateway: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway: GatewayRuntime = await start_gateway()
+    await queue_readings(gateway, street.monitor, 2 * CHUNK + 5)
+    record_readings = repository.record_readings
+    calls = 0
+
+    async def second_fails(session: Any, rows: list[dict[str, Any]]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+        await record_readings(session, rows)
+
+    monkeypatch.setattr(repository, "record_readings", second_fails)
+    with pytest.raises(OperationalError):
+        await gateway.writer.flush()
+    assert len(await events_of(street.sessions, street.monitor)) == CHUNK
+    assert gateway.writer.pending >= 2 * (CHUNK + 5)  # events and readings of the two chunks left
+
+    await gateway.writer.flush()
+    events = await events_of(street.sessions, street.monitor)
+    assert sorted(e.message_id for e in events) == sorted(f"v{n}" for n in range(2 * CHUNK + 5))
+
+
+def test_the_buffered_socket_serves_small_reads_from_one_receive_in_order() -> None:
+    ours, broker = socket.socketpair()
+    ours.setblocking(False)
+    buffered = BufferedSocket(ours)
+    with ours, broker:
+        with pytest.raises(BlockingIOError):
+            buffered.recv(1)  # nothing yet: paho is told to wait for the next readable event
+        broker.sendall(b"\x30\x05hello\x30\x02")
+        assert buffered.recv(1) == b"\x30"
+        assert buffered.pending() == 8  # the rest came in the same receive
+        assert [buffered.recv(1), buffered.recv(5), buffered.recv(1)] == [
+            b"\x05",
+            b"hello",
+            b"\x30",
+        ]
+        assert buffered.recv(10) == b"\x02"  # never more than is buffered, never past it
+        assert buffered.pending() == 0
+        with pytest.raises(BlockingIOError):
+            buffered.recv(2)  # a packet split between two receives waits for its second part
+        broker.sendall(b"ok")
+        assert buffered.recv(2) == b"ok"
+        assert buffered.fileno() == ours.fileno()  # everything else is the socket's own
+        broker.close()
+        assert buffered.recv(1) == b""  # the broker closed the connection
