@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
 YIELD_EVERY = 32
-# What one read from the broker's socket may take: many uplinks at once under load.
-READ_CHUNK = 256 * 1024
+# What one read from the broker's socket may take: ~80 readings, ~3 ms of paho's work, after
+# which the loop turns to other tasks (an SOS among them) before the next read.
+READ_CHUNK = 16 * 1024
 
 
 # Alarms are taken before readings: under a flood of readings (a fleet reconnecting after a
@@ -142,29 +143,44 @@ class BufferedSocket:
     """The broker connection as paho reads it, one system call for many packets.
 
     paho reads every packet in three `recv` calls (its type, its length, its body) and one
-    packet per readable event. Here one `recv` takes whatever the socket holds, up to
-    READ_CHUNK, and paho's small reads are served from that; `pending()` tells aiomqtt's reader
-    to go on while bytes are buffered (the hook it has for TLS sockets, which buffer too).
-    Measured on one stream of readings: 77 µs of CPU a message through aiomqtt before, 37-50 µs
-    with this (docs/gateway.md). Everything else is the socket's own.
+    packet per readable event. Here one `recv` takes up to READ_CHUNK of what the socket holds,
+    and paho's small reads are served from that; `pending()` tells aiomqtt's reader to go on
+    while bytes are buffered (the hook it has for TLS sockets, which buffer too). Measured on
+    one stream of readings: 77 µs of CPU a message through aiomqtt before, 37-50 µs with this
+    (docs/gateway.md).
+
+    One readable event reads the socket once. Reading on within it whenever a packet ran past
+    the chunk kept aiomqtt's reader going as long as readings flowed, 40-90 ms at a time, and
+    an SOS's own steps waited for it. So a second read in one event is refused as "nothing
+    yet" (paho keeps the part of the packet it has); the socket, which still holds the rest,
+    makes the next readable event at once. Only an empty buffer is ever refused, so nothing
+    received is left waiting. Everything else is the socket's own.
     """
 
     def __init__(self, sock: Any) -> None:
         self._sock = sock
         self._buffer = b""
         self._at = 0
+        self._read_this_event = False
 
     def recv(self, size: int) -> bytes:
         if self._at == len(self._buffer):
+            if self._read_this_event:
+                raise BlockingIOError("read once this event; the rest on the next")
             chunk: bytes = self._sock.recv(READ_CHUNK)  # BlockingIOError when there is none
             if not chunk:
                 return chunk  # the broker closed the connection
             self._buffer, self._at = chunk, 0
+            self._read_this_event = True
         start, self._at = self._at, min(self._at + size, len(self._buffer))
         return self._buffer[start : self._at]
 
     def pending(self) -> int:
-        return len(self._buffer) - self._at
+        """Bytes buffered; aiomqtt's reader asks after every packet and stops at 0."""
+        left = len(self._buffer) - self._at
+        if not left:
+            self._read_this_event = False  # this event's work is done: the next one reads
+        return left
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
