@@ -19,7 +19,7 @@ from gateway.ingest.tasks import Announce, BatchWriter, WriteLock
 from gateway.mqtt import BrokerLogin, run_mqtt_ingest
 from gateway.notices import run_notice_sender
 from gateway.presence import sweep_presence
-from kernel.database import write_turn
+from kernel.database import write_transactions, write_turn
 from kernel.settings import Settings
 from kernel.stopping import Stopping
 
@@ -40,9 +40,11 @@ class GatewayRuntime:
     ) -> None:
         self.registry = DeviceRegistry(sessions)
         write_lock: WriteLock = write_turn(sessions)
-        self.writer = BatchWriter(sessions, write_lock, announce)
+        # Readings and alarms are written through these (on SQLite, whole in a thread of their own).
+        self._writes = write_transactions(sessions)
+        self.writer = BatchWriter(self._writes, write_lock, announce)
         self.ingest = Ingest(
-            sessions,
+            self._writes,
             self.registry,
             self.writer,
             max_skew=dt.timedelta(seconds=settings.max_clock_skew_s),
@@ -110,6 +112,7 @@ class GatewayRuntime:
         await asyncio.gather(*self._tasks)
         self._tasks.clear()
         await self.writer.stop()
+        await self._writes.close()
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.append(asyncio.create_task(work, name=name))

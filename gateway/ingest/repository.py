@@ -1,4 +1,8 @@
-"""Queries of the ingest path: events, readings, rejects and device presence."""
+"""Queries of the ingest path: events, readings, rejects and device presence.
+
+The writes are synchronous work functions for `kernel.database.Transactions`: on SQLite each
+transaction runs whole in the writer's thread, one call from the event loop.
+"""
 
 from __future__ import annotations
 
@@ -6,45 +10,59 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from kernel.database import insert_ignoring_duplicates
+from kernel.database import insert_ignoring_duplicates_in
 from kernel.models import Device, DeviceEvent, RejectedMessage, VitalReading
 
+Rows = list[dict[str, Any]]
 
-async def record_event_once(session: AsyncSession, row: dict[str, Any]) -> bool:
+
+def record_event_once(session: Session, row: dict[str, Any]) -> bool:
     """Record one event unless (device, message id) is already there; True if it is new."""
-    ids = await insert_ignoring_duplicates(
+    ids = insert_ignoring_duplicates_in(
         session, DeviceEvent.__table__, [row], returning=DeviceEvent.id
     )
     return bool(ids)
 
 
-async def record_events(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+def record_batch(
+    session: Session, events: Rows, readings: Rows, rejects: Rows, presence: Rows
+) -> int:
+    """Write a batch of the batch writer's rows; returns how many events were new."""
+    new = record_events(session, events)
+    record_readings(session, readings)
+    record_rejects(session, rejects)
+    update_presence(session, presence)
+    return new
+
+
+def record_events(session: Session, rows: Rows) -> int:
     """Record a batch of events, skipping ones already recorded; returns how many were new."""
-    ids = await insert_ignoring_duplicates(
+    ids = insert_ignoring_duplicates_in(
         session, DeviceEvent.__table__, rows, returning=DeviceEvent.id
     )
     return len(ids)
 
 
-async def record_readings(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+def record_readings(session: Session, rows: Rows) -> None:
     """Store a batch of vital readings, skipping duplicates."""
-    await insert_ignoring_duplicates(session, VitalReading.__table__, rows)
+    insert_ignoring_duplicates_in(session, VitalReading.__table__, rows)
 
 
-async def record_rejects(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+def record_rejects(session: Session, rows: Rows) -> None:
     """Keep a batch of rejected messages for review."""
     if rows:
-        await session.execute(insert(RejectedMessage), rows)
+        session.execute(insert(RejectedMessage), rows)
 
 
-async def update_presence(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+def update_presence(session: Session, rows: Rows) -> None:
     """Apply the latest presence of each device (each dict: id and the fields that changed)."""
-    by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    by_keys: dict[tuple[str, ...], Rows] = {}
     for row in rows:
         by_keys.setdefault(tuple(sorted(row)), []).append(row)
     for group in by_keys.values():
-        await session.execute(update(Device), group)
+        session.execute(update(Device), group)
 
 
 async def count_online(session: AsyncSession) -> int:

@@ -12,8 +12,6 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from devices.protocol import (
     ACKED_TYPES,
     UPLINK_TYPES_BY_KIND,
@@ -33,6 +31,7 @@ from gateway.ingest import repository
 from gateway.ingest.registry import DeviceRegistry
 from gateway.ingest.schemas import DeviceInfo, Inbound
 from gateway.ingest.tasks import Announce, BatchWriter, WriteLock
+from kernel.database import Transactions
 from kernel.models import RAW_KEPT_BYTES, utcnow
 
 log = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ class Ingest:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        writes: Transactions,
         registry: DeviceRegistry,
         writer: BatchWriter,
         *,
@@ -55,7 +54,7 @@ class Ingest:
         write_lock: WriteLock,
         announce: Announce | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._writes = writes
         self._announce = announce
         self._write_lock = write_lock
         self.registry = registry
@@ -97,8 +96,8 @@ class Ingest:
             if isinstance(decoded, Vitals) and device.elder_id is not None:
                 self._writer.add_reading(_reading_row(row, device.elder_id, decoded))
             return []
-        async with self._write_lock, self._sessions() as session, session.begin():
-            new = await repository.record_event_once(session, row)
+        async with self._write_lock:
+            new = await self._writes.run(repository.record_event_once, row)
         metrics.INGEST_LAG.observe(_seconds_since(inbound.received_at))
         if not new:
             metrics.DUPLICATES.inc()

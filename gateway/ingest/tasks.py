@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import metrics
 from gateway.ingest import repository
+from kernel.database import Transactions
 from kernel.models import utcnow
 from kernel.stopping import Stopping
 
@@ -44,11 +44,11 @@ class BatchWriter:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        writes: Transactions,
         write_lock: WriteLock,
         announce: Announce | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._writes = writes
         self._announce = announce
         self._write_lock = write_lock
         self._events: list[dict[str, Any]] = []
@@ -140,11 +140,10 @@ class BatchWriter:
         rejects: list[dict[str, Any]],
         presence: list[dict[str, Any]],
     ) -> None:
-        async with self._write_lock, self._sessions() as session, session.begin():
-            new = await repository.record_events(session, events)
-            await repository.record_readings(session, readings)
-            await repository.record_rejects(session, rejects)
-            await repository.update_presence(session, presence)
+        async with self._write_lock:
+            new = await self._writes.run(
+                repository.record_batch, events, readings, rejects, presence
+            )
         metrics.DUPLICATES.inc(len(events) - new)
         if self._announce is not None and events:
             await self._announce([(row["device_id"], row["message_id"]) for row in events])

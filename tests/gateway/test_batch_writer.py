@@ -16,7 +16,7 @@ from gateway.ingest.schemas import Inbound
 from gateway.ingest.tasks import CHUNK, BatchWriter
 from gateway.mqtt import BufferedSocket
 from gateway.runtime import GatewayRuntime
-from kernel.database import write_turn
+from kernel.database import Transactions, write_transactions, write_turn
 from kernel.models import utcnow
 from tests.gateway.conftest import Sessions, Street, events_of, message
 
@@ -30,7 +30,9 @@ async def queue_readings(gateway: GatewayRuntime, device: str, count: int) -> No
         await gateway.ingest.handle(Inbound("mqtt", device, topic, payload, utcnow()))
 
 
-def writer_with_turns(sessions: Sessions, log: list[str]) -> tuple[BatchWriter, asyncio.Event]:
+def writer_with_turns(
+    sessions: Sessions, writes: Transactions, log: list[str]
+) -> tuple[BatchWriter, asyncio.Event]:
     """A batch writer whose every transaction notes its turn; the first holds it for 50 ms."""
     first_held = asyncio.Event()
 
@@ -51,7 +53,7 @@ def writer_with_turns(sessions: Sessions, log: list[str]) -> tuple[BatchWriter, 
         def __aexit__(self, *exc: Any) -> Any:
             return self._turn.__aexit__(*exc)
 
-    return BatchWriter(sessions, NotedTurns()), first_held
+    return BatchWriter(writes, NotedTurns()), first_held
 
 
 async def test_a_backlog_is_written_a_chunk_a_transaction_and_an_alarm_waits_for_one_chunk(
@@ -59,7 +61,8 @@ async def test_a_backlog_is_written_a_chunk_a_transaction_and_an_alarm_waits_for
 ) -> None:
     gateway: GatewayRuntime = await start_gateway()
     log: list[str] = []
-    writer, first_held = writer_with_turns(street.sessions, log)
+    writes = write_transactions(street.sessions)
+    writer, first_held = writer_with_turns(street.sessions, writes, log)
     gateway.ingest._writer = writer  # this test's writer takes the readings
     await queue_readings(gateway, street.monitor, 2 * CHUNK + 5)
 
@@ -69,6 +72,7 @@ async def test_a_backlog_is_written_a_chunk_a_transaction_and_an_alarm_waits_for
             log.append("alarm")
 
     await asyncio.gather(writer.flush(), alarm())
+    await writes.close()
     assert log == ["chunk", "alarm", "chunk", "chunk"]
     assert len(await events_of(street.sessions, street.monitor)) == 2 * CHUNK + 5
     assert writer.pending == 0
@@ -82,12 +86,12 @@ async def test_a_chunk_that_fails_leaves_itself_and_the_rest_queued_and_nothing_
     record_readings = repository.record_readings
     calls = 0
 
-    async def second_fails(session: Any, rows: list[dict[str, Any]]) -> None:
+    def second_fails(session: Any, rows: list[dict[str, Any]]) -> None:
         nonlocal calls
         calls += 1
         if calls == 2:
             raise OperationalError("INSERT", {}, Exception("disk I/O error"))
-        await record_readings(session, rows)
+        record_readings(session, rows)
 
     monkeypatch.setattr(repository, "record_readings", second_fails)
     with pytest.raises(OperationalError):
