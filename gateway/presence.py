@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import metrics
 from gateway.ingest import repository
-from kernel.database import insert_ignoring_duplicates
+from kernel.database import insert_ignoring_duplicates, write_turn
 from kernel.models import Device, DeviceEvent, utcnow
 from kernel.stopping import Stopping
 
@@ -19,44 +19,58 @@ log = logging.getLogger(__name__)
 
 # Sweep twice a minute: an offline device is noticed within 30 s of its silence limit.
 SWEEP_EVERY_S = 30.0
+SWEEP_CHUNK = 200
 
 
 async def mark_silent_devices_offline(
     sessions: async_sessionmaker[AsyncSession], offline_after: dt.timedelta
 ) -> list[str]:
-    """Devices not heard from within `offline_after` go offline, each with an `offline` event."""
+    """Devices not heard from within `offline_after` go offline, each with an `offline` event.
+
+    Written SWEEP_CHUNK devices a transaction, each on its turn of SQLite's writer: when a power
+    cut silences a community at once, an SOS recorded meanwhile waits for one chunk, not for
+    thousands of devices (nor, outside the turns, in SQLite's busy handler).
+    """
     now = utcnow()
-    async with sessions() as session, session.begin():
-        silent = (
-            await session.execute(
-                select(Device.id, Device.elder_id).where(
-                    Device.online, Device.last_seen_at < now - offline_after
-                )
+    cutoff = now - offline_after
+    async with sessions() as session:
+        silent = list(
+            await session.scalars(
+                select(Device.id).where(Device.online, Device.last_seen_at < cutoff)
             )
-        ).all()
-        if not silent:
-            return []
-        await session.execute(
-            update(Device).where(Device.id.in_([d for d, _ in silent])).values(online=False)
         )
-        await insert_ignoring_duplicates(
-            session,
-            DeviceEvent.__table__,
-            [
-                {
-                    "device_id": device_id,
-                    "message_id": f"silent@{now.isoformat()}",
-                    "type": "offline",
-                    "elder_id": elder_id,
-                    "device_ts": None,
-                    "received_at": now,
-                    "transport": "sweep",
-                    "payload": {"v": 1, "type": "offline", "cause": "silent"},
-                }
-                for device_id, elder_id in silent
-            ],
-        )
-    return [device_id for device_id, _ in silent]
+    gone: list[str] = []
+    for start in range(0, len(silent), SWEEP_CHUNK):
+        ids = silent[start : start + SWEEP_CHUNK]
+        async with write_turn(sessions), sessions() as session, session.begin():
+            # Still silent now: one heard from since the read above stays online.
+            still = (
+                await session.execute(
+                    update(Device)
+                    .where(Device.id.in_(ids), Device.online, Device.last_seen_at < cutoff)
+                    .values(online=False)
+                    .returning(Device.id, Device.elder_id)
+                )
+            ).all()
+            await insert_ignoring_duplicates(
+                session,
+                DeviceEvent.__table__,
+                [
+                    {
+                        "device_id": device_id,
+                        "message_id": f"silent@{now.isoformat()}",
+                        "type": "offline",
+                        "elder_id": elder_id,
+                        "device_ts": None,
+                        "received_at": now,
+                        "transport": "sweep",
+                        "payload": {"v": 1, "type": "offline", "cause": "silent"},
+                    }
+                    for device_id, elder_id in still
+                ],
+            )
+        gone += [device_id for device_id, _ in still]
+    return gone
 
 
 async def sweep_presence(

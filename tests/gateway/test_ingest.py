@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway import metrics
+from gateway import metrics, presence
 from gateway.ingest.schemas import Inbound
 from gateway.presence import mark_silent_devices_offline
 from gateway.runtime import GatewayRuntime
@@ -108,6 +108,21 @@ async def test_silent_devices_go_offline_with_an_offline_event(
     assert await mark_silent_devices_offline(street.sessions, dt.timedelta(hours=1)) == []
     assert await mark_silent_devices_offline(street.sessions, dt.timedelta(0)) == [street.terminal]
     assert [e.type for e in await events_of(street.sessions, street.terminal)] == ["offline"]
+
+
+async def test_many_silent_devices_go_offline_a_chunk_a_transaction(
+    street: Street, start_gateway: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(presence, "SWEEP_CHUNK", 1)
+    gateway: GatewayRuntime = await start_gateway()
+    for device in (street.terminal, street.monitor, street.door):
+        await gateway.ingest.handle(inbound(device, message("heartbeat", "h1", battery=80)))
+    await gateway.writer.flush()
+    gone = await mark_silent_devices_offline(street.sessions, dt.timedelta(0))
+    assert sorted(gone) == sorted([street.terminal, street.monitor, street.door])
+    for device in gone:
+        assert [e.type for e in await events_of(street.sessions, device)] == ["offline"]
+    assert await mark_silent_devices_offline(street.sessions, dt.timedelta(0)) == []
 
 
 async def test_unbound_terminal_sos_is_an_unidentified_caller_not_a_reject(
