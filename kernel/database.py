@@ -108,8 +108,8 @@ def write_transactions(sessions: async_sessionmaker[AsyncSession]) -> Transactio
     """Transactions for a hot write path: on SQLite in a thread of their own (`WriteThread`),
     elsewhere in an ordinary async session."""
     engine: AsyncEngine = sessions.kw["bind"]
-    if engine.dialect.name == "sqlite":
-        return WriteThread(engine)
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        return WriteThread(engine)  # a second connection to an in-memory database is another one
     return _SessionTransactions(sessions)
 
 
