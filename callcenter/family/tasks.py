@@ -212,6 +212,17 @@ async def settle_unsure(
         await _settle(sessions, settings, job_id, attempt_key, found, now)
 
 
+async def _still_unsure(
+    session: AsyncSession, job_id: int, attempt_key: str | None
+) -> tuple[FamilyMessage, Incident] | None:
+    """The job, locked, and its incident, if it is still this attempt's unsure send."""
+    job = await session.get(FamilyMessage, job_id, with_for_update=True)
+    if job is None or job.state is not SmsState.UNSURE or job.attempt_key != attempt_key:
+        return None
+    incident = await session.get(Incident, job.incident_id)
+    return None if incident is None else (job, incident)
+
+
 async def _settle(
     sessions: Sessions,
     settings: Settings,
@@ -221,12 +232,10 @@ async def _settle(
     now: dt.datetime,
 ) -> None:
     async with write_turn(sessions), sessions() as session, session.begin():
-        job = await session.get(FamilyMessage, job_id, with_for_update=True)
-        if job is None or job.state is not SmsState.UNSURE or job.attempt_key != attempt_key:
+        unsure = await _still_unsure(session, job_id, attempt_key)
+        if unsure is None:
             return
-        incident = await session.get(Incident, job.incident_id)
-        if incident is None:
-            return
+        job, incident = unsure
         if job.twilio_sid is not None:  # a signed receipt named this job meanwhile
             _accept_receipted(session, incident, job)
             return
@@ -250,12 +259,10 @@ async def _cannot_tell(
     now: dt.datetime,
 ) -> None:
     async with write_turn(sessions), sessions() as session, session.begin():
-        job = await session.get(FamilyMessage, job_id, with_for_update=True)
-        if job is None or job.state is not SmsState.UNSURE or job.attempt_key != attempt_key:
+        unsure = await _still_unsure(session, job_id, attempt_key)
+        if unsure is None:
             return
-        incident = await session.get(Incident, job.incident_id)
-        if incident is None:
-            return
+        job, incident = unsure
         job.attempts += 1
         if job.attempts >= settings.sms_max_attempts:
             job.state, job.reason = SmsState.REVIEW, why

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import metrics
 from gateway.ingest import repository
+from gateway.ingest.repository import Rows
 from kernel.database import Transactions
 from kernel.models import utcnow
 from kernel.stopping import Stopping
@@ -123,8 +124,7 @@ class BatchWriter:
         events, readings, rejects = self._events, self._readings, self._rejects
         presence = list(self._presence.values())
         self._events, self._readings, self._rejects, self._presence = [], [], [], {}
-        rounds = -(-max(len(events), len(readings), len(rejects), len(presence)) // CHUNK)
-        for start in range(0, rounds * CHUNK, CHUNK):
+        for start in range(0, max(len(events), len(readings), len(rejects), len(presence)), CHUNK):
             end = start + CHUNK
             try:
                 await self._write(events[start:end], readings[start:end], rejects[start:end],
@@ -133,13 +133,7 @@ class BatchWriter:
                 self._requeue(events[start:], readings[start:], rejects[start:], presence[start:])
                 raise
 
-    async def _write(
-        self,
-        events: list[dict[str, Any]],
-        readings: list[dict[str, Any]],
-        rejects: list[dict[str, Any]],
-        presence: list[dict[str, Any]],
-    ) -> None:
+    async def _write(self, events: Rows, readings: Rows, rejects: Rows, presence: Rows) -> None:
         async with self._write_lock:
             new = await self._writes.run(
                 repository.record_batch, events, readings, rejects, presence
@@ -151,13 +145,7 @@ class BatchWriter:
         for row in events:
             metrics.INGEST_LAG.observe(max(0.0, (now - row["received_at"]).total_seconds()))
 
-    def _requeue(
-        self,
-        events: list[dict[str, Any]],
-        readings: list[dict[str, Any]],
-        rejects: list[dict[str, Any]],
-        presence: list[dict[str, Any]],
-    ) -> None:
+    def _requeue(self, events: Rows, readings: Rows, rejects: Rows, presence: Rows) -> None:
         """Put unwritten rows back in front of anything queued since, so a retry writes them."""
         self._events = events + self._events
         self._readings = readings + self._readings

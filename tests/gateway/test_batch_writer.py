@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -14,7 +13,6 @@ from sqlalchemy.exc import OperationalError
 from gateway.ingest import repository
 from gateway.ingest.schemas import Inbound
 from gateway.ingest.tasks import CHUNK, BatchWriter
-from gateway.mqtt import BufferedSocket
 from gateway.runtime import GatewayRuntime
 from kernel.database import Transactions, write_transactions, write_turn
 from kernel.models import utcnow
@@ -102,30 +100,3 @@ async def test_a_chunk_that_fails_leaves_itself_and_the_rest_queued_and_nothing_
     await gateway.writer.flush()
     events = await events_of(street.sessions, street.monitor)
     assert sorted(e.message_id for e in events) == sorted(f"v{n}" for n in range(2 * CHUNK + 5))
-
-
-def test_the_buffered_socket_serves_small_reads_from_one_receive_in_order() -> None:
-    ours, broker = socket.socketpair()
-    ours.setblocking(False)
-    buffered = BufferedSocket(ours)
-    with ours, broker:
-        with pytest.raises(BlockingIOError):
-            buffered.recv(1)  # nothing yet: paho is told to wait for the next readable event
-        broker.sendall(b"\x30\x05hello\x30\x02")
-        assert buffered.recv(1) == b"\x30"
-        assert buffered.pending() == 8  # the rest came in the same receive
-        assert [buffered.recv(1), buffered.recv(5), buffered.recv(1)] == [
-            b"\x05",
-            b"hello",
-            b"\x30",
-        ]
-        assert buffered.recv(10) == b"\x02"  # never more than is buffered, never past it
-        broker.sendall(b"ok")
-        with pytest.raises(BlockingIOError):
-            buffered.recv(2)  # one read a readable event, though the socket holds more
-        assert buffered.pending() == 0  # aiomqtt's reader stops here; the next event reads on
-        assert buffered.recv(2) == b"ok"
-        assert buffered.fileno() == ours.fileno()  # everything else is the socket's own
-        broker.close()
-        assert buffered.pending() == 0
-        assert buffered.recv(1) == b""  # the broker closed the connection
