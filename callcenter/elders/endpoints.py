@@ -195,6 +195,7 @@ async def get_elder(
 )
 async def elder_vitals(
     elder_id: int,
+    request: Request,
     session: Session,
     actor: CurrentActor,
     days: Annotated[int, Query(ge=1, le=90, description="How many days back")] = 7,
@@ -202,7 +203,8 @@ async def elder_vitals(
     """The elder's readings of the last `days` days, oldest first, for a chart."""
     await _visible_elder(session, elder_id, actor)
     since = utcnow() - dt.timedelta(days=days)
-    readings = await repository.readings_since(session, elder_id, since)
+    max_skew = dt.timedelta(seconds=request.app.state.settings.max_clock_skew_s)
+    readings = await repository.readings_since(session, elder_id, since, max_skew=max_skew)
     return [VitalReadingRead.model_validate(r) for r in readings]
 
 

@@ -15,11 +15,11 @@ from kernel.models import (
     OPEN_STATUSES,
     AwayPeriod,
     Device,
+    DeviceEvent,
     Elder,
     EmergencyContact,
     Incident,
     LivingSituation,
-    VitalReading,
     VitalThreshold,
 )
 
@@ -116,16 +116,50 @@ async def open_incidents(session: AsyncSession, elder_id: int) -> Sequence[Incid
     return (await session.scalars(query)).all()
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One measurement of an elder's vital signs, as a chart plots it."""
+
+    measured_at: dt.datetime
+    device_id: str
+    bp_sys: int | None
+    bp_dia: int | None
+    hr: float | None
+    spo2: float | None
+    glucose: float | None
+    temp: float | None
+
+
+READING_FIELDS = ("bp_sys", "bp_dia", "hr", "spo2", "glucose", "temp")
+
+
 async def readings_since(
-    session: AsyncSession, elder_id: int, since: dt.datetime
-) -> Sequence[VitalReading]:
-    """The elder's readings measured since `since`, oldest first."""
+    session: AsyncSession, elder_id: int, since: dt.datetime, *, max_skew: dt.timedelta
+) -> list[Reading]:
+    """The elder's readings measured since `since`, oldest first.
+
+    A reading is stored once, as the device event that brought it. Found by the elder's events
+    received since `since - max_skew` (the gateway refuses readings stamped further than that
+    from its clock), then by the time the device measured it.
+    """
     query = (
-        select(VitalReading)
-        .where(VitalReading.elder_id == elder_id, VitalReading.measured_at >= since)
-        .order_by(VitalReading.measured_at, VitalReading.id)
+        select(DeviceEvent)
+        .where(
+            DeviceEvent.elder_id == elder_id,
+            DeviceEvent.received_at >= since - max_skew,
+            DeviceEvent.type == "vitals",
+            DeviceEvent.device_ts >= since,
+        )
+        .order_by(DeviceEvent.device_ts, DeviceEvent.id)
     )
-    return (await session.scalars(query)).all()
+    return [
+        Reading(
+            measured_at=event.device_ts or event.received_at,
+            device_id=event.device_id,
+            **{name: event.payload.get(name) for name in READING_FIELDS},
+        )
+        for event in await session.scalars(query)
+    ]
 
 
 async def threshold(session: AsyncSession, elder_id: int, vital: str) -> VitalThreshold | None:

@@ -1,4 +1,4 @@
-"""Queries of the ingest path: events, readings, rejects and device presence.
+"""Queries of the ingest path: events (vital readings among them), rejects and device presence.
 
 The writes are synchronous work functions for `kernel.database.Transactions`: on SQLite each
 transaction runs whole in the writer's thread, one call from the event loop.
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from kernel.database import insert_ignoring_duplicates_in
-from kernel.models import Device, DeviceEvent, RejectedMessage, VitalReading
+from kernel.models import Device, DeviceEvent, RejectedMessage
 
 Rows = list[dict[str, Any]]
 
@@ -26,12 +26,9 @@ def record_event_once(session: Session, row: dict[str, Any]) -> bool:
     return bool(ids)
 
 
-def record_batch(
-    session: Session, events: Rows, readings: Rows, rejects: Rows, presence: Rows
-) -> int:
+def record_batch(session: Session, events: Rows, rejects: Rows, presence: Rows) -> int:
     """Write a batch of the batch writer's rows; returns how many events were new."""
     new = record_events(session, events)
-    record_readings(session, readings)
     record_rejects(session, rejects)
     update_presence(session, presence)
     return new
@@ -43,11 +40,6 @@ def record_events(session: Session, rows: Rows) -> int:
         session, DeviceEvent.__table__, rows, returning=DeviceEvent.id
     )
     return len(ids)
-
-
-def record_readings(session: Session, rows: Rows) -> None:
-    """Store a batch of vital readings, skipping duplicates."""
-    insert_ignoring_duplicates_in(session, VitalReading.__table__, rows)
 
 
 def record_rejects(session: Session, rows: Rows) -> None:

@@ -20,7 +20,6 @@ from devices.protocol import (
     Rejection,
     RejectReason,
     Uplink,
-    Vitals,
     ack_received,
     ack_rejected,
     decode_uplink,
@@ -38,7 +37,6 @@ log = logging.getLogger(__name__)
 
 # An unidentified caller still reaches a person: the protocol's one exception for unbound devices.
 UNBOUND_ALLOWED = frozenset({"sos", "fall", "heartbeat", "offline"})
-_READING_FIELDS = ("bp_sys", "bp_dia", "hr", "spo2", "glucose", "temp")
 
 
 class Ingest:
@@ -92,9 +90,7 @@ class Ingest:
             return []
         row = _event_row(inbound, device, decoded)
         if decoded.type not in ACKED_TYPES:
-            self._writer.add_event(row)
-            if isinstance(decoded, Vitals) and device.elder_id is not None:
-                self._writer.add_reading(_reading_row(row, device.elder_id, decoded))
+            self._writer.add_event(row)  # a vital reading too: its event is the elder's history
             return []
         async with self._write_lock:
             new = await self._writes.run(repository.record_event_once, row)
@@ -155,15 +151,4 @@ def _event_row(inbound: Inbound, device: DeviceInfo, message: Uplink) -> dict[st
         "received_at": inbound.received_at,
         "transport": inbound.transport,
         "payload": message.model_dump(mode="json", exclude_none=True),
-    }
-
-
-def _reading_row(event: dict[str, Any], elder_id: int, message: Vitals) -> dict[str, Any]:
-    return {
-        "elder_id": elder_id,
-        "device_id": event["device_id"],
-        "message_id": event["message_id"],
-        "measured_at": message.ts,
-        "received_at": event["received_at"],
-        **{name: getattr(message, name) for name in _READING_FIELDS},
     }

@@ -1,4 +1,4 @@
-"""Batched writing: readings, routine events, rejects and presence, many rows a transaction.
+"""Batched writing: routine events (vital readings among them), rejects and presence.
 
 Alarms (sos, fall, service, cancel) are not batched: the ingest path writes each one itself
 before acknowledging it. Everything else arrives at fleet rate and is written here every
@@ -53,7 +53,6 @@ class BatchWriter:
         self._announce = announce
         self._write_lock = write_lock
         self._events: list[dict[str, Any]] = []
-        self._readings: list[dict[str, Any]] = []
         self._rejects: list[dict[str, Any]] = []
         self._presence: dict[str, dict[str, Any]] = {}
         self._wake = asyncio.Event()
@@ -63,11 +62,6 @@ class BatchWriter:
     def add_event(self, row: dict[str, Any]) -> None:
         """Queue a routine event (door, location, vitals, offline) for recording."""
         self._events.append(row)
-        self._nudge()
-
-    def add_reading(self, row: dict[str, Any]) -> None:
-        """Queue a vital reading for the elder's history."""
-        self._readings.append(row)
         self._nudge()
 
     def add_reject(self, row: dict[str, Any]) -> None:
@@ -83,7 +77,7 @@ class BatchWriter:
     @property
     def pending(self) -> int:
         """Rows waiting to be written."""
-        return len(self._events) + len(self._readings) + len(self._rejects) + len(self._presence)
+        return len(self._events) + len(self._rejects) + len(self._presence)
 
     def _nudge(self) -> None:
         if self.pending >= MAX_BATCH:
@@ -121,23 +115,20 @@ class BatchWriter:
         """
         if not self.pending:
             return
-        events, readings, rejects = self._events, self._readings, self._rejects
+        events, rejects = self._events, self._rejects
         presence = list(self._presence.values())
-        self._events, self._readings, self._rejects, self._presence = [], [], [], {}
-        for start in range(0, max(len(events), len(readings), len(rejects), len(presence)), CHUNK):
+        self._events, self._rejects, self._presence = [], [], {}
+        for start in range(0, max(len(events), len(rejects), len(presence)), CHUNK):
             end = start + CHUNK
             try:
-                await self._write(events[start:end], readings[start:end], rejects[start:end],
-                                  presence[start:end])  # fmt: skip
+                await self._write(events[start:end], rejects[start:end], presence[start:end])
             except BaseException:
-                self._requeue(events[start:], readings[start:], rejects[start:], presence[start:])
+                self._requeue(events[start:], rejects[start:], presence[start:])
                 raise
 
-    async def _write(self, events: Rows, readings: Rows, rejects: Rows, presence: Rows) -> None:
+    async def _write(self, events: Rows, rejects: Rows, presence: Rows) -> None:
         async with self._write_lock:
-            new = await self._writes.run(
-                repository.record_batch, events, readings, rejects, presence
-            )
+            new = await self._writes.run(repository.record_batch, events, rejects, presence)
         metrics.DUPLICATES.inc(len(events) - new)
         if self._announce is not None and events:
             await self._announce([(row["device_id"], row["message_id"]) for row in events])
@@ -145,10 +136,9 @@ class BatchWriter:
         for row in events:
             metrics.INGEST_LAG.observe(max(0.0, (now - row["received_at"]).total_seconds()))
 
-    def _requeue(self, events: Rows, readings: Rows, rejects: Rows, presence: Rows) -> None:
+    def _requeue(self, events: Rows, rejects: Rows, presence: Rows) -> None:
         """Put unwritten rows back in front of anything queued since, so a retry writes them."""
         self._events = events + self._events
-        self._readings = readings + self._readings
         self._rejects = rejects + self._rejects
         for row in presence:
             # A newer field queued meanwhile wins over the unwritten older one.

@@ -20,7 +20,7 @@ from kernel.models.family import (
     FamilyStep,
     SmsState,
 )
-from kernel.models.gateway import RAW_KEPT_BYTES, DeviceEvent, RejectedMessage, VitalReading
+from kernel.models.gateway import RAW_KEPT_BYTES, DeviceEvent, RejectedMessage
 from kernel.models.incidents import (
     OPEN_STATUSES,
     DeviceNotice,
@@ -68,7 +68,6 @@ __all__ = [
     "StaffMember",
     "StaffRole",
     "StaffSession",
-    "VitalReading",
     "VitalThreshold",
     "utcnow",
 ]

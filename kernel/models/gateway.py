@@ -1,4 +1,4 @@
-"""What the gateway records: accepted device messages, vital readings, and rejected messages."""
+"""What the gateway records: accepted device messages (vital readings among them), rejected ones."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ class DeviceEvent(Base):
 
     The unique key is the protocol's deduplication key: a QoS 1 resend or a terminal's retry
     with the same id finds its row and is not recorded, nor handed on, twice.
+
+    A vital reading is stored once, as its event: the alarm engine judges it from here and the
+    elder's chart reads it from here (by `ix_device_events_elder_received`).
     """
 
     __tablename__ = "device_events"
@@ -31,32 +34,9 @@ class DeviceEvent(Base):
     # None for an sos/fall from a registered device bound to no elder: an unidentified caller.
     elder_id: Mapped[int | None] = mapped_column(ForeignKey("elders.id", ondelete="SET NULL"))
     device_ts: Mapped[dt.datetime | None]
-    received_at: Mapped[dt.datetime] = mapped_column(index=True)
+    received_at: Mapped[dt.datetime]
     transport: Mapped[str] = mapped_column(String(8))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-
-
-class VitalReading(Base):
-    """One measurement of an elder's vital signs, for the elder's history and charts."""
-
-    __tablename__ = "vital_readings"
-    __table_args__ = (
-        UniqueConstraint("device_id", "message_id"),
-        Index("ix_vital_readings_elder_measured", "elder_id", "measured_at"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id", ondelete="CASCADE"))
-    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
-    message_id: Mapped[str] = mapped_column(String(64))
-    measured_at: Mapped[dt.datetime]
-    received_at: Mapped[dt.datetime]
-    bp_sys: Mapped[int | None]
-    bp_dia: Mapped[int | None]
-    hr: Mapped[float | None]
-    spo2: Mapped[float | None]
-    glucose: Mapped[float | None]
-    temp: Mapped[float | None]
 
 
 class RejectedMessage(Base):

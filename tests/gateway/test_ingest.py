@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import text
 
+from callcenter.elders.repository import readings_since
 from gateway import metrics, presence
 from gateway.ingest.schemas import Inbound
 from gateway.presence import mark_silent_devices_offline
 from gateway.runtime import GatewayRuntime
-from kernel.models import Device, VitalReading, utcnow
+from kernel import migrate
+from kernel.models import Device, utcnow
 from tests.gateway.conftest import Street, events_of, message, rejects_of
 
 Start = Callable[..., Any]
@@ -72,12 +75,23 @@ async def test_vitals_are_stored_as_readings_of_the_elder(
         )
     await gateway.ingest.handle(inbound(street.monitor, message("vitals", "v0", spo2=95)))  # resent
     await gateway.writer.flush()
+    # Stored once, as events (which the alarm engine judges), and read back as the elder's history.
+    events = await events_of(street.sessions, street.monitor)
+    assert [(e.message_id, e.payload["spo2"]) for e in events] == [
+        ("v0", 95),
+        ("v1", 94),
+        ("v2", 93),
+    ]
+    elder = events[0].elder_id
+    assert elder is not None
     async with street.sessions() as session:
-        readings = (
-            await session.scalars(select(VitalReading).order_by(VitalReading.message_id))
-        ).all()
-    assert [(r.message_id, r.spo2) for r in readings] == [("v0", 95), ("v1", 94), ("v2", 93)]
-    assert all(r.elder_id is not None for r in readings)
+        history = await readings_since(
+            session, elder, utcnow() - dt.timedelta(hours=1), max_skew=dt.timedelta(days=1)
+        )
+    assert [(r.device_id, r.spo2, r.hr) for r in history] == [
+        (street.monitor, s, None) for s in (95, 94, 93)
+    ]
+    assert [r.measured_at for r in history] == [e.device_ts for e in events]
 
 
 async def test_heartbeat_and_last_will_set_presence(street: Street, start_gateway: Start) -> None:
@@ -182,3 +196,34 @@ async def test_every_reject_is_kept_counted_and_answered_and_serving_goes_on(
         inbound(street.terminal_2, message("sos", "ok", button="main"))
     )
     assert json.loads(ok[0])["status"] == "received"
+
+
+async def test_downgrading_below_readings_once_rebuilds_the_older_readings_table(
+    street: Street, start_gateway: Start, migrated_url: str
+) -> None:
+    gateway: GatewayRuntime = await start_gateway()
+    for n in range(3):
+        await gateway.ingest.handle(inbound(street.monitor, message("vitals", f"v{n}", hr=60 + n)))
+    await gateway.ingest.handle(inbound(street.terminal, message("sos", "s1", button="main")))
+    await gateway.writer.flush()
+    await gateway.stop()
+    events = await events_of(street.sessions, street.monitor)
+
+    await asyncio.to_thread(migrate.downgrade, migrated_url, "0007")
+    async with street.sessions() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT message_id, elder_id, hr, spo2 FROM vital_readings ORDER BY message_id"
+                )
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        (f"v{n}", events[n].elder_id, 60.0 + n, None) for n in range(3)
+    ]  # the sos is no reading
+    await asyncio.to_thread(migrate.upgrade, migrated_url)
+    async with street.sessions() as session:
+        assert len(await readings_since(
+            session, events[0].elder_id or 0, utcnow() - dt.timedelta(hours=1),
+            max_skew=dt.timedelta(days=1),
+        )) == 3  # fmt: skip

@@ -16,7 +16,7 @@ from kernel.database import create_engine
 from kernel.models import Base
 
 TABLES = {
-    "device_events", "rejected_messages", "vital_readings", "incidents", "incident_timeline", "pipeline_cursors", "device_notices",
+    "device_events", "rejected_messages", "incidents", "incident_timeline", "pipeline_cursors", "device_notices",
     "family_messages",
     "alembic_version", "audit_log", "away_periods", "centres", "devices", "elders",
     "emergency_contacts", "register_imports", "register_issues", "shifts", "staff",

@@ -11,7 +11,7 @@ from sqlalchemy import insert
 
 from callcenter.register import columns
 from kernel.database import create_engine, session_factory
-from kernel.models import Incident, IncidentKind, IncidentStatus, StaffRole, VitalReading
+from kernel.models import DeviceEvent, Incident, IncidentKind, IncidentStatus, StaffRole
 from kernel.settings import Settings
 from tests.callcenter.elders.conftest import Elders, act_as, database_rows, elder_id
 
@@ -139,18 +139,34 @@ def test_vitals_are_the_readings_of_the_last_days_oldest_first(
     xiuying = elder_id(client, "王秀英")
     monitor = elders.xiuying[columns.HEALTH_MONITOR]
     now = dt.datetime.now(dt.UTC)
+    # A reading is its device event. Each arrived a minute after it was measured, but for one
+    # stored by the monitor and sent a day late; one more is of another kind, one of another elder.
+    late = {10: dt.timedelta(days=1)}
     add_rows(
         settings,
-        VitalReading,
+        DeviceEvent,
         [
-            {"elder_id": xiuying, "device_id": monitor, "message_id": f"m{days}",
-             "measured_at": now - dt.timedelta(days=days), "received_at": now,
-             "bp_sys": 120 + days, "bp_dia": 80, "hr": 70.0}
+            {"elder_id": xiuying, "device_id": monitor, "message_id": f"m{days}", "type": "vitals",
+             "device_ts": now - dt.timedelta(days=days),
+             "received_at": now - dt.timedelta(days=days) + late.get(days, dt.timedelta(minutes=1)),
+             "transport": "mqtt",
+             "payload": {"v": 1, "id": f"m{days}", "type": "vitals", "bp_sys": 120 + days,
+                         "bp_dia": 80, "hr": 70.0}}
             for days in (1, 10, 3)
+        ]
+        + [
+            {"elder_id": xiuying, "device_id": monitor, "message_id": "off", "type": "offline",
+             "device_ts": None, "received_at": now, "transport": "mqtt", "payload": {}},
+            {"elder_id": elder_id(client, "李建国"), "device_id": elders.jianguo[columns.HEALTH_MONITOR],
+             "message_id": "his", "type": "vitals", "device_ts": now, "received_at": now,
+             "transport": "mqtt", "payload": {"bp_sys": 200, "bp_dia": 100}},
         ],
     )  # fmt: skip
     week = client.get(f"/api/elders/{xiuying}/vitals").json()
     assert [r["bp_sys"] for r in week] == [123, 121]
+    assert (week[0]["device_id"], week[0]["bp_dia"], week[0]["hr"], week[0]["spo2"]) == (
+        monitor, 80, 70.0, None,
+    )  # fmt: skip
     assert [r["bp_sys"] for r in client.get(f"/api/elders/{xiuying}/vitals?days=30").json()] == [
         130, 123, 121,
     ]  # fmt: skip
