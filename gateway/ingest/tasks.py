@@ -26,9 +26,10 @@ from kernel.stopping import Stopping
 FLUSH_INTERVAL_S = 0.05
 MAX_BATCH = 2_000
 # Rows of each kind written in one transaction. On SQLite an alarm waits for the transaction in
-# flight before its own: with the fleet at ten times its rate, ~5 ms (p50) for chunks of this
-# many, where a whole 50 ms batch held the writer 45-75 ms (docs/gateway.md).
-CHUNK = 32
+# flight before its own, where a whole 50 ms batch held the writer 45-75 ms. With readings
+# written once, bench/ingest at ten times the fleet's rate gave SOS ack p99 29-30 ms with 32,
+# 24-26 ms with 64 (fewer commits, less CPU) and 30-36 ms with 128 (docs/gateway.md).
+CHUNK = 64
 # A failed flush is retried after this pause; rows stay queued meanwhile, nothing is dropped.
 RETRY_PAUSE_S = 1.0
 
