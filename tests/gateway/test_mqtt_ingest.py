@@ -177,6 +177,44 @@ async def test_messages_sent_while_the_gateway_was_down_are_taken_when_it_return
 
 
 @pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)
+async def test_a_backlog_beyond_the_old_queue_cap_is_all_taken_the_sos_at_its_end_too(
+    street: Street, broker: Broker, start_gateway: Start
+) -> None:
+    """The broker config holds what the fleet sends while no gateway is connected.
+
+    With the cap `broker-config` wrote before (20,000 queued messages; Mosquitto's own is
+    1,000), Mosquitto acknowledged every reading below to the monitor and then dropped all but
+    the first 20,000 and the SOS behind them.
+    """
+    backlog = 20_500
+    first: GatewayRuntime = await start_gateway(broker.login("gateway-1"))
+    await first.stop()  # its session stays on the broker (clean session off)
+    async with device_client(broker, street, street.monitor) as monitor:
+        in_flight = asyncio.Semaphore(10)
+
+        async def publish(n: int) -> None:
+            async with in_flight:
+                reading = message("vitals", f"backlog-{n}", hr=70, spo2=97)
+                await monitor.publish(uplink_topic(street.monitor), reading, qos=1)
+
+        await asyncio.gather(*(publish(n) for n in range(backlog)))
+    async with device_client(broker, street, street.terminal) as terminal:
+        await terminal.publish(
+            uplink_topic(street.terminal), message("sos", "after-backlog", button="main"), qos=1
+        )
+    await start_gateway(broker.login("gateway-1"))
+
+    async def all_taken() -> bool:
+        return bool(await events_of(street.sessions, street.terminal)) and (
+            len(await events_of(street.sessions, street.monitor)) == backlog
+        )
+
+    async with asyncio.timeout(120):  # ~20,000 readings through a loaded CI machine
+        while not await all_taken():  # noqa: ASYNC110
+            await asyncio.sleep(0.5)
+
+
+@pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)
 async def test_two_gateways_on_one_shared_subscription_take_each_message_once(
     street: Street, broker: Broker, start_gateway: Start
 ) -> None:
