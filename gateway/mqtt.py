@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import heapq
 import itertools
 import logging
@@ -91,19 +92,22 @@ async def run_mqtt_ingest(
     backoff = BACKOFF_FIRST_S
     while True:
         try:
-            async with with_buffered_reads(
-                aiomqtt.Client(
-                    login.host,
-                    login.port,
-                    username=login.username,
-                    password=login.password,
-                    identifier=login.client_id,
-                    clean_session=False,
-                    protocol=aiomqtt.ProtocolVersion.V311,
-                    keepalive=30,
-                    queue_type=AlarmsFirstQueue,
-                    # Acks go out at once, not held by Nagle's algorithm for the broker's delayed ACK.
-                    socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
+            async with with_acks_when_recorded(
+                with_buffered_reads(
+                    aiomqtt.Client(
+                        login.host,
+                        login.port,
+                        username=login.username,
+                        password=login.password,
+                        identifier=login.client_id,
+                        clean_session=False,
+                        protocol=aiomqtt.ProtocolVersion.V311,
+                        keepalive=30,
+                        queue_type=AlarmsFirstQueue,
+                        # Acks go out at once, not held by Nagle's algorithm for the broker's
+                        # delayed ACK.
+                        socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
+                    )
                 )
             ) as client:
                 granted = await client.subscribe(login.uplink_filter, qos=1)
@@ -200,6 +204,20 @@ def with_buffered_reads(client: aiomqtt.Client) -> aiomqtt.Client:
     return client
 
 
+def with_acks_when_recorded(client: aiomqtt.Client) -> aiomqtt.Client:
+    """Have paho send a message's PUBACK only when the gateway says it is recorded.
+
+    By default paho acknowledges a QoS 1 message as soon as it has read it, and the broker then
+    forgets it: a gateway killed before its batch writer committed (up to FLUSH_INTERVAL_S of
+    readings) lost those for good. Held until the commit, the broker still has them, and
+    delivers them again (as duplicates where they were stored after all) when a gateway
+    reconnects. The broker must allow that many messages in flight to the gateway
+    (`max_inflight_messages` in `broker-config`'s Mosquitto config).
+    """
+    client._client.manual_ack_set(True)  # aiomqtt offers no switch: its paho client's own
+    return client
+
+
 def _publisher(client: aiomqtt.Client) -> Callable[[str, bytes], Awaitable[None]]:
     async def publish(topic: str, payload: bytes) -> None:
         await client.publish(topic, payload, qos=1)
@@ -217,7 +235,8 @@ async def _take(client: aiomqtt.Client, ingest: Ingest, message: aiomqtt.Message
     topic = str(message.topic)
     device_id = device_from_uplink_topic(topic)
     payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
-    inbound = Inbound("mqtt", device_id, topic, bytes(payload), utcnow())
+    recorded = functools.partial(client._client.ack, message.mid, message.qos)
+    inbound = Inbound("mqtt", device_id, topic, bytes(payload), utcnow(), recorded)
     for downlink in await ingest.handle(inbound):
         if device_id is not None:
             await client.publish(downlink_topic(device_id), downlink, qos=1)

@@ -103,6 +103,10 @@ class GatewayRuntime:
     async def stop(self) -> None:
         """Stop taking messages first, let every loop finish its round, then write what is queued."""
         if self._mqtt_task is not None:
+            # What is queued is written while the connection is up, so its PUBACKs reach the
+            # broker and it delivers nothing of it again (a failure here is met again below).
+            with contextlib.suppress(SQLAlchemyError, OSError):
+                await self.writer.flush()
             # The reader waits on the broker, not the database: cancelling it there is clean.
             self._mqtt_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

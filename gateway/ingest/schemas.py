@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 
 from devices.ids import DeviceKind
 
@@ -18,6 +19,10 @@ class DeviceInfo:
     secret: str
 
 
+def no_transport_ack() -> None:
+    """A transport with no acknowledgement of its own (WebSocket: the protocol's `ack` is all)."""
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Inbound:
     """One message as a transport received it, before anything is decided about it."""
@@ -27,3 +32,6 @@ class Inbound:
     topic: str | None
     payload: bytes
     received_at: dt.datetime
+    # The transport's acknowledgement, called once the message is durably recorded (MQTT: the
+    # PUBACK; until then the broker keeps the message, to deliver again if the gateway dies).
+    recorded: Callable[[], object] = no_transport_ack

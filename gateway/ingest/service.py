@@ -86,14 +86,20 @@ class Ingest:
             **_heartbeat_fields(decoded),
         )
         metrics.MESSAGES_IN.labels(decoded.type).inc()
+        recorded = inbound.recorded
         if isinstance(decoded, Heartbeat):
+            # Its only record is the device's presence, the latest state, which the next
+            # heartbeat sets again: no reason to hold the broker's copy until it is written.
+            recorded()
             return []
         row = _event_row(inbound, device, decoded)
         if decoded.type not in ACKED_TYPES:
-            self._writer.add_event(row)  # a vital reading too: its event is the elder's history
+            # A vital reading too: its event is the elder's history.
+            self._writer.add_event(row, recorded)
             return []
         async with self._write_lock:
             new = await self._writes.run(repository.record_event_once, row)
+        recorded()
         metrics.INGEST_LAG.observe(_seconds_since(inbound.received_at))
         if not new:
             metrics.DUPLICATES.inc()
@@ -119,7 +125,8 @@ class Ingest:
                 "detail": rejection.detail,
                 "size": len(inbound.payload),
                 "raw": inbound.payload[:RAW_KEPT_BYTES],
-            }
+            },
+            inbound.recorded,
         )
         metrics.ACKS_SENT.labels("rejected").inc()
         return ack_rejected(message_id_of(inbound.payload), rejection.reason, rejection.detail)

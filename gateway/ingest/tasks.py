@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 WriteLock = contextlib.AbstractAsyncContextManager[object]
 # Tells the call centres (over the event stream) which events were recorded: (device, message id).
 Announce = Callable[[list[tuple[str, str]]], Awaitable[None]]
+# Called once a row is committed: the transport's own acknowledgement (MQTT's PUBACK), so that a
+# message the gateway has not stored yet is still the broker's to deliver again.
+Recorded = Callable[[], object]
 
 
 class BatchWriter:
@@ -54,20 +57,24 @@ class BatchWriter:
         self._announce = announce
         self._write_lock = write_lock
         self._events: list[dict[str, Any]] = []
+        self._events_recorded: list[Recorded | None] = []
         self._rejects: list[dict[str, Any]] = []
+        self._rejects_recorded: list[Recorded | None] = []
         self._presence: dict[str, dict[str, Any]] = {}
         self._wake = asyncio.Event()
         self._stop = Stopping()
         self._task: asyncio.Task[None] | None = None
 
-    def add_event(self, row: dict[str, Any]) -> None:
-        """Queue a routine event (door, location, vitals, offline) for recording."""
+    def add_event(self, row: dict[str, Any], recorded: Recorded | None = None) -> None:
+        """Queue a routine event (door, location, vitals, offline); `recorded` once committed."""
         self._events.append(row)
+        self._events_recorded.append(recorded)
         self._nudge()
 
-    def add_reject(self, row: dict[str, Any]) -> None:
-        """Queue a rejected message for review."""
+    def add_reject(self, row: dict[str, Any], recorded: Recorded | None = None) -> None:
+        """Queue a rejected message for review; `recorded` once committed."""
         self._rejects.append(row)
+        self._rejects_recorded.append(recorded)
         self._nudge()
 
     def add_presence(self, device_id: str, **fields: Any) -> None:
@@ -116,16 +123,23 @@ class BatchWriter:
         """
         if not self.pending:
             return
-        events, rejects = self._events, self._rejects
+        events, events_recorded = self._events, self._events_recorded
+        rejects, rejects_recorded = self._rejects, self._rejects_recorded
         presence = list(self._presence.values())
         self._events, self._rejects, self._presence = [], [], {}
+        self._events_recorded, self._rejects_recorded = [], []
         for start in range(0, max(len(events), len(rejects), len(presence)), CHUNK):
             end = start + CHUNK
             try:
                 await self._write(events[start:end], rejects[start:end], presence[start:end])
             except BaseException:
                 self._requeue(events[start:], rejects[start:], presence[start:])
+                self._events_recorded = events_recorded[start:] + self._events_recorded
+                self._rejects_recorded = rejects_recorded[start:] + self._rejects_recorded
                 raise
+            for recorded in (*events_recorded[start:end], *rejects_recorded[start:end]):
+                if recorded is not None:
+                    recorded()
 
     async def _write(self, events: Rows, rejects: Rows, presence: Rows) -> None:
         async with self._write_lock:

@@ -16,6 +16,7 @@ from typing import Any
 
 import aiomqtt
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from devices.protocol import downlink_topic, uplink_topic
 from gateway.ingest.schemas import Inbound
@@ -212,6 +213,50 @@ async def test_a_backlog_beyond_the_old_queue_cap_is_all_taken_the_sos_at_its_en
     async with asyncio.timeout(120):  # ~20,000 readings through a loaded CI machine
         while not await all_taken():  # noqa: ASYNC110
             await asyncio.sleep(0.5)
+
+
+class Unwritable:
+    """Write transactions that all fail, as when the gateway's disk has gone bad."""
+
+    async def run(self, work: Any, *args: Any) -> Any:
+        raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)
+async def test_a_reading_the_gateway_could_not_store_is_delivered_again_to_the_next(
+    street: Street, broker: Broker, start_gateway: Start
+) -> None:
+    """The broker's acknowledgement of a reading waits for its commit: a gateway that took a
+    reading and died before storing it leaves it with the broker, for the next gateway.
+
+    Mosquitto only: the embedded broker lives and dies with the gateway's own process, and
+    amqtt does not deliver a resumed session's unacknowledged messages again.
+    """
+    first: GatewayRuntime = await start_gateway(broker.login("gateway-1"))
+    stored_by_first = first.writer._writes
+    first.writer._writes = Unwritable()
+    async with device_client(broker, street, street.monitor) as monitor:
+        reading = message("vitals", "taken-not-stored", hr=71, spo2=96)
+        await monitor.publish(uplink_topic(street.monitor), reading, qos=1)
+    async with asyncio.timeout(DELIVERY_S):
+        while not first.writer.pending:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)  # taken, and queued for a write that cannot happen
+    with pytest.raises(OperationalError):
+        await first.stop()  # its connection closes first; its last writes fail
+    assert await events_of(street.sessions, street.monitor) == []
+
+    await start_gateway(broker.login("gateway-1"))  # the same session, as after a restart
+
+    async def stored() -> bool:
+        return [e.message_id for e in await events_of(street.sessions, street.monitor)] == [
+            "taken-not-stored"
+        ]
+
+    await wait_for(stored, "the reading the first gateway could not store")
+    first.writer._writes = stored_by_first  # the fixture's teardown stops it once more
 
 
 @pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)
