@@ -143,6 +143,12 @@ async def run_mqtt_ingest(
                 connected.clear()
             if on_publisher is not None:
                 on_publisher(None)
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # A stop was asked for while the connection was closing: aiomqtt can turn the
+                # cancellation into an MqttError on its way out, and reconnecting would leave
+                # the stop waiting for ever.
+                raise asyncio.CancelledError from error
             log.warning("MQTT connection lost (%s); reconnecting in %.1f s", error, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX_S)
