@@ -205,7 +205,7 @@ async def elder_vitals(
     since = utcnow() - dt.timedelta(days=days)
     max_skew = dt.timedelta(seconds=request.app.state.settings.max_clock_skew_s)
     readings = await repository.readings_since(session, elder_id, since, max_skew=max_skew)
-    return [VitalReadingRead.model_validate(r) for r in readings]
+    return [VitalReadingRead.of_event(event) for event in readings]
 
 
 @router.post(

@@ -116,27 +116,10 @@ async def open_incidents(session: AsyncSession, elder_id: int) -> Sequence[Incid
     return (await session.scalars(query)).all()
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One measurement of an elder's vital signs, as a chart plots it."""
-
-    measured_at: dt.datetime
-    device_id: str
-    bp_sys: int | None
-    bp_dia: int | None
-    hr: float | None
-    spo2: float | None
-    glucose: float | None
-    temp: float | None
-
-
-READING_FIELDS = ("bp_sys", "bp_dia", "hr", "spo2", "glucose", "temp")
-
-
 async def readings_since(
     session: AsyncSession, elder_id: int, since: dt.datetime, *, max_skew: dt.timedelta
-) -> list[Reading]:
-    """The elder's readings measured since `since`, oldest first.
+) -> Sequence[DeviceEvent]:
+    """The elder's `vitals` events measured since `since`, oldest first.
 
     A reading is stored once, as the device event that brought it. Found by the elder's events
     received since `since - max_skew` (the gateway refuses readings stamped further than that
@@ -152,14 +135,7 @@ async def readings_since(
         )
         .order_by(DeviceEvent.device_ts, DeviceEvent.id)
     )
-    return [
-        Reading(
-            measured_at=event.device_ts or event.received_at,
-            device_id=event.device_id,
-            **{name: event.payload.get(name) for name in READING_FIELDS},
-        )
-        for event in await session.scalars(query)
-    ]
+    return (await session.scalars(query)).all()
 
 
 async def threshold(session: AsyncSession, elder_id: int, vital: str) -> VitalThreshold | None:

@@ -9,7 +9,8 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from devices.ids import DeviceKind
-from kernel.models import IncidentKind, IncidentStatus, LivingSituation, SelfCare, Sex
+from devices.vitals import VITALS
+from kernel.models import DeviceEvent, IncidentKind, IncidentStatus, LivingSituation, SelfCare, Sex
 
 # The vitals a per-elder threshold may be set for (devices.vitals.VITALS, as a type for the API).
 Vital = Literal["bp_sys", "bp_dia", "hr", "spo2", "glucose", "temp"]
@@ -122,8 +123,6 @@ class ElderProfile(ElderSummary):
 class VitalReadingRead(BaseModel):
     """One measurement, as a chart plots it."""
 
-    model_config = ConfigDict(from_attributes=True)
-
     measured_at: dt.datetime
     device_id: str
     bp_sys: int | None
@@ -132,6 +131,15 @@ class VitalReadingRead(BaseModel):
     spo2: float | None
     glucose: float | None
     temp: float | None
+
+    @classmethod
+    def of_event(cls, event: DeviceEvent) -> VitalReadingRead:
+        """The reading a `vitals` event brought (a reading is stored once, as its event)."""
+        return cls(
+            measured_at=event.device_ts or event.received_at,
+            device_id=event.device_id,
+            **{vital: event.payload.get(vital) for vital in VITALS},
+        )
 
 
 class AwayRequest(BaseModel):

@@ -133,9 +133,11 @@ class BatchWriter:
             try:
                 await self._write(events[start:end], rejects[start:end], presence[start:end])
             except BaseException:
-                self._requeue(events[start:], rejects[start:], presence[start:])
-                self._events_recorded = events_recorded[start:] + self._events_recorded
-                self._rejects_recorded = rejects_recorded[start:] + self._rejects_recorded
+                self._requeue(
+                    events[start:], events_recorded[start:],
+                    rejects[start:], rejects_recorded[start:],
+                    presence[start:],
+                )  # fmt: skip
                 raise
             for recorded in (*events_recorded[start:end], *rejects_recorded[start:end]):
                 if recorded is not None:
@@ -151,10 +153,20 @@ class BatchWriter:
         for row in events:
             metrics.INGEST_LAG.observe(max(0.0, (now - row["received_at"]).total_seconds()))
 
-    def _requeue(self, events: Rows, rejects: Rows, presence: Rows) -> None:
-        """Put unwritten rows back in front of anything queued since, so a retry writes them."""
+    def _requeue(
+        self,
+        events: Rows,
+        events_recorded: list[Recorded | None],
+        rejects: Rows,
+        rejects_recorded: list[Recorded | None],
+        presence: Rows,
+    ) -> None:
+        """Put unwritten rows, and their acknowledgements, back in front of anything queued
+        since, so a retry writes them."""
         self._events = events + self._events
+        self._events_recorded = events_recorded + self._events_recorded
         self._rejects = rejects + self._rejects
+        self._rejects_recorded = rejects_recorded + self._rejects_recorded
         for row in presence:
             # A newer field queued meanwhile wins over the unwritten older one.
             self._presence.setdefault(row["id"], {}).update(

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from callcenter.elders.repository import readings_since
+from callcenter.elders.schemas import VitalReadingRead
 from gateway import metrics, presence
 from gateway.ingest.schemas import Inbound
 from gateway.presence import mark_silent_devices_offline
@@ -85,9 +86,12 @@ async def test_vitals_are_stored_as_readings_of_the_elder(
     elder = events[0].elder_id
     assert elder is not None
     async with street.sessions() as session:
-        history = await readings_since(
-            session, elder, utcnow() - dt.timedelta(hours=1), max_skew=dt.timedelta(days=1)
-        )
+        history = [
+            VitalReadingRead.of_event(event)
+            for event in await readings_since(
+                session, elder, utcnow() - dt.timedelta(hours=1), max_skew=dt.timedelta(days=1)
+            )
+        ]
     assert [(r.device_id, r.spo2, r.hr) for r in history] == [
         (street.monitor, s, None) for s in (95, 94, 93)
     ]
