@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # Registrations and re-bindings made by other processes (an import) reach this cache this fast.
 REGISTRY_REFRESH_S = 60.0
+# How long a stop waits for the MQTT client to close before it cancels it once more.
+STOP_MQTT_S = 5.0
 
 
 class GatewayRuntime:
@@ -109,6 +111,12 @@ class GatewayRuntime:
                 await self.writer.flush()
             # The reader waits on the broker, not the database: cancelling it there is clean.
             self._mqtt_task.cancel()
+            _, waiting = await asyncio.wait({self._mqtt_task}, timeout=STOP_MQTT_S)
+            if waiting:
+                # aiomqtt waits without a bound for the broker to see its DISCONNECT; a stop
+                # does not wait for ever on a broker's goodbye (a test's teardown hung there).
+                log.warning("MQTT client did not close within %.0f s; cancelled", STOP_MQTT_S)
+                self._mqtt_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._mqtt_task
             self._mqtt_task = None
