@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
+import threading
 import weakref
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +28,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 from kernel.bus import Bus
+
+log = logging.getLogger(__name__)
 
 
 def is_sqlite(url: str) -> bool:
@@ -128,7 +132,9 @@ class WriteThread:
         url = engine.url.set(drivername="sqlite")
         self._engine = sqlalchemy.create_engine(url, connect_args={"timeout": 30})
         event.listen(self._engine, "connect", _sqlite_pragmas)
+        event.listen(self._engine, "connect", _checkpoints_left_to_the_checkpointer)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writes")
+        self.checkpointer = Checkpointer(url)
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -141,6 +147,58 @@ class WriteThread:
     async def close(self) -> None:
         """Finish the transaction in flight, then close the thread and the connection."""
         await asyncio.to_thread(self._thread.shutdown)
+        self._engine.dispose()
+        await asyncio.to_thread(self.checkpointer.stop)
+
+
+# The writer's own connection checkpoints only if the WAL outgrows this (64 MB of 4 KB pages),
+# i.e. when the checkpointer has stopped or fallen far behind; SQLite's default is 1,000.
+WRITER_AUTOCHECKPOINT_PAGES = 16_000
+CHECKPOINT_EVERY_S = 0.5
+
+
+def _checkpoints_left_to_the_checkpointer(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT_PAGES}")
+    cursor.close()
+
+
+class Checkpointer:
+    """Copies the WAL back into the database file from a thread of its own, every
+    CHECKPOINT_EVERY_S, so that the writer never does.
+
+    SQLite checkpoints in whichever connection commits past 1,000 WAL pages, and a checkpoint
+    writes the pages back and syncs the file twice: in the writer's thread that was a pause
+    every few commits, which an alarm waiting for its turn on the writer waited through too.
+    A PASSIVE checkpoint on another connection runs beside the writer without blocking it
+    (and does what readers allow; the rest is taken the next time). Measured in bench/ingest:
+    the gateway's CPU per reading fell from 102-104 µs to 88 µs (docs/gateway.md).
+    """
+
+    def __init__(self, url: sqlalchemy.URL) -> None:
+        self._engine = sqlalchemy.create_engine(url, connect_args={"timeout": 30})
+        event.listen(self._engine, "connect", _sqlite_pragmas)
+        # The last checkpoint's (busy, pages in the WAL, pages checkpointed), as SQLite gives it.
+        self.last: tuple[int, int, int] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoints", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(CHECKPOINT_EVERY_S):
+            try:
+                with self._engine.connect() as connection:
+                    busy, pages, done = connection.exec_driver_sql(
+                        "PRAGMA wal_checkpoint(PASSIVE)"
+                    ).one()
+                self.last = (busy, pages, done)
+            except sqlalchemy.exc.SQLAlchemyError:
+                log.warning("WAL checkpoint failed; trying again", exc_info=True)
+
+    def stop(self) -> None:
+        """Stop after the checkpoint in flight, and close the connection."""
+        self._stop.set()
+        self._thread.join()
         self._engine.dispose()
 
 

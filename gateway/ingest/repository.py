@@ -6,16 +6,21 @@ transaction runs whole in the writer's thread, one call from the event loop.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.schema import Table
 
+from kernel.batch_writes import insert_many_ignoring_duplicates, update_many_by_key
 from kernel.database import insert_ignoring_duplicates_in
 from kernel.models import Device, DeviceEvent, RejectedMessage
 
 Rows = list[dict[str, Any]]
+
+_EVENTS = cast(Table, DeviceEvent.__table__)
+_DEVICES = cast(Table, Device.__table__)
 
 
 def record_event_once(session: Session, row: dict[str, Any]) -> bool:
@@ -36,10 +41,7 @@ def record_batch(session: Session, events: Rows, rejects: Rows, presence: Rows) 
 
 def record_events(session: Session, rows: Rows) -> int:
     """Record a batch of events, skipping ones already recorded; returns how many were new."""
-    ids = insert_ignoring_duplicates_in(
-        session, DeviceEvent.__table__, rows, returning=DeviceEvent.id
-    )
-    return len(ids)
+    return insert_many_ignoring_duplicates(session, _EVENTS, rows)
 
 
 def record_rejects(session: Session, rows: Rows) -> None:
@@ -50,11 +52,7 @@ def record_rejects(session: Session, rows: Rows) -> None:
 
 def update_presence(session: Session, rows: Rows) -> None:
     """Apply the latest presence of each device (each dict: id and the fields that changed)."""
-    by_keys: dict[tuple[str, ...], Rows] = {}
-    for row in rows:
-        by_keys.setdefault(tuple(sorted(row)), []).append(row)
-    for group in by_keys.values():
-        session.execute(update(Device), group)
+    update_many_by_key(session, _DEVICES, rows)
 
 
 async def count_online(session: AsyncSession) -> int:

@@ -26,10 +26,12 @@ from kernel.stopping import Stopping
 FLUSH_INTERVAL_S = 0.05
 MAX_BATCH = 2_000
 # Rows of each kind written in one transaction. On SQLite an alarm waits for the transaction in
-# flight before its own, where a whole 50 ms batch held the writer 45-75 ms. With readings
-# written once, bench/ingest at ten times the fleet's rate gave SOS ack p99 29-30 ms with 32,
-# 24-26 ms with 64 (fewer commits, less CPU) and 30-36 ms with 128 (docs/gateway.md).
-CHUNK = 64
+# flight before its own, where a whole 50 ms batch held the writer 45-75 ms. Session 6 chose 64
+# (10x SOS ack p99 24-26 ms against 29-30 with 32). Once a chunk became a few multi-row
+# statements (kernel.batch_writes) its cost was mostly fixed, ~2-4 ms of thread hand-offs and
+# commit: 256 rows take ~7 ms at the median, the writer keeps up with ~10,000+ readings a
+# second instead of ~9,000, and the 10x SOS ack p99 stayed 22-25 ms (docs/gateway.md).
+CHUNK = 256
 # A failed flush is retried after this pause; rows stay queued meanwhile, nothing is dropped.
 RETRY_PAUSE_S = 1.0
 

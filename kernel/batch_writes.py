@@ -1,0 +1,124 @@
+"""Batch writes for a hot path: many rows in one statement, the same on SQLite and PostgreSQL.
+
+On SQLite a batch is one multi-row statement run by the driver: each value goes through its
+column's own bind processor (so it is stored exactly as SQLAlchemy would store it), the SQL is
+made once per table, columns and row count. One statement is one step of SQLite's engine, and
+the Python driver lets go of the GIL once for it, where `executemany` lets go and takes it back
+for every row. In the gateway's writer thread that mattered more than the CPU: each take-back
+waited for the event loop to let go of the GIL, and the loop in turn waited for the writer
+(bench/ingest, docs/gateway.md). Column defaults are not applied: each row gives every column
+it sets.
+
+On PostgreSQL the same batches go through SQLAlchemy (insertmanyvalues, RETURNING the keys).
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.schema import Table
+
+from kernel.database import insert_ignoring_duplicates_in
+
+Rows = list[dict[str, Any]]
+# SQLite before 3.32 takes at most 999 parameters a statement.
+MAX_PARAMETERS = 999
+# UPDATE … FROM (VALUES …) is SQLite 3.33's; before it, one UPDATE a row.
+_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
+
+
+def insert_many_ignoring_duplicates(session: Session, table: Table, rows: Rows) -> int:
+    """Insert rows alike (the same keys), skipping those whose unique key is already there;
+    returns how many were new."""
+    if not rows:
+        return 0
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        key = next(iter(table.primary_key.columns))
+        return len(insert_ignoring_duplicates_in(session, table, rows, returning=key))
+    columns = tuple(rows[0])
+    new = 0
+    for part in _parts(rows, len(columns)):
+        sql = _insert_sql(connection.dialect, table, columns, len(part))
+        cursor = connection.exec_driver_sql(sql, _flat(connection, table, columns, part))
+        new += cursor.rowcount
+    return new
+
+
+def update_many_by_key(session: Session, table: Table, rows: Rows) -> None:
+    """UPDATE rows by primary key; each dict holds the key and the columns it changes (rows may
+    change different columns)."""
+    key = next(iter(table.primary_key.columns)).key
+    by_columns: dict[tuple[str, ...], Rows] = {}
+    for row in rows:
+        by_columns.setdefault(tuple(sorted(row)), []).append(row)
+    connection = session.connection()
+    for names, group in by_columns.items():
+        columns = (key, *(name for name in names if name != key))
+        if connection.dialect.name == "sqlite" and _UPDATE_FROM:
+            for part in _parts(group, len(columns)):
+                sql = _update_sql(connection.dialect, table, columns, len(part))
+                connection.exec_driver_sql(sql, _flat(connection, table, columns, part))
+        else:
+            by_key = table.c[key] == sqlalchemy.bindparam("_key", type_=table.c[key].type)
+            connection.execute(
+                sqlalchemy.update(table).where(by_key),
+                [{**{name: row[name] for name in columns[1:]}, "_key": row[key]} for row in group],
+            )
+
+
+def _parts(rows: Rows, width: int) -> list[Rows]:
+    per_statement = max(1, MAX_PARAMETERS // width)
+    return [rows[start : start + per_statement] for start in range(0, len(rows), per_statement)]
+
+
+def _flat(
+    connection: Connection, table: Table, columns: tuple[str, ...], rows: Rows
+) -> tuple[Any, ...]:
+    processors = _processors(connection.dialect, table, columns)
+    return tuple(
+        row[name] if process is None else process(row[name])
+        for row in rows
+        for name, process in zip(columns, processors, strict=True)
+    )
+
+
+@functools.cache
+def _processors(
+    dialect: Dialect, table: Table, columns: tuple[str, ...]
+) -> tuple[Callable[[Any], Any] | None, ...]:
+    """Each column's bind processor on this dialect: what SQLAlchemy itself applies."""
+    return tuple(
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...], count: int) -> str:
+    quote = dialect.identifier_preparer.quote
+    row = "(" + ", ".join("?" * len(columns)) + ")"
+    return (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in columns)}) "
+        f"VALUES {', '.join([row] * count)} ON CONFLICT DO NOTHING"
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _update_sql(dialect: Dialect, table: Table, columns: tuple[str, ...], count: int) -> str:
+    """UPDATE … FROM (VALUES …): the key is the first value of each row (SQLite's `column1`)."""
+    quote = dialect.identifier_preparer.quote
+    name = quote(table.name)
+    row = "(" + ", ".join("?" * len(columns)) + ")"
+    assignments = ", ".join(
+        f"{quote(column)} = batch.column{n}" for n, column in enumerate(columns[1:], start=2)
+    )
+    return (
+        f"UPDATE {name} SET {assignments} FROM (VALUES {', '.join([row] * count)}) AS batch "
+        f"WHERE {name}.{quote(columns[0])} = batch.column1"
+    )
