@@ -2,8 +2,8 @@
 
 Alarms (sos, fall, service, cancel) are not batched: the ingest path writes each one itself
 before acknowledging it. Everything else arrives at fleet rate and is written here every
-FLUSH_INTERVAL_S or MAX_BATCH rows, whichever comes first, so storage keeps up with 25,000
-devices on SQLite as on PostgreSQL.
+FLUSH_INTERVAL_S, or at once when a whole transaction's worth (CHUNK rows) is queued, so
+storage keeps up with 25,000 devices on SQLite as on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from kernel.models import utcnow
 from kernel.stopping import Stopping
 
 FLUSH_INTERVAL_S = 0.05
-MAX_BATCH = 2_000
 # Rows of each kind written in one transaction. On SQLite an alarm waits for the transaction in
 # flight before its own, where a whole 50 ms batch held the writer 45-75 ms. Session 6 chose 64
 # (10x SOS ack p99 24-26 ms against 29-30 with 32). Once a chunk became a few multi-row
@@ -90,7 +89,10 @@ class BatchWriter:
         return len(self._events) + len(self._rejects) + len(self._presence)
 
     def _nudge(self) -> None:
-        if self.pending >= MAX_BATCH:
+        # A full chunk is written at once: waiting for the timer (until 2,000 rows, before) left
+        # the writer idle between flushes, 15 ms on average under a backlog, and the 10x SOS ack
+        # p99 fell from 23.5-23.9 ms to 17.1-17.5 ms with this (two alternating runs each).
+        if self.pending >= CHUNK:
             self._wake.set()
 
     def start(self) -> None:
