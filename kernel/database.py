@@ -171,8 +171,9 @@ class Checkpointer:
     writes the pages back and syncs the file twice: in the writer's thread that was a pause
     every few commits, which an alarm waiting for its turn on the writer waited through too.
     A PASSIVE checkpoint on another connection runs beside the writer without blocking it
-    (and does what readers allow; the rest is taken the next time). Measured in bench/ingest:
-    the gateway's CPU per reading fell from 102-104 µs to 88 µs (docs/gateway.md).
+    (and does what readers allow; the rest is taken the next time). In single bench/ingest
+    runs, the writer's checkpoints made rare took the gateway's CPU per reading from 102-104 µs
+    to 88 µs (docs/gateway.md).
     """
 
     def __init__(self, url: sqlalchemy.URL) -> None:
