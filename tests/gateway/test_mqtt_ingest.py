@@ -16,6 +16,7 @@ from typing import Any
 
 import aiomqtt
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy.exc import OperationalError
 
 from devices.protocol import downlink_topic, uplink_topic
@@ -257,6 +258,35 @@ async def test_a_reading_the_gateway_could_not_store_is_delivered_again_to_the_n
 
     await wait_for(stored, "the reading the first gateway could not store")
     first.writer._writes = stored_by_first  # the fixture's teardown stops it once more
+
+
+@pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)
+async def test_what_a_gateway_recorded_is_acknowledged_and_not_delivered_again(
+    street: Street, broker: Broker, start_gateway: Start
+) -> None:
+    """PUBACKs go out once recorded, written together (gateway.mqtt.PubAcks): after a restart
+    on the same session the broker has none of the recorded readings left to deliver."""
+    readings = 300  # more than one batch-writer chunk
+    first: GatewayRuntime = await start_gateway(broker.login("gateway-1"))
+    async with device_client(broker, street, street.monitor) as monitor:
+        for n in range(readings):
+            reading = message("vitals", f"acked-{n}", hr=70, spo2=97)
+            await monitor.publish(uplink_topic(street.monitor), reading, qos=1)
+
+    async def stored(count: int) -> bool:
+        return len(await events_of(street.sessions, street.monitor)) == count
+
+    await wait_for(lambda: stored(readings), "the readings")
+    await first.stop()
+    duplicates = REGISTRY.get_sample_value("eldercare_gateway_duplicates_total") or 0.0
+
+    await start_gateway(broker.login("gateway-1"))
+    async with device_client(broker, street, street.monitor) as monitor:
+        reading = message("vitals", "after-restart", hr=70, spo2=97)
+        await monitor.publish(uplink_topic(street.monitor), reading, qos=1)
+    # Anything the broker still held would have come before this one.
+    await wait_for(lambda: stored(readings + 1), "the reading after the restart")
+    assert REGISTRY.get_sample_value("eldercare_gateway_duplicates_total") == duplicates
 
 
 @pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)
