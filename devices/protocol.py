@@ -178,9 +178,12 @@ class Vitals(_Stamped):
             raise PydanticCustomError("reading_missing", f"{absent}: required with {present}")
         if self.bp_sys is not None and self.bp_dia is not None and self.bp_sys <= self.bp_dia:
             raise PydanticCustomError("reading_invalid", "bp_sys: must be above bp_dia")
-        if all(
-            reading is None
-            for reading in (self.bp_sys, self.hr, self.spo2, self.glucose, self.temp)
+        if (
+            self.bp_sys is None
+            and self.hr is None
+            and self.spo2 is None
+            and self.glucose is None
+            and self.temp is None
         ):
             raise PydanticCustomError(
                 "reading_missing", "vitals: at least one of bp_sys/bp_dia, hr, spo2, glucose, temp"
@@ -259,6 +262,10 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# One decoder for every payload: json.loads with options builds a new one each call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_refuse_constant)
+
+
 def _parse(payload: bytes) -> Any | Rejection:
     """The JSON value of a payload within the size limit, or why it is not one."""
     if len(payload) > MAX_PAYLOAD_BYTES:
@@ -270,7 +277,7 @@ def _parse(payload: bytes) -> Any | Rejection:
     except UnicodeDecodeError as error:
         return Rejection(RejectReason.NOT_UTF8, f"invalid UTF-8 at byte {error.start}")
     try:
-        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_refuse_constant)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as error:
         return Rejection(RejectReason.NOT_JSON, f"{error.msg} at character {error.pos}")
     except _DuplicateKeyError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import Counter, Gauge, Histogram
 
 MESSAGES_IN = Counter(
@@ -20,3 +22,10 @@ INGEST_LAG = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 DEVICES_ONLINE = Gauge("eldercare_gateway_devices_online", "Devices currently online")
+
+
+@functools.cache
+def messages_in(message_type: str) -> Counter:
+    """MESSAGES_IN's counter for one type, looked up once (`labels` locks and hashes each call).
+    Only the protocol's message types reach it, so the cache stays small."""
+    return MESSAGES_IN.labels(message_type)

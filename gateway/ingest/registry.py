@@ -34,6 +34,10 @@ class DeviceRegistry:
         self._unknown_until.clear()
         return len(self._devices)
 
+    def known(self, device_id: str) -> DeviceInfo | None:
+        """The device if it is in the copy (every message's lookup, no await); else see `get`."""
+        return self._devices.get(device_id)
+
     async def get(self, device_id: str) -> DeviceInfo | None:
         """The device, or None if it is not registered."""
         info = self._devices.get(device_id)

@@ -61,7 +61,11 @@ class Ingest:
 
     async def handle(self, inbound: Inbound) -> list[bytes]:
         """Process one message; returns the downlink messages for the sending device."""
-        device = await self.registry.get(inbound.device_id) if inbound.device_id else None
+        device = None
+        if inbound.device_id:
+            device = self.registry.known(inbound.device_id) or await self.registry.get(
+                inbound.device_id
+            )
         if device is None:
             self._reject(
                 inbound, Rejection(RejectReason.UNKNOWN_DEVICE, "device is not registered")
@@ -85,7 +89,7 @@ class Ingest:
             last_seen_at=inbound.received_at,
             **_heartbeat_fields(decoded),
         )
-        metrics.MESSAGES_IN.labels(decoded.type).inc()
+        metrics.messages_in(decoded.type).inc()
         recorded = inbound.recorded
         if isinstance(decoded, Heartbeat):
             # Its only record is the device's presence, the latest state, which the next
