@@ -27,7 +27,8 @@ from sqlalchemy.sql.schema import Table
 from kernel.database import insert_ignoring_duplicates_in
 
 Rows = list[dict[str, Any]]
-# SQLite before 3.32 takes at most 999 parameters a statement.
+# What SQLite before 3.32 takes a statement; the connection's own limit is used where it is higher
+# (32,766 since 3.32), so that a chunk of 256 readings is one statement, not three.
 MAX_PARAMETERS = 999
 # UPDATE … FROM (VALUES …) is SQLite 3.33's; before it, one UPDATE a row.
 _UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
@@ -44,7 +45,7 @@ def insert_many_ignoring_duplicates(session: Session, table: Table, rows: Rows) 
         return len(insert_ignoring_duplicates_in(session, table, rows, returning=key))
     columns = tuple(rows[0])
     new = 0
-    for part in _parts(rows, len(columns)):
+    for part in _parts(connection, rows, len(columns)):
         sql = _insert_sql(connection.dialect, table, columns, len(part))
         cursor = connection.exec_driver_sql(sql, _flat(connection, table, columns, part))
         new += cursor.rowcount
@@ -62,7 +63,7 @@ def update_many_by_key(session: Session, table: Table, rows: Rows) -> None:
     for names, group in by_columns.items():
         columns = (key, *(name for name in names if name != key))
         if connection.dialect.name == "sqlite" and _UPDATE_FROM:
-            for part in _parts(group, len(columns)):
+            for part in _parts(connection, group, len(columns)):
                 sql = _update_sql(connection.dialect, table, columns, len(part))
                 connection.exec_driver_sql(sql, _flat(connection, table, columns, part))
         else:
@@ -73,8 +74,10 @@ def update_many_by_key(session: Session, table: Table, rows: Rows) -> None:
             )
 
 
-def _parts(rows: Rows, width: int) -> list[Rows]:
-    per_statement = max(1, MAX_PARAMETERS // width)
+def _parts(connection: Connection, rows: Rows, width: int) -> list[Rows]:
+    driver = connection.connection.driver_connection
+    limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if driver is not None else 0
+    per_statement = max(1, max(MAX_PARAMETERS, limit) // width)
     return [rows[start : start + per_statement] for start in range(0, len(rows), per_statement)]
 
 
