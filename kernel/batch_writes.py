@@ -2,12 +2,10 @@
 
 On SQLite a batch is one multi-row statement run by the driver: each value goes through its
 column's own bind processor (so it is stored exactly as SQLAlchemy would store it), the SQL is
-made once per table, columns and row count. One statement is one step of SQLite's engine, and
-the Python driver lets go of the GIL once for it, where `executemany` lets go and takes it back
-for every row. In the gateway's writer thread that mattered more than the CPU: each take-back
-waited for the event loop to let go of the GIL, and the loop in turn waited for the writer
-(bench/ingest, docs/gateway.md). Column defaults are not applied: each row gives every column
-it sets.
+made once per table, columns and row count. SQLAlchemy's generic executemany cost the gateway's
+writer thread 26-28 µs of CPU a reading, most of it Python holding the GIL the event loop
+needs; this about 19, most of it SQLite's own (docs/gateway.md). Column defaults are not
+applied: each row gives every column it sets.
 
 On PostgreSQL the same batches go through SQLAlchemy (insertmanyvalues, RETURNING the keys).
 """

@@ -40,7 +40,7 @@ class DeviceRegistry:
 
     async def get(self, device_id: str) -> DeviceInfo | None:
         """The device, or None if it is not registered."""
-        info = self._devices.get(device_id)
+        info = self.known(device_id)
         if info is not None:
             return info
         if self._unknown_until.get(device_id, 0.0) > time.monotonic():

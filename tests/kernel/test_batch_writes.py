@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
+import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -14,7 +16,7 @@ from sqlalchemy.sql.schema import Table
 from devices.ids import DeviceKind
 from kernel import database
 from kernel.batch_writes import MAX_PARAMETERS, insert_many_ignoring_duplicates, update_many_by_key
-from kernel.database import insert_ignoring_duplicates_in, write_transactions
+from kernel.database import Transactions, insert_ignoring_duplicates_in, write_transactions
 from kernel.models import Device, DeviceEvent
 
 EVENTS = cast(Table, DeviceEvent.__table__)
@@ -33,6 +35,14 @@ def event(device: str, message_id: str, **payload: Any) -> dict[str, Any]:
         "transport": "mqtt",
         "payload": {"v": 1, "id": message_id, "type": "vitals", **payload},
     }
+
+
+@pytest.fixture
+async def writes(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Transactions]:
+    """The hot path's write transactions (on SQLite the writer's thread), closed after the test."""
+    transactions = write_transactions(sessions)
+    yield transactions
+    await transactions.close()
 
 
 def add_devices(session: Session, *ids: str) -> None:
@@ -55,80 +65,68 @@ async def stored_events(sessions: async_sessionmaker[AsyncSession]) -> list[tupl
 
 
 async def test_a_batch_is_stored_as_sqlalchemy_stores_it_and_duplicates_are_skipped(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], writes: Transactions
 ) -> None:
-    writes = write_transactions(sessions)
-    try:
-        await writes.run(add_devices, "BP000001", "BP000002")
-        batch = [event("BP000001", "a", hr=71), event("BP000002", "a", spo2=96.5)]
-        assert await writes.run(insert_many_ignoring_duplicates, EVENTS, batch) == 2
-        fast = await stored_events(sessions)
-        # The same rows through SQLAlchemy's generic insert, under other ids, read back alike.
-        generic = [{**row, "message_id": row["message_id"] + "-generic"} for row in batch]
-        await writes.run(insert_ignoring_duplicates_in, EVENTS, generic)
-        # As kept by the database itself, not only as read back (SQLite keeps text).
-        async with sessions() as session:
-            kept = await session.execute(
-                text(
-                    "SELECT device_id, message_id, CAST(device_ts AS TEXT), "
-                    "CAST(received_at AS TEXT), CAST(payload AS TEXT) FROM device_events"
-                )
+    await writes.run(add_devices, "BP000001", "BP000002")
+    batch = [event("BP000001", "a", hr=71), event("BP000002", "a", spo2=96.5)]
+    assert await writes.run(insert_many_ignoring_duplicates, EVENTS, batch) == 2
+    fast = await stored_events(sessions)
+    # The same rows through SQLAlchemy's generic insert, under other ids, read back alike.
+    generic = [{**row, "message_id": row["message_id"] + "-generic"} for row in batch]
+    await writes.run(insert_ignoring_duplicates_in, EVENTS, generic)
+    # As kept by the database itself, not only as read back (SQLite keeps text).
+    async with sessions() as session:
+        kept = await session.execute(
+            text(
+                "SELECT device_id, message_id, CAST(device_ts AS TEXT), "
+                "CAST(received_at AS TEXT), CAST(payload AS TEXT) FROM device_events"
             )
-            by_id = {(row[0], row[1]): row[2:] for row in kept}
-        assert len(by_id) == 4
-        for device, message_id in (("BP000001", "a"), ("BP000002", "a")):
-            assert by_id[(device, message_id)] == by_id[(device, message_id + "-generic")]
-        assert fast[0][2:] == (AT - dt.timedelta(seconds=2), AT, batch[0]["payload"])
+        )
+        by_id = {(row[0], row[1]): row[2:] for row in kept}
+    assert len(by_id) == 4
+    for device, message_id in (("BP000001", "a"), ("BP000002", "a")):
+        assert by_id[(device, message_id)] == by_id[(device, message_id + "-generic")]
+    assert fast[0][2:] == (AT - dt.timedelta(seconds=2), AT, batch[0]["payload"])
 
-        # Resent: the two already there are skipped, the new one is counted.
-        again = [*batch, event("BP000001", "b", hr=72)]
-        assert await writes.run(insert_many_ignoring_duplicates, EVENTS, again) == 1
-        assert len(await stored_events(sessions)) == 5
-        assert await writes.run(insert_many_ignoring_duplicates, EVENTS, []) == 0
-    finally:
-        await writes.close()
+    # Resent: the two already there are skipped, the new one is counted.
+    again = [*batch, event("BP000001", "b", hr=72)]
+    assert await writes.run(insert_many_ignoring_duplicates, EVENTS, again) == 1
+    assert len(await stored_events(sessions)) == 5
+    assert await writes.run(insert_many_ignoring_duplicates, EVENTS, []) == 0
 
 
 async def test_a_batch_beyond_one_statements_parameters_is_stored_whole(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], writes: Transactions
 ) -> None:
-    writes = write_transactions(sessions)
-    try:
-        await writes.run(add_devices, "BP000001")
-        # Several statements on SQLite: its limit is 32,766 parameters (999 before 3.32).
-        count = 2 * max(MAX_PARAMETERS, 32_766) // (len(EVENTS.columns) - 1) + 7
-        batch = [event("BP000001", f"m{n}", hr=60 + n % 40) for n in range(count)]
-        assert await writes.run(insert_many_ignoring_duplicates, EVENTS, batch) == count
-        stored = await stored_events(sessions)
-        assert sorted(row[1] for row in stored) == sorted(row["message_id"] for row in batch)
-    finally:
-        await writes.close()
+    await writes.run(add_devices, "BP000001")
+    # Several statements on SQLite: its limit is 32,766 parameters (999 before 3.32).
+    count = 2 * max(MAX_PARAMETERS, 32_766) // (len(EVENTS.columns) - 1) + 7
+    batch = [event("BP000001", f"m{n}", hr=60 + n % 40) for n in range(count)]
+    assert await writes.run(insert_many_ignoring_duplicates, EVENTS, batch) == count
+    stored = await stored_events(sessions)
+    assert sorted(row[1] for row in stored) == sorted(row["message_id"] for row in batch)
 
 
 async def test_updates_by_key_change_only_the_columns_each_row_gives(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], writes: Transactions
 ) -> None:
-    writes = write_transactions(sessions)
-    try:
-        await writes.run(add_devices, "BP000001", "BP000002", "BP000003")
-        changes = [
-            {"id": "BP000001", "online": True, "last_seen_at": AT, "battery": 80},
-            {"id": "BP000002", "online": False, "last_seen_at": AT},
-            {"id": "BP000003", "firmware": "2.1.0"},
-        ]
-        await writes.run(update_many_by_key, DEVICES, changes)
-        await writes.run(update_many_by_key, DEVICES, [])
-        async with sessions() as session:
-            devices = {
-                d.id: d for d in (await session.scalars(select(Device).order_by(Device.id))).all()
-            }
-        one, two, three = devices["BP000001"], devices["BP000002"], devices["BP000003"]
-        assert (one.online, one.last_seen_at, one.battery, one.firmware) == (True, AT, 80, None)
-        assert (two.online, two.last_seen_at, two.battery) == (False, AT, None)
-        assert (three.online, three.last_seen_at, three.firmware) == (False, None, "2.1.0")
-        assert one.secret == "s" and one.kind is DeviceKind.HEALTH_MONITOR
-    finally:
-        await writes.close()
+    await writes.run(add_devices, "BP000001", "BP000002", "BP000003")
+    changes = [
+        {"id": "BP000001", "online": True, "last_seen_at": AT, "battery": 80},
+        {"id": "BP000002", "online": False, "last_seen_at": AT},
+        {"id": "BP000003", "firmware": "2.1.0"},
+    ]
+    await writes.run(update_many_by_key, DEVICES, changes)
+    await writes.run(update_many_by_key, DEVICES, [])
+    async with sessions() as session:
+        devices = {
+            d.id: d for d in (await session.scalars(select(Device).order_by(Device.id))).all()
+        }
+    one, two, three = devices["BP000001"], devices["BP000002"], devices["BP000003"]
+    assert (one.online, one.last_seen_at, one.battery, one.firmware) == (True, AT, 80, None)
+    assert (two.online, two.last_seen_at, two.battery) == (False, AT, None)
+    assert (three.online, three.last_seen_at, three.firmware) == (False, None, "2.1.0")
+    assert one.secret == "s" and one.kind is DeviceKind.HEALTH_MONITOR
 
 
 async def test_the_sqlite_writer_leaves_checkpoints_to_the_checkpointer(
