@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import logging
 import threading
 import weakref
@@ -37,8 +38,21 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+class JsonText(str):
+    """A JSON document already serialized (by pydantic's `model_dump_json`, say): a JSON column
+    stores it as it is, where a dict would be serialized again."""
+
+    __slots__ = ()
+
+
+def to_json(value: Any) -> str:
+    """Every engine's JSON serializer: JsonText as it is, anything else through json.dumps."""
+    return value if isinstance(value, JsonText) else json.dumps(value)
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys and a busy timeout so several tasks can share it."""
+    kwargs.setdefault("json_serializer", to_json)
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -130,7 +144,9 @@ class WriteThread:
 
     def __init__(self, engine: AsyncEngine) -> None:
         url = engine.url.set(drivername="sqlite")
-        self._engine = sqlalchemy.create_engine(url, connect_args={"timeout": 30})
+        self._engine = sqlalchemy.create_engine(
+            url, connect_args={"timeout": 30}, json_serializer=to_json
+        )
         event.listen(self._engine, "connect", _sqlite_pragmas)
         event.listen(self._engine, "connect", _checkpoints_left_to_the_checkpointer)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writes")
