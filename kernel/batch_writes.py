@@ -12,6 +12,7 @@ On PostgreSQL the same batches go through SQLAlchemy (insertmanyvalues, RETURNIN
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import sqlite3
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import Table
 
 from kernel.database import insert_ignoring_duplicates_in
+from kernel.models.base import UTCDateTime
 
 Rows = list[dict[str, Any]]
 # What SQLite before 3.32 takes a statement; the connection's own limit is used where it is higher
@@ -95,9 +97,40 @@ def _processors(
     dialect: Dialect, table: Table, columns: tuple[str, ...]
 ) -> tuple[Callable[[Any], Any] | None, ...]:
     """Each column's bind processor on this dialect: what SQLAlchemy itself applies."""
-    return tuple(
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
-    )
+    return tuple(_processor(dialect, table.c[name].type) for name in columns)
+
+
+def _processor(dialect: Dialect, column_type: Any) -> Callable[[Any], Any] | None:
+    own = column_type.dialect_impl(dialect).bind_processor(dialect)
+    if isinstance(column_type, UTCDateTime) and own is not None and _agree(own, _utc_text):
+        # SQLAlchemy's (UTCDateTime's conversion, then SQLite's `%`-formatting from a dict of
+        # the fields) cost the writer's thread ~1.9 µs a timestamp; the same text, checked here.
+        return _utc_text
+    return own
+
+
+def _utc_text(value: dt.datetime | None) -> str | None:
+    """An aware timestamp as SQLAlchemy's SQLite DATETIME keeps it: UTC, microseconds, no offset."""
+    if value is None:
+        return None
+    if value.tzinfo is not dt.UTC:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+# Stored text the fast path must reproduce exactly, or SQLAlchemy's own processor is kept.
+_PROBES = (
+    dt.datetime(2026, 11, 24, 3, 15, 42, 123456, tzinfo=dt.UTC),
+    dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+    dt.datetime(999, 12, 31, 23, 59, 59, 1, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    None,
+)
+
+
+def _agree(own: Callable[[Any], Any], fast: Callable[[Any], Any]) -> bool:
+    return all(own(probe) == fast(probe) for probe in _PROBES)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -16,7 +16,12 @@ from sqlalchemy.sql.schema import Table
 from devices.ids import DeviceKind
 from kernel import database
 from kernel.batch_writes import MAX_PARAMETERS, insert_many_ignoring_duplicates, update_many_by_key
-from kernel.database import Transactions, insert_ignoring_duplicates_in, write_transactions
+from kernel.database import (
+    JsonText,
+    Transactions,
+    insert_ignoring_duplicates_in,
+    write_transactions,
+)
 from kernel.models import Device, DeviceEvent
 
 EVENTS = cast(Table, DeviceEvent.__table__)
@@ -93,6 +98,49 @@ async def test_a_batch_is_stored_as_sqlalchemy_stores_it_and_duplicates_are_skip
     assert await writes.run(insert_many_ignoring_duplicates, EVENTS, again) == 1
     assert len(await stored_events(sessions)) == 5
     assert await writes.run(insert_many_ignoring_duplicates, EVENTS, []) == 0
+
+
+async def kept_text(sessions: async_sessionmaker[AsyncSession]) -> dict[str, tuple[Any, ...]]:
+    """Each event's timestamps and payload as the database itself keeps them, by message id."""
+    async with sessions() as session:
+        kept = await session.execute(
+            text(
+                "SELECT message_id, CAST(device_ts AS TEXT), CAST(received_at AS TEXT), "
+                "CAST(payload AS TEXT) FROM device_events"
+            )
+        )
+        return {row[0]: tuple(row[1:]) for row in kept}
+
+
+async def test_timestamps_and_serialized_payloads_are_stored_as_sqlalchemy_stores_them(
+    sessions: async_sessionmaker[AsyncSession], writes: Transactions
+) -> None:
+    await writes.run(add_devices, "BP000001")
+    moments = [
+        AT,
+        AT.replace(microsecond=0),
+        AT.astimezone(dt.timezone(dt.timedelta(hours=8))),
+        dt.datetime(999, 12, 31, 23, 59, 59, 1, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+    ]
+    batch = [
+        {**event("BP000001", f"t{n}"), "device_ts": moment, "received_at": moment}
+        for n, moment in enumerate(moments)
+    ]
+    # A payload serialized beforehand (by pydantic, on the ingest path) is stored as it is.
+    serialized = JsonText('{"v":1,"id":"j","type":"vitals","hr":71.0,"note":"平湖"}')
+    batch.append({**event("BP000001", "j"), "payload": serialized})
+    assert await writes.run(insert_many_ignoring_duplicates, EVENTS, batch) == len(batch)
+    generic = [{**row, "message_id": row["message_id"] + "-generic"} for row in batch]
+    await writes.run(insert_ignoring_duplicates_in, EVENTS, generic)
+
+    kept = await kept_text(sessions)
+    for row in batch:
+        assert kept[row["message_id"]] == kept[row["message_id"] + "-generic"]
+    stored = {row[1]: row for row in await stored_events(sessions)}
+    for n, moment in enumerate(moments):
+        assert stored[f"t{n}"][2:4] == (moment, moment)
+        assert stored[f"t{n}"][3].tzinfo is dt.UTC
+    assert stored["j"][4] == {"v": 1, "id": "j", "type": "vitals", "hr": 71.0, "note": "平湖"}
 
 
 async def test_a_batch_beyond_one_statements_parameters_is_stored_whole(
