@@ -25,12 +25,13 @@ from kernel.stopping import Stopping
 
 FLUSH_INTERVAL_S = 0.05
 # Rows of each kind written in one transaction. On SQLite an alarm waits for the transaction in
-# flight before its own, where a whole 50 ms batch held the writer 45-75 ms. Session 6 chose 64
-# (10x SOS ack p99 24-26 ms against 29-30 with 32). Once a chunk became a few multi-row
-# statements (kernel.batch_writes) its cost was mostly fixed, ~2-4 ms of thread hand-offs and
-# commit: 256 rows take ~7 ms at the median, the writer keeps up with ~10,000+ readings a
-# second instead of ~9,000, and the 10x SOS ack p99 stayed 22-25 ms (docs/gateway.md).
-CHUNK = 256
+# flight before its own, so a chunk bounds that wait; at the fleet's rates a 50 ms flush holds a
+# few hundred rows anyway (10x: ~215), so the bound only matters under a backlog. Session 6 chose
+# 64, session 7 256 once a chunk became a few multi-row statements (kernel.batch_writes). At
+# 1,024 the writer's thread spends ~11 µs of CPU a reading against ~16-20 at 256 (the devices'
+# presence rows and the index pages a commit rewrites are shared by more readings); 2,048 and
+# 4,096 gained nothing more (docs/gateway.md, session 8).
+CHUNK = 1024
 # A failed flush is retried after this pause; rows stay queued meanwhile, nothing is dropped.
 RETRY_PAUSE_S = 1.0
 
