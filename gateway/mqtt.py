@@ -9,10 +9,9 @@ there the gateway uses the plain subscription, which is right for its single pro
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import functools
-import heapq
-import itertools
 import logging
 import re
 import socket
@@ -48,16 +47,24 @@ class AlarmsFirstQueue(asyncio.Queue):  # type: ignore[type-arg]
     """aiomqtt's incoming queue, alarms first, arrival order otherwise."""
 
     def _init(self, maxsize: int) -> None:
-        self._queue: list[tuple[int, int, aiomqtt.Message]] = []
-        self._arrivals = itertools.count()
+        self._queue: collections.deque[aiomqtt.Message] = collections.deque()  # the others
+        self._alarms: collections.deque[aiomqtt.Message] = collections.deque()
 
     def _put(self, item: aiomqtt.Message) -> None:
-        payload = item.payload if isinstance(item.payload, bytes | bytearray) else b""
-        rank = 0 if _ALARM.search(payload) else 1
-        heapq.heappush(self._queue, (rank, next(self._arrivals), item))
+        payload = item.payload
+        if type(payload) is bytes and _ALARM.search(payload):
+            self._alarms.append(item)
+        else:
+            self._queue.append(item)
 
     def _get(self) -> aiomqtt.Message:
-        return heapq.heappop(self._queue)[2]
+        return self._alarms.popleft() if self._alarms else self._queue.popleft()
+
+    def qsize(self) -> int:
+        return len(self._queue) + len(self._alarms)
+
+    def empty(self) -> bool:
+        return not self._queue and not self._alarms
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

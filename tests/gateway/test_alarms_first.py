@@ -26,5 +26,7 @@ def test_alarms_jump_the_queue_and_everything_else_keeps_its_order() -> None:
     ]
     for payload in arrivals:
         queue.put_nowait(incoming(payload))
+    assert queue.qsize() == len(arrivals) and not queue.empty()
     taken = [queue.get_nowait().payload for _ in arrivals]
     assert taken == [arrivals[2], arrivals[3], arrivals[0], arrivals[1], arrivals[4], arrivals[5]]
+    assert queue.qsize() == 0 and queue.empty()
