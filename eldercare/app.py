@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import secrets
 import socket
@@ -105,17 +104,9 @@ def create_app(
         async with contextlib.AsyncExitStack() as stack:
             if mqtt and gateway is not None:
                 gateway.start_mqtt(await _broker_login(settings, gateway, stack))
-            # What exists now (the modules, the app, SQLAlchemy's and pydantic's machinery, the
-            # device registry) lives as long as the process: out of the cyclic collector's
-            # sight, a full collection scans only what came since. Each full collection had
-            # scanned all of it: 8.0 µs of the gateway's CPU per reading went to the collector,
-            # 3.1 with this (docs/gateway.md, session 8). Undone at the stop, so a process that
-            # runs several apps in turn (the tests) collects each one's cycles after it.
-            gc.freeze()
             try:
                 yield
             finally:
-                gc.unfreeze()
                 if gateway is not None:
                     await gateway.stop()
                 stop.set()

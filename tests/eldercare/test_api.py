@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import gc
 import re
 from pathlib import Path
 
@@ -65,19 +64,6 @@ def test_unknown_import_is_a_clear_404(settings: Settings) -> None:
             "message": "register import 999 does not exist",
         }
         assert client.get("/api/register/imports/abc/issues").status_code == 422
-
-
-def test_what_exists_at_start_is_out_of_the_cyclic_collectors_sight_until_the_stop(
-    settings: Settings,
-) -> None:
-    migrate.upgrade(settings.effective_database_url)
-    assert gc.get_freeze_count() == 0
-    with TestClient(create_app(settings, mqtt=False)) as client:
-        assert client.get("/healthz").json()["status"] == "ok"
-        # The modules, the app and its engine: tens of thousands of objects no full collection
-        # scans again.
-        assert gc.get_freeze_count() > 10_000
-    assert gc.get_freeze_count() == 0
 
 
 def test_health_says_unavailable_when_the_database_is_down(tmp_path: Path) -> None:
