@@ -97,7 +97,8 @@ def _flat(
 def _processors(
     dialect: Dialect, table: Table, columns: tuple[str, ...]
 ) -> tuple[Callable[[Any], Any] | None, ...]:
-    """Each column's bind processor on this dialect: what SQLAlchemy itself applies."""
+    """Each column's bind processor on this dialect: what SQLAlchemy itself applies, or a
+    cheaper one that gives the same values."""
     return tuple(_processor(dialect, table.c[name].type) for name in columns)
 
 
