@@ -246,7 +246,7 @@ class PubAcks:
     """The PUBACKs of recorded QoS 1 messages, written together (`with_acks_when_recorded`).
 
     paho's `ack` queues one PUBACK packet a message, and writes each with a `send` of its own:
-    a batch of 256 readings committed together cost 256 calls into paho and 256 system calls.
+    a chunk of readings committed together cost a call into paho and a system call a reading.
     Here the PUBACKs recorded in one turn of the event loop go out as one buffer, queued on
     paho's own write queue (so they keep their place among paho's packets, and paho finishes a
     partial write), the same bytes paho would send. QoS 0 needs no ack; anything else is paho's.

@@ -29,7 +29,7 @@ from kernel.models.base import UTCDateTime
 
 Rows = list[dict[str, Any]]
 # What SQLite before 3.32 takes a statement; the connection's own limit is used where it is higher
-# (32,766 since 3.32), so that a chunk of 256 readings is one statement, not three.
+# (32,766 since 3.32), so that a chunk of 1,024 readings is one statement, not nine.
 MAX_PARAMETERS = 999
 # UPDATE … FROM (VALUES …) is SQLite 3.33's; before it, one UPDATE a row.
 _UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)

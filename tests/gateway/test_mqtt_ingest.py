@@ -266,7 +266,7 @@ async def test_what_a_gateway_recorded_is_acknowledged_and_not_delivered_again(
 ) -> None:
     """PUBACKs go out once recorded, written together (gateway.mqtt.PubAcks): after a restart
     on the same session the broker has none of the recorded readings left to deliver."""
-    readings = 300  # more than one batch-writer chunk
+    readings = 300  # their PUBACKs go out together, a flush's worth at a time
     first: GatewayRuntime = await start_gateway(broker.login("gateway-1"))
     async with device_client(broker, street, street.monitor) as monitor:
         for n in range(readings):
