@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -38,11 +40,61 @@ def server_unavailable(what: str, why: str) -> None:
     pytest.skip(message)
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
+class PortAllocator:
+    """Ports for one test run's servers: each free when handed out, none handed out twice.
+
+    Binding port 0 and closing the socket lets the system hand the same port out again (four
+    equal pairs in 20,000 back-to-back calls), so two servers of one test could be told to
+    share a port. Here every port is handed out at most once, in a random order (another test
+    run on this machine draws its own), and only after binding it on every address has shown
+    that nothing holds it.
+    """
+
+    def __init__(self, ports: range) -> None:
+        self._untried = random.sample(ports, len(ports))
+        self._lock = threading.Lock()  # tests may start servers from threads
+
+    def take(self) -> int:
+        """A port never handed out before by this allocator, and free right now."""
+        with self._lock:
+            while self._untried:
+                port = self._untried.pop()
+                if _nothing_holds(port):
+                    return port
+        raise RuntimeError("every port this test run may use has been handed out")
+
+
+def _nothing_holds(port: int) -> bool:
+    # No SO_REUSEADDR: a port still in TIME_WAIT from an earlier server counts as held too.
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def _ports_below_the_ephemeral_range() -> range:
+    """Ports the system never picks by itself: just below those it gives outgoing connections.
+
+    A port from the ephemeral range could be taken, between being handed out and being bound,
+    by any connection a test opens (to PostgreSQL, Redis, a broker).
+    """
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32_768  # Linux's default
+    if low - 10_000 < 1_024:
+        return range(20_000, 30_000)  # an unusual range: ports that are only rarely in it
+    return range(low - 10_000, low)
+
+
+_ports = PortAllocator(_ports_below_the_ephemeral_range())
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on, never handed out before in this test run."""
+    return _ports.take()
 
 
 @pytest.fixture

@@ -23,12 +23,7 @@ from eldercare.running import read as running_system
 from eldercare.simulate_cli import default_broker, default_http
 from kernel.settings import Settings
 from simulators.devices import Broker
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.conftest import free_port
 
 
 async def press_sos(database: Path, mqtt_port: int) -> dict[str, object]:
