@@ -7,10 +7,11 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -71,6 +72,9 @@ class RejectReason(enum.StrEnum):
     UNKNOWN_DEVICE = "unknown_device"
     DEVICE_MISMATCH = "device_mismatch"
     UNEXPECTED_TYPE = "unexpected_type"  # a type this kind of device does not send
+    # A message the gateway failed on (a bug it tripped, a row the database refused): kept, so
+    # that one message's failure stays with it and never stops the others.
+    UNPROCESSABLE = "unprocessable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,21 +98,37 @@ def _rfc3339(value: object) -> datetime:
     if isinstance(value, datetime):
         if value.utcoffset() is None:
             raise PydanticCustomError("bad_timestamp", "must carry a UTC offset")
-        return value
-    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        moment = value
+    elif not isinstance(value, str) or not _RFC3339.fullmatch(value):
         raise PydanticCustomError("bad_timestamp", "must be an RFC 3339 date-time with offset")
-    if value[-1] in "Zz":
-        value = value[:-1] + "+00:00"
+    else:
+        try:
+            moment = datetime.fromisoformat(value[:-1] + "+00:00" if value[-1] in "Zz" else value)
+        except ValueError:
+            raise PydanticCustomError("bad_timestamp", "must be a real date and time") from None
     try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise PydanticCustomError("bad_timestamp", "must be a real date and time") from None
+        # 0001-01-01T00:00:00+01:00 is valid RFC 3339 but falls before year 1 in UTC, where
+        # the gateway keeps every time, and Python cannot represent that (OverflowError).
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "bad_timestamp", "must fall within the years 1 to 9999 in UTC"
+        ) from None
+    return moment
+
+
+def _storable(value: str) -> str:
+    """The string, if a database can keep it: PostgreSQL's text refuses U+0000 (a JSON "\\u0000")."""
+    if "\x00" in value:
+        raise PydanticCustomError("nul_character", "must not contain the NUL character")
+    return value
 
 
 Timestamp = Annotated[datetime, BeforeValidator(_rfc3339)]
 # A JSON escape can put a lone surrogate ("\ud800") in a str, which could never be echoed in an
 # ack; pydantic refuses those in every length-checked string, so all strings here have a length.
-MessageId = Annotated[str, Field(min_length=1, max_length=64)]
+# Every free-text string is recorded, so each one is also _storable.
+MessageId = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_storable)]
 
 
 class _Envelope(BaseModel):
@@ -213,7 +233,7 @@ class Heartbeat(_Stamped):
     type: Literal["heartbeat"] = "heartbeat"
     battery: int = Field(ge=0, le=100)
     rssi: int | None = Field(default=None, ge=-150, le=0)  # dBm
-    fw: Annotated[str, Field(max_length=32)] | None = None
+    fw: Annotated[str, Field(max_length=32), AfterValidator(_storable)] | None = None
 
 
 class Offline(_Envelope):
@@ -241,8 +261,10 @@ class Hello(BaseModel):
 
     v: Literal[1] = 1
     type: Literal["hello"] = "hello"
-    device: Annotated[str, Field(min_length=1, max_length=64)]
-    secret: Annotated[str, Field(min_length=1, max_length=64, repr=False)]
+    device: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_storable)]
+    secret: Annotated[
+        str, Field(min_length=1, max_length=64, repr=False), AfterValidator(_storable)
+    ]
 
 
 class _DuplicateKeyError(ValueError):
@@ -352,6 +374,21 @@ def decode_uplink(
     """The uplink message in a raw MQTT or WebSocket payload, or why it is refused; never raises."""
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
+    try:
+        return _decode_uplink(payload, now, max_skew)
+    except (ArithmeticError, ValueError, RecursionError) as error:
+        return _unrepresentable(error)
+
+
+def _unrepresentable(error: BaseException) -> Rejection:
+    # The decoder names every fault it foresees; this is for a value that none of its checks
+    # caught and Python could not take (an OverflowError deep in a validator, say).
+    return Rejection(
+        RejectReason.INVALID_FIELD, f"a value cannot be represented ({type(error).__name__})"
+    )
+
+
+def _decode_uplink(payload: bytes, now: datetime, max_skew: timedelta) -> Uplink | Rejection:
     envelope = _load_envelope(payload)
     if isinstance(envelope, Rejection):
         return envelope
@@ -377,6 +414,13 @@ def decode_uplink(
 
 def decode_hello(text: str) -> Hello | Rejection:
     """The first WebSocket frame as a Hello, or why it is refused; never raises."""
+    try:
+        return _decode_hello(text)
+    except (ArithmeticError, ValueError, RecursionError) as error:
+        return _unrepresentable(error)
+
+
+def _decode_hello(text: str) -> Hello | Rejection:
     try:
         payload = text.encode("utf-8")
     except UnicodeEncodeError:

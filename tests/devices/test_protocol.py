@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -306,6 +306,32 @@ def test_text_with_a_lone_surrogate_escape_is_rejected(message_type: str, field:
     assert_rejected(decode(payload), RejectReason.INVALID_FIELD, f"{field}:")
 
 
+@pytest.mark.parametrize(
+    ("message_type", "field"),
+    [("sos", "id"), ("cancel", "ref"), ("heartbeat", "fw"), ("offline", "id")],
+)
+def test_text_with_a_nul_character_is_rejected(message_type: str, field: str) -> None:
+    # PostgreSQL's text cannot hold U+0000: accepted, the message could never be recorded.
+    message = create_message(message_type, **{field: "a\u0000b"})
+    assert_rejected(decode(message), RejectReason.INVALID_FIELD, f"{field}: must not contain")
+
+
+@pytest.mark.parametrize("ts", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+@pytest.mark.parametrize("message_type", ["sos", "fall", "vitals", "offline"])
+def test_timestamp_beyond_the_years_1_to_9999_in_utc_is_a_bad_timestamp(
+    message_type: str, ts: str
+) -> None:
+    # Valid RFC 3339, but in UTC (where every time is recorded) a year Python cannot represent.
+    assert_rejected(
+        decode(create_message(message_type, ts=ts)), RejectReason.BAD_TIMESTAMP, "years 1 to 9999"
+    )
+
+
+@pytest.mark.parametrize("ts", ["0001-01-01T00:00:00Z", "0001-01-01T01:00:00+01:00"])
+def test_timestamp_at_the_first_representable_moment_is_accepted(ts: str) -> None:
+    assert isinstance(decode(create_message("sos", ts=ts)), Sos)
+
+
 @pytest.mark.parametrize("offset", [timedelta(hours=25), -timedelta(hours=25)])
 def test_reading_from_a_device_clock_off_by_more_than_a_day_is_rejected(offset: timedelta) -> None:
     message = create_message("vitals", ts=(NOW + offset).isoformat())
@@ -377,6 +403,14 @@ def test_hello_is_decoded_and_its_secret_kept_out_of_repr() -> None:
 )
 def test_bad_hello_is_rejected_with_its_reason(text: str, reason: RejectReason) -> None:
     assert_rejected(decode_hello(text), reason)
+
+
+@pytest.mark.parametrize("field", ["device", "secret"])
+def test_hello_with_a_nul_character_is_rejected(field: str) -> None:
+    # The device id is looked up and a refused one kept: PostgreSQL's text cannot hold U+0000.
+    hello = {"v": 1, "type": "hello", "device": "BP0000000001", "secret": "s3cr3t"}
+    result = decode_hello(json.dumps({**hello, field: "a\u0000"}))
+    assert_rejected(result, RejectReason.INVALID_FIELD, f"{field}: must not contain")
 
 
 def test_welcome_frame_is_exact() -> None:
@@ -495,6 +529,10 @@ def assert_answered(result: Uplink | Rejection) -> None:
     assert type(result) is MODEL_OF_TYPE[result.type]
     if result.id is not None:
         assert ack_received(result.id)  # whatever was accepted can be acknowledged
+    # ... and recorded: its time in UTC, its text without NUL (which PostgreSQL's text refuses).
+    if result.ts is not None:
+        result.ts.astimezone(UTC)
+    assert not any("\x00" in value for value in result.model_dump().values() if type(value) is str)
 
 
 json_scalars = (
@@ -557,6 +595,25 @@ def test_decoder_answers_mutated_valid_messages(message_type: str, data: st.Data
             st.binary(max_size=2)
         )
     assert_answered(decode_uplink(bytes(payload), now=NOW))
+
+
+# Every offset RFC 3339 allows; with years 1 and 9999 some of these are beyond Python in UTC.
+offsets = st.integers(-(23 * 60 + 59), 23 * 60 + 59).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+
+
+@HYPOTHESIS
+@given(
+    st.sampled_from(sorted(UPLINK_TYPES)),
+    st.one_of(
+        st.datetimes(max_value=datetime(1, 1, 2), timezones=offsets),
+        st.datetimes(min_value=datetime(9999, 12, 30), timezones=offsets),
+        st.datetimes(timezones=offsets),
+    ),
+)
+def test_decoder_answers_any_rfc3339_timestamp(message_type: str, ts: datetime) -> None:
+    assert_answered(decode(create_message(message_type, ts=ts.isoformat())))
 
 
 @HYPOTHESIS
