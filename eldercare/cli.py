@@ -14,7 +14,7 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 import uvicorn
@@ -131,16 +131,33 @@ def _print_summary(report: ImportReport) -> None:
         console.print("[bold]Dry run: nothing was saved.[/bold]")
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                return False
-            raise
-    return True
+def _refuse(message: str, code: int = 1) -> NoReturn:
+    """Say on one line of stderr why `up` does not start, and exit with `code`."""
+    errors.print(message, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _hold(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port, so that nothing takes the port while start-up runs.
+
+    Listening, not only bound: another process's bind to a port only bound here (both with
+    SO_REUSEADDR) would succeed, and the two would learn of it when the second listens.
+    """
+    return socket.create_server((host, port), family=_family(host))
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _cannot_listen(what: str, host: str, port: int, error: OSError, how: str) -> str:
+    """One line saying why a port cannot be listened on, and what to do about it."""
+    if error.errno == errno.EADDRINUSE:
+        return f"[red]{what} port {port} on {host} is in use.[/red] Stop what uses it, or {how}."
+    # A name that does not resolve comes as a negative errno (getaddrinfo's), no strerror.
+    code = error.errno or 0
+    reason = os.strerror(code) if code > 0 else "no such address"
+    return f"[red]Cannot listen on {what} port {port} on {host}: {reason}.[/red] {how[0].upper()}{how[1:]}."
 
 
 @app.command()
@@ -171,40 +188,72 @@ def up(
 ) -> None:
     """Run the whole system in one process on the embedded defaults (or the servers configured)."""
     settings = get_settings()
+    # Set in the environment or .env counts as asked for, like the option: then it must be free.
+    mqtt_asked = mqtt_port is not None or "mqtt_port" in settings.model_fields_set
     settings = settings.model_copy(
         update={
             "http_host": host or settings.http_host,
             "http_port": port or settings.http_port,
+            "mqtt_port": settings.mqtt_port if mqtt_port is None else mqtt_port,
             "role": role or settings.role,
         }
     )
     if settings.role is not Role.ALL and demo:
         demo = False  # the demo's scenarios need both halves in this process
-    if not _port_free(settings.http_host, settings.http_port):
-        errors.print(
-            f"[red]Port {settings.http_port} on {settings.http_host} is in use.[/red] "
-            "Stop what uses it, or choose another with --port or ELDERCARE_HTTP_PORT."
+    runs_broker = settings.role is not Role.CALLCENTER and settings.mqtt_url is None
+    if runs_broker and mqtt_asked and settings.mqtt_port == settings.http_port:
+        _refuse(
+            f"[red]HTTP and the embedded MQTT broker cannot share port {settings.http_port}.[/red] "
+            "Choose another for one of them: --port or ELDERCARE_HTTP_PORT, --mqtt-port or "
+            "ELDERCARE_MQTT_PORT.",
+            code=2,
         )
-        raise typer.Exit(1)
-    moved = False  # the embedded broker left 1883 to whatever holds it
-    if settings.mqtt_url is None:
-        port_chosen = _embedded_mqtt_port(settings, mqtt_port)
-        asked = mqtt_port is not None or "ELDERCARE_MQTT_PORT" in os.environ
-        moved = not asked and port_chosen != settings.mqtt_port
-        settings = settings.model_copy(update={"mqtt_port": port_chosen})
-    console.print(f"Database: {_safe_url(settings.effective_database_url)}")
-    migrate.upgrade(settings.effective_database_url)
+    # The ports are held from here on, so that nothing takes them while the database is
+    # migrated and seeded (a minute on a first start). A request that arrives meanwhile waits
+    # in the HTTP socket's backlog and is answered once the app serves.
     try:
-        asyncio.run(_up(settings, seed_count if seed else 0, demo, mqtt_moved=moved))
+        http_socket = _hold(settings.http_host, settings.http_port)
+    except OSError as error:
+        how = (
+            "choose another with --port or ELDERCARE_HTTP_PORT (the address: --host or "
+            "ELDERCARE_HTTP_HOST)"
+        )
+        _refuse(_cannot_listen("HTTP", settings.http_host, settings.http_port, error, how))
+    mqtt_socket: socket.socket | None = None
+    moved = False  # the embedded broker left 1883 to whatever holds it
+    try:
+        if runs_broker:
+            mqtt_socket = _embedded_mqtt_socket(settings, asked=mqtt_asked)
+            port_chosen = mqtt_socket.getsockname()[1]
+            moved = not mqtt_asked and port_chosen != settings.mqtt_port
+            settings = settings.model_copy(update={"mqtt_port": port_chosen})
+        console.print(f"Database: {_safe_url(settings.effective_database_url)}")
+        migrate.upgrade(settings.effective_database_url)
+        asyncio.run(
+            _up(
+                settings, seed_count if seed else 0, demo, mqtt_moved=moved,
+                http_socket=http_socket, mqtt_socket=mqtt_socket,
+            )
+        )  # fmt: skip
     except KeyboardInterrupt:
         # Only reachable before serving (e.g. while seeding): the seed's transaction rolled back.
         console.print("Interrupted before start-up finished; nothing half-imported was kept.")
         raise typer.Exit(130) from None
+    finally:
+        http_socket.close()
+        if mqtt_socket is not None:
+            mqtt_socket.close()
     console.print("Stopped.")
 
 
 async def _up(
-    settings: Settings, seed_count: int, demo: bool = False, *, mqtt_moved: bool = False
+    settings: Settings,
+    seed_count: int,
+    demo: bool = False,
+    *,
+    mqtt_moved: bool = False,
+    http_socket: socket.socket,
+    mqtt_socket: socket.socket | None = None,
 ) -> None:
     engine = create_engine(settings.effective_database_url)
     sessions = session_factory(engine)
@@ -250,6 +299,7 @@ async def _up(
         lifespan="on",
     )
     server = _Server(config)
+    server.mqtt_socket = mqtt_socket
     if demo:
         # The demo: simulated devices over the wire (simulate_cli), stopped before the broker is.
         stop_demo = asyncio.Event()
@@ -273,7 +323,7 @@ async def _up(
             if settings.role is not Role.CALLCENTER
             else contextlib.nullcontext()
         ):
-            await server.serve()
+            await server.serve(sockets=[http_socket])
     finally:
         await engine.dispose()
 
@@ -322,6 +372,8 @@ class _Server(uvicorn.Server):
     """Uvicorn, minus re-raising Ctrl-C after its shutdown: here Ctrl-C is the normal way to stop."""
 
     before_shutdown: Callable[[], Awaitable[None]] | None = None
+    # Holds the embedded broker's port until the app's start-up starts the broker on it.
+    mqtt_socket: socket.socket | None = None
 
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
@@ -329,6 +381,8 @@ class _Server(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         """Start as uvicorn does, then say so (the demo's devices wait for the broker)."""
+        if self.mqtt_socket is not None:
+            self.mqtt_socket.close()
         await super().startup(sockets)
         # What start-up built (modules, mappers, the device registry...) lives as long as the
         # process: keep it out of the collector's full passes, which otherwise walk it all and
@@ -356,23 +410,24 @@ class _Server(uvicorn.Server):
                 loop.remove_signal_handler(stop_signal)
 
 
-def _embedded_mqtt_port(settings: Settings, asked: int | None) -> int:
-    """The embedded broker's port: the one asked for, else 1883 or the next free one after it."""
-    if asked is not None or "ELDERCARE_MQTT_PORT" in os.environ:
-        port = asked if asked is not None else settings.mqtt_port
-        if not _port_free("127.0.0.1", port):
-            errors.print(
-                f"[red]MQTT port {port} is in use.[/red] Stop what uses it (a local Mosquitto?), "
-                "choose another with --mqtt-port, or point ELDERCARE_MQTT_URL at that broker."
+def _embedded_mqtt_socket(settings: Settings, *, asked: bool) -> socket.socket:
+    """The embedded broker's port, held: the one asked for, else 1883 or the next free one."""
+    if asked:
+        try:
+            return _hold("127.0.0.1", settings.mqtt_port)
+        except OSError as error:
+            how = (
+                "choose another with --mqtt-port, or point ELDERCARE_MQTT_URL at the broker "
+                "that holds it (a local Mosquitto?)"
             )
-            raise typer.Exit(1)
-        return port
+            _refuse(_cannot_listen("MQTT", "127.0.0.1", settings.mqtt_port, error, how))
     # A demo should start even where a Mosquitto already holds 1883; the banner shows the port.
     for port in range(settings.mqtt_port, settings.mqtt_port + 20):
-        if _port_free("127.0.0.1", port):
-            return port
-    errors.print(f"[red]No free MQTT port from {settings.mqtt_port}.[/red] Use --mqtt-port.")
-    raise typer.Exit(1)
+        if port == settings.http_port:
+            continue
+        with contextlib.suppress(OSError):
+            return _hold("127.0.0.1", port)
+    _refuse(f"[red]No free MQTT port from {settings.mqtt_port}.[/red] Use --mqtt-port.")
 
 
 def _safe_url(url: str) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import aiomqtt
 import httpx
+import pytest
 
 from devices.protocol import downlink_topic, uplink_topic
 from eldercare.running import read as running_system
@@ -202,7 +203,70 @@ def test_up_refuses_a_port_in_use_with_a_clear_message(tmp_path: Path) -> None:
             cwd=tmp_path, env=clean_env(tmp_path), capture_output=True, text=True, timeout=60,
         )  # fmt: skip
     assert result.returncode == 1
-    assert f"Port {port}" in result.stderr and "in use" in result.stderr
+    assert f"HTTP port {port} on 127.0.0.1 is in use." in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_up_refuses_an_mqtt_port_in_use_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        mqtt_port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "eldercare", "up", "--port", str(free_port()),
+             "--mqtt-port", str(mqtt_port)],
+            cwd=tmp_path, env=clean_env(tmp_path), capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert f"MQTT port {mqtt_port} on 127.0.0.1 is in use." in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("mqtt_from", ["option", "environment"])
+def test_up_refuses_one_port_for_http_and_mqtt_before_starting_anything(
+    tmp_path: Path, mqtt_from: str
+) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "eldercare", "up", "--port", str(port)]
+    env = clean_env(tmp_path)
+    if mqtt_from == "option":
+        command += ["--mqtt-port", str(port)]
+    else:
+        env["ELDERCARE_MQTT_PORT"] = str(port)
+    result = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert f"HTTP and the embedded MQTT broker cannot share port {port}." in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stdout == ""  # not even the database line: nothing was started
+    assert not (tmp_path / "data" / "eldercare.db").exists()
+
+
+def test_a_second_up_on_the_same_port_refuses_while_the_first_is_still_starting(
+    tmp_path: Path,
+) -> None:
+    """The port is held from the first check on, not only once the first process serves."""
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    first = start_up(tmp_path / "first", seed_count=20)
+    try:
+        assert first.process.stdout is not None
+        assert first.process.stdout.readline().startswith("Database:")  # migrating comes next
+        first.process.send_signal(signal.SIGSTOP)  # and stays next while the second one starts
+        result = subprocess.run(
+            [sys.executable, "-m", "eldercare", "up", "--port", str(first.port),
+             "--mqtt-port", str(free_port()), "--seed-count", "20", "--no-demo"],
+            cwd=tmp_path / "second", env=clean_env(tmp_path / "second"),
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        first.process.send_signal(signal.SIGCONT)
+        first.process.send_signal(signal.SIGINT)
+        first.process.communicate(timeout=30)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"HTTP port {first.port} on 127.0.0.1 is in use." in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
 def test_an_acknowledged_sos_survives_the_process_being_killed_right_after(tmp_path: Path) -> None:
