@@ -76,6 +76,32 @@ async def prefetch(session: AsyncSession, events: Sequence[DeviceEvent]) -> None
     session.info[_PREFETCHED] = (set(ids), handled, overrides)
 
 
+async def lock_elders(session: AsyncSession, events: Sequence[DeviceEvent]) -> None:
+    """Lock the elders (and, for unbound devices, the devices) these events are about, in id
+    order, until the transaction ends: two call-centre processes judging alarms of one elder at
+    once would each find no open incident and open two. Taken together and in order, the locks
+    cannot deadlock between batches; `FOR NO KEY UPDATE` leaves the gateway's inserts of events
+    referring to these rows (FOR KEY SHARE) unblocked. SQLite has one writer at a time."""
+    if session.get_bind().dialect.name != "postgresql" or not events:
+        return
+    elders = sorted({e.elder_id for e in events if e.elder_id is not None})
+    devices = sorted({e.device_id for e in events if e.elder_id is None})
+    if elders:
+        await session.execute(
+            select(Elder.id)
+            .where(Elder.id.in_(elders))
+            .order_by(Elder.id)
+            .with_for_update(key_share=True)
+        )
+    if devices:
+        await session.execute(
+            select(Device.id)
+            .where(Device.id.in_(devices))
+            .order_by(Device.id)
+            .with_for_update(key_share=True)
+        )
+
+
 async def already_handled(session: AsyncSession, device_event_id: int) -> bool:
     """Whether this device event has already made a step on some incident's timeline."""
     known = session.info.get(_PREFETCHED)

@@ -12,3 +12,8 @@ LAG = Histogram(
     "From a device event's arrival at the gateway to the alarm engine's commit of it",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
+EVENTS_FAILED = Counter(
+    "eldercare_pipeline_events_failed_total",
+    "Device events the alarm engine could not judge (kept with their error), by type",
+    ["type"],
+)

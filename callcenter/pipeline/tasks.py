@@ -1,10 +1,21 @@
-"""The in-process pipeline: read device events in order and hand each to the alarm engine.
+"""The alarm pipeline: judge every recorded device event exactly once.
 
-The cursor moves in the same transaction as the incidents an event makes, so a crash replays
-from the last committed event and nothing is done twice (the timeline's unique event key is a
-second guard). With Redis, `run_stream_pipeline` takes events from the gateways' stream through
-a consumer group shared by every call-centre process, and `run_pipeline` runs a few seconds
-behind as the catch-up reader for anything the stream never carried.
+The events table is the record of what must be judged: an event is unjudged until the
+transaction that judges it also marks it (`DeviceEvent.judged_at`). Readers take unjudged rows,
+never "the rows after the highest id seen" (ids are taken at insert, rows commit in any order,
+so a high-water mark skips the late ones). On PostgreSQL rows are claimed `FOR UPDATE SKIP
+LOCKED`, so several call-centre processes share the work and none judges an event another holds.
+
+Three readers use the same step (`judge_events`):
+- in-process (no Redis): alarms first (sos, fall), then the rest in order, woken by the gateway
+  in this process as it records events;
+- with Redis: the consumer group reads the keys the gateways announced (the fast path), and
+- the catch-up reader takes whatever is still unjudged a few seconds after arrival: what the
+  stream never carried (Redis down, its data lost, a gateway killed between commit and append).
+
+A replayed event is already marked and is not taken again. An event whose judging raises is
+judged alone; if it fails again it is marked with its error (logged, counted, kept for review)
+and the others go on, so one bad event never stops the engine.
 """
 
 from __future__ import annotations
@@ -13,25 +24,23 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Collection, Sequence
 
-from redis.exceptions import RedisError
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.incidents import repository as incidents_repository
 from callcenter.incidents.service import handle_device_event
-from callcenter.pipeline import metrics
+from callcenter.pipeline import metrics, repository
 from kernel.database import write_turn
-from kernel.models import DeviceEvent, PipelineCursor, utcnow
+from kernel.faults import is_transient
+from kernel.models import DeviceEvent, utcnow
 from kernel.settings import Settings
 from kernel.stopping import Stopping
 from kernel.streams import EventStream, StreamEntry
 
 log = logging.getLogger(__name__)
 
-CURSOR = "alarm-engine"
 BATCH = 50
 # A batch stops after this long (and commits what it did), so that an alarm recorded meanwhile
 # is not kept waiting behind readings, nor an SOS ack behind the batch's turn on SQLite.
@@ -39,17 +48,151 @@ BATCH_BUDGET_S = 0.015
 # How often an idle pipeline looks for new events when nobody wakes it (the gateway in this
 # process does, as it records them; see `Wake`).
 IDLE_POLL_S = 0.05
-# Alarms that jump the queue: handled as soon as recorded, before the readings ahead of them.
+# Alarms that jump the queue: judged as soon as recorded, before the readings ahead of them.
 URGENT_TYPES = ("sos", "fall")
-# Behind the Redis stream, the catch-up reader looks this often, this far behind.
+# Behind the Redis stream, the catch-up reader looks this often for events this old and still
+# unjudged. The stream judges an event within milliseconds, so anything older than this missed
+# it; claiming skips rows the stream's readers hold, so the two never judge one event twice.
 CATCH_UP_POLL_S = 1.0
-CATCH_UP_LAG = dt.timedelta(seconds=10)
+CATCH_UP_LAG = dt.timedelta(seconds=3)
 # The stream's consumer group, and how long a consumer may sit on an entry before another
 # takes it: longer than any batch takes (ms), short enough that an alarm is not left waiting.
 GROUP = "alarm-engine"
 CLAIM_IDLE_MS = 5_000
 # A blocking read wakes at least this often to notice a stop.
 STREAM_BLOCK_MS = 500
+# An error kept on an event is cut to this length (a traceback's last lines say the most).
+ERROR_KEPT_CHARS = 2_000
+
+
+async def judge_events(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    clock: Callable[[], dt.datetime] = utcnow,
+    *,
+    types: Collection[str] | None = None,
+    keys: Collection[tuple[str, str]] | None = None,
+    lag: dt.timedelta | None = None,
+    budget_s: float | None = None,
+    urgent: bool = False,
+) -> int:
+    """Claim unjudged events (by type, stream key, or age), judge them and mark them in one
+    transaction; returns how many were judged.
+
+    With `budget_s` the batch stops once judging has taken that long; the rest stay unjudged
+    for the next round. If judging raises something other than an outage, the batch is rolled
+    back and its events judged one at a time (`_judge_one_by_one`).
+    """
+    try:
+        async with write_turn(sessions, urgent=urgent), sessions() as session, session.begin():
+            received_before = clock() - lag if lag is not None else None
+            events = await repository.claim_unjudged(
+                session, limit=BATCH, types=types, keys=keys, received_before=received_before
+            )
+            judged = await _judge(session, events, settings, clock, budget_s)
+    except Exception as error:
+        if is_transient(error):
+            raise
+        log.exception("judging a batch failed; judging its events one at a time")
+        return await _judge_one_by_one(sessions, settings, clock, types, keys, lag, urgent)
+    _count(judged)
+    return len(judged)
+
+
+async def _judge(
+    session: AsyncSession,
+    events: Sequence[DeviceEvent],
+    settings: Settings,
+    clock: Callable[[], dt.datetime],
+    budget_s: float | None,
+) -> Sequence[DeviceEvent]:
+    """Judge claimed events in order and mark those judged; returns them."""
+    await incidents_repository.lock_elders(session, events)
+    await incidents_repository.prefetch(session, events)
+    loop = asyncio.get_running_loop()
+    # The budget is for judging: the batch's fixed cost (claim, prefetch) is paid anyway.
+    started = loop.time()
+    judged: list[DeviceEvent] = []
+    for event in events:
+        await handle_device_event(session, event, settings, clock())
+        judged.append(event)
+        if budget_s is not None and loop.time() - started >= budget_s:
+            break  # the rest next round, after any alarm recorded meanwhile
+    await repository.mark_judged(session, [e.id for e in judged], utcnow())
+    return judged
+
+
+async def _judge_one_by_one(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    clock: Callable[[], dt.datetime],
+    types: Collection[str] | None,
+    keys: Collection[tuple[str, str]] | None,
+    lag: dt.timedelta | None,
+    urgent: bool,
+) -> int:
+    """After a failed batch: each event in a transaction of its own; one that fails alone is
+    marked with its error, so it is neither retried for ever nor lost from sight."""
+    judged = 0
+    for _ in range(BATCH):
+        claimed: tuple[int, str, str] | None = None  # read before a rollback expires the row
+        try:
+            async with write_turn(sessions, urgent=urgent), sessions() as session, session.begin():
+                received_before = clock() - lag if lag is not None else None
+                events = await repository.claim_unjudged(
+                    session, limit=1, types=types, keys=keys, received_before=received_before
+                )
+                if not events:
+                    return judged
+                claimed = (events[0].id, events[0].type, events[0].device_id)
+                await _judge(session, events, settings, clock, None)
+        except Exception as error:
+            if is_transient(error) or claimed is None:
+                raise
+            await _keep_failure(sessions, claimed, error, urgent)
+            continue
+        _count(events)
+        judged += 1
+    return judged
+
+
+async def _keep_failure(
+    sessions: async_sessionmaker[AsyncSession],
+    event: tuple[int, str, str],
+    error: Exception,
+    urgent: bool,
+) -> None:
+    """Mark an event that cannot be judged with its error: logged, counted, kept for review."""
+    event_id, type_, device_id = event
+    log.error(
+        "device event %d (%s from %s) could not be judged; kept with its error",
+        event_id, type_, device_id, exc_info=error,
+    )  # fmt: skip
+    detail = "".join(traceback.format_exception(error))[-ERROR_KEPT_CHARS:]
+    async with write_turn(sessions, urgent=urgent), sessions() as session, session.begin():
+        # Only if still unjudged: another process may have judged it since the rollback.
+        if await repository.claim_unjudged(session, limit=1, ids=[event_id]):
+            await repository.mark_judged(session, [event_id], utcnow(), error=detail)
+    metrics.EVENTS_FAILED.labels(type_).inc()
+
+
+def _count(events: Sequence[DeviceEvent]) -> None:
+    """Metrics of events just committed: how many, and how long after their arrival."""
+    now = utcnow()
+    metrics.EVENTS_HANDLED.inc(len(events))
+    for event in events:
+        metrics.LAG.observe(max(0.0, (now - event.received_at).total_seconds()))
+
+
+async def process_urgent(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    clock: Callable[[], dt.datetime] = utcnow,
+    *,
+    lag: dt.timedelta | None = None,
+) -> int:
+    """Judge the unjudged sos and fall events, ahead of the readings recorded before them."""
+    return await judge_events(sessions, settings, clock, types=URGENT_TYPES, lag=lag, urgent=True)
 
 
 async def process_pending(
@@ -60,82 +203,9 @@ async def process_pending(
     lag: dt.timedelta | None = None,
     budget_s: float | None = None,
 ) -> int:
-    """Handle the next batch of device events after the cursor; returns how many.
-
-    With `lag`, only events recorded at least that long ago: the catch-up reader behind the
-    Redis stream, which finds what never reached the stream. With `budget_s`, the batch stops
-    (and commits what it did) once it has taken that long.
-    """
-    # A routine turn on SQLite's writer (no busy-handler sleeps against the gateway), held for at
-    # most `budget_s`; an alarm being recorded or judged takes the next turn before this one.
-    loop = asyncio.get_running_loop()
-    async with write_turn(sessions), sessions() as session, session.begin():
-        # Locked: several call-centre processes on PostgreSQL take the cursor in turn.
-        cursor = await session.get(PipelineCursor, CURSOR, with_for_update=True)
-        if cursor is None:
-            cursor = PipelineCursor(name=CURSOR, last_event_id=0)
-            session.add(cursor)
-        query = (
-            select(DeviceEvent)
-            .where(DeviceEvent.id > cursor.last_event_id)
-            .order_by(DeviceEvent.id)
-            .limit(BATCH)
-        )
-        if lag is not None:
-            query = query.where(DeviceEvent.received_at <= clock() - lag)
-        events = (await session.scalars(query)).all()
-        await incidents_repository.prefetch(session, events)
-        # The budget is for judging: the batch's fixed cost (cursor, events, prefetch) is paid
-        # anyway, and counting it let a busy machine judge one event a batch.
-        started = loop.time()
-        handled = 0
-        for event in events:
-            await handle_device_event(session, event, settings, clock())
-            handled += 1
-            cursor.last_event_id = event.id
-            if budget_s is not None and loop.time() - started >= budget_s:
-                break  # the rest next round, after any alarm recorded meanwhile
-    _count(events[:handled])
-    return handled
-
-
-async def process_urgent(
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    after: int = 0,
-    clock: Callable[[], dt.datetime] = utcnow,
-) -> int:
-    """Handle the sos and fall events recorded after the cursor (and after `after`) at once,
-    ahead of the readings before them; returns the last such event's id (or `after`).
-
-    The cursor does not move: the batch that reaches these events finds them handled (handling
-    is idempotent), so a crash between the two loses nothing and does nothing twice.
-    """
-    # Short, and on SQLite's writer ahead of routine writers: an alarm does not wait for them.
-    async with write_turn(sessions, urgent=True), sessions() as session, session.begin():
-        # Locked like a batch: two processes on PostgreSQL never judge the same alarm at once.
-        cursor = await session.get(PipelineCursor, CURSOR, with_for_update=True)
-        since = max(after, cursor.last_event_id if cursor is not None else 0)
-        query = (
-            select(DeviceEvent)
-            .where(DeviceEvent.id > since, DeviceEvent.type.in_(URGENT_TYPES))
-            .order_by(DeviceEvent.id)
-            .limit(BATCH)
-        )
-        events = (await session.scalars(query)).all()
-        await incidents_repository.prefetch(session, events)
-        for event in events:
-            await handle_device_event(session, event, settings, clock())
-    _count(events)
-    return events[-1].id if events else since
-
-
-def _count(events: Sequence[DeviceEvent]) -> None:
-    """Metrics of events just committed: how many, and how long after their arrival."""
-    now = utcnow()
-    metrics.EVENTS_HANDLED.inc(len(events))
-    for event in events:
-        metrics.LAG.observe(max(0.0, (now - event.received_at).total_seconds()))
+    """Judge the next batch of unjudged events in arrival order (only those at least `lag` old,
+    with `lag`); returns how many."""
+    return await judge_events(sessions, settings, clock, lag=lag, budget_s=budget_s)
 
 
 class Wake:
@@ -163,22 +233,17 @@ async def run_pipeline(
     lag: dt.timedelta | None = None,
     wake: Wake | None = None,
 ) -> None:
-    """Until stopped: process device events as they are recorded (or `lag` behind, catching up).
+    """Until stopped: judge device events as they are recorded (or `lag` behind, catching up).
 
-    Live (no `lag`), each round first handles any sos or fall already recorded, then the next
-    batch in order; it sleeps until `wake` rings or IDLE_POLL_S passes.
+    Each round first judges any unjudged sos or fall, then the next batch in order; it sleeps
+    until `wake` rings or the poll interval passes. Errors propagate to the supervisor, which
+    logs them and starts the loop again after a pause.
     """
     idle = IDLE_POLL_S if lag is None else CATCH_UP_POLL_S
-    urgent_after = 0
     while not stop.is_set():
-        try:
-            if lag is None:
-                urgent_after = await process_urgent(sessions, settings, urgent_after)
-            if await process_pending(sessions, settings, lag=lag, budget_s=BATCH_BUDGET_S):
-                continue
-        except (SQLAlchemyError, OSError):
-            log.exception("alarm pipeline step failed; retrying")
-            await stop.pause(1.0)
+        await process_urgent(sessions, settings, lag=lag)
+        if await process_pending(sessions, settings, lag=lag, budget_s=BATCH_BUDGET_S):
+            continue
         if wake is None:
             await stop.pause(idle)
         else:
@@ -191,29 +256,19 @@ async def process_stream_batch(
     entries: list[StreamEntry],
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> int:
-    """Handle the device events these stream entries point to, in one transaction."""
+    """Judge the unjudged device events these stream entries point to; returns how many.
+
+    An entry whose event is already judged (a replay), or held by another process judging it,
+    is done: nothing to do here.
+    """
     if not entries:
         return 0
-    async with sessions() as session, session.begin():
-        keys = {(e.device_id, e.message_id) for e in entries}
-        events = (
-            await session.scalars(
-                select(DeviceEvent)
-                .where(
-                    DeviceEvent.device_id.in_({d for d, _ in keys}),
-                    DeviceEvent.message_id.in_({m for _, m in keys}),
-                )
-                .order_by(DeviceEvent.id)
-            )
-        ).all()
-        await incidents_repository.prefetch(session, events)
-        handled = 0
-        for event in events:
-            if (event.device_id, event.message_id) in keys:
-                await handle_device_event(session, event, settings, clock())
-                handled += 1
-    _count([e for e in events if (e.device_id, e.message_id) in keys])
-    return handled
+    keys = {(e.device_id, e.message_id) for e in entries}
+    judged = 0
+    # A read holds at most BATCH entries, so this is one round unless keys repeat oddly.
+    while taken := await judge_events(sessions, settings, clock, keys=keys):
+        judged += taken
+    return judged
 
 
 async def run_stream_pipeline(
@@ -227,24 +282,22 @@ async def run_stream_pipeline(
 ) -> None:
     """Until stopped: take device events from the stream's group, sharing them with the others.
 
-    An entry is acknowledged only after its incidents are committed; entries another consumer
-    took and never acknowledged (it crashed) are claimed here once idle for `claim_idle_ms`.
+    An entry is acknowledged only after its events are judged and committed; entries another
+    consumer took and never acknowledged (it crashed) are claimed here once idle for
+    `claim_idle_ms`. Errors propagate to the supervisor; the entries in hand stay pending and
+    are claimed again (and, judged already or not, the events table says what is left).
     """
     await stream.join(GROUP)
+    loop = asyncio.get_running_loop()
     last_claim = 0.0
     while not stop.is_set():
-        try:
-            loop = asyncio.get_running_loop()
-            entries: list[StreamEntry] = []
-            if loop.time() - last_claim >= claim_idle_ms / 1000 / 2:
-                last_claim = loop.time()
-                entries = await stream.claim_stale(
-                    GROUP, consumer, min_idle_ms=claim_idle_ms, count=BATCH
-                )
-            if not entries:
-                entries = await stream.read(GROUP, consumer, count=BATCH, block_ms=STREAM_BLOCK_MS)
-            await process_stream_batch(sessions, settings, entries)
-            await stream.ack(GROUP, entries)
-        except (SQLAlchemyError, RedisError, OSError):
-            log.exception("stream pipeline step failed; its entries will be claimed again")
-            await stop.pause(1.0)
+        entries: list[StreamEntry] = []
+        if loop.time() - last_claim >= claim_idle_ms / 1000 / 2:
+            last_claim = loop.time()
+            entries = await stream.claim_stale(
+                GROUP, consumer, min_idle_ms=claim_idle_ms, count=BATCH
+            )
+        if not entries:
+            entries = await stream.read(GROUP, consumer, count=BATCH, block_ms=STREAM_BLOCK_MS)
+        await process_stream_batch(sessions, settings, entries)
+        await stream.ack(GROUP, entries)

@@ -29,7 +29,6 @@ from kernel.models.incidents import (
     IncidentKind,
     IncidentStatus,
     Outcome,
-    PipelineCursor,
 )
 from kernel.models.register import RegisterImport, RegisterIssue
 
@@ -56,7 +55,6 @@ __all__ = [
     "IssueSeverity",
     "LivingSituation",
     "Outcome",
-    "PipelineCursor",
     "RegisterImport",
     "RegisterIssue",
     "RejectedMessage",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kernel.models.base import Base, BigId
@@ -19,12 +19,23 @@ class DeviceEvent(Base):
 
     A vital reading is stored once, as its event: the alarm engine judges it from here and the
     elder's chart reads it from here (by `ix_device_events_elder_received`).
+
+    `judged_at` is the alarm engine's mark: NULL until the event has been judged, set in the
+    same transaction as whatever judging it did. The engine takes the unmarked rows (the
+    partial index holds only those), so no event is skipped, whatever order the rows were
+    committed in, and none is judged twice. `judge_error` keeps why judging failed, for review.
     """
 
     __tablename__ = "device_events"
     __table_args__ = (
         UniqueConstraint("device_id", "message_id"),
         Index("ix_device_events_elder_received", "elder_id", "received_at"),
+        Index(
+            "ix_device_events_unjudged",
+            "id",
+            sqlite_where=text("judged_at IS NULL"),
+            postgresql_where=text("judged_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -37,6 +48,8 @@ class DeviceEvent(Base):
     received_at: Mapped[dt.datetime]
     transport: Mapped[str] = mapped_column(String(8))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    judged_at: Mapped[dt.datetime | None]
+    judge_error: Mapped[str | None] = mapped_column(Text)
 
 
 class RejectedMessage(Base):

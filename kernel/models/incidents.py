@@ -110,15 +110,6 @@ class IncidentEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class PipelineCursor(Base):
-    """How far a consumer has read the device events; moved in the same transaction as its work."""
-
-    __tablename__ = "pipeline_cursors"
-
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    last_event_id: Mapped[int] = mapped_column(BigId, default=0)
-
-
 class DeviceNotice(Base):
     """A `notice` for a terminal ("社工正在赶来"), recorded by the call centre, sent by the gateway.
 

@@ -16,7 +16,7 @@ from kernel.database import create_engine
 from kernel.models import Base
 
 TABLES = {
-    "device_events", "rejected_messages", "incidents", "incident_timeline", "pipeline_cursors", "device_notices",
+    "device_events", "rejected_messages", "incidents", "incident_timeline", "device_notices",
     "family_messages",
     "alembic_version", "audit_log", "away_periods", "centres", "devices", "elders",
     "emergency_contacts", "register_imports", "register_issues", "shifts", "staff",
@@ -75,3 +75,62 @@ def test_audit_log_refuses_update_and_delete(migrated_url: str) -> None:
     for statement in ("UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"):
         with pytest.raises(DBAPIError, match="append-only"):
             asyncio.run(attempt(statement))
+
+
+def test_the_judged_mark_takes_over_from_the_cursor_without_skipping_or_repeating(
+    database_url: str,
+) -> None:
+    """Events the old cursor had passed count as judged; the ones after it are still to judge."""
+    migrate.upgrade(database_url, "0008")
+
+    async def fill() -> None:
+        engine = create_engine(database_url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text(
+                        "INSERT INTO devices (id, kind, secret, online, registered_at, secret_issued_at) VALUES ('D1', 'sos_terminal', 's', false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    )
+                )
+                for event_id in (1, 2, 3, 4):
+                    await connection.execute(
+                        text(
+                            "INSERT INTO device_events (id, device_id, message_id, type, received_at,"
+                            " transport, payload) VALUES (:id, 'D1', :m, 'sos', CURRENT_TIMESTAMP,"
+                            " 'mqtt', '{}')"
+                        ),
+                        {"id": event_id, "m": f"m{event_id}"},
+                    )
+                await connection.execute(
+                    text(
+                        "INSERT INTO pipeline_cursors (name, last_event_id) VALUES ('alarm-engine', 2)"
+                    )
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(fill())
+    migrate.upgrade(database_url)
+    judged = asyncio.run(
+        _run(
+            database_url,
+            lambda c: c.execute(
+                text("SELECT id, judged_at IS NOT NULL FROM device_events ORDER BY id")
+            ).all(),
+        )
+    )
+    assert [(row[0], bool(row[1])) for row in judged] == [
+        (1, True),
+        (2, True),
+        (3, False),
+        (4, False),
+    ]
+
+    migrate.downgrade(database_url, "0008")
+    cursor = asyncio.run(
+        _run(
+            database_url,
+            lambda c: c.execute(text("SELECT last_event_id FROM pipeline_cursors")).scalar(),
+        )
+    )
+    assert cursor == 2  # back before the first unjudged event

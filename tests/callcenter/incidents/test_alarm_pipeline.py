@@ -7,14 +7,14 @@ import datetime as dt
 
 from sqlalchemy import func, select, update
 
-from callcenter.pipeline.tasks import CURSOR, Wake, process_pending, process_urgent
+from callcenter.pipeline.tasks import Wake, process_pending, process_urgent
 from devices.ids import DeviceKind
 from kernel.models import (
     Device,
+    DeviceEvent,
     Incident,
     IncidentEntry,
     IncidentStatus,
-    PipelineCursor,
     StaffRole,
     VitalThreshold,
 )
@@ -111,10 +111,8 @@ async def test_replaying_events_after_a_crash_makes_no_second_incident(
 ) -> None:
     await record(sessions, street.terminal, "sos", button="main")
     await process_pending(sessions, settings, lambda: local(settings, 14))
-    async with sessions() as session, session.begin():  # as if the cursor's commit was lost
-        await session.execute(
-            update(PipelineCursor).where(PipelineCursor.name == CURSOR).values(last_event_id=0)
-        )
+    async with sessions() as session, session.begin():  # as if the judged mark was lost
+        await session.execute(update(DeviceEvent).values(judged_at=None))
     assert await process_pending(sessions, settings, lambda: local(settings, 14)) == 1
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Incident)) == 1
@@ -180,13 +178,13 @@ async def test_an_sos_jumps_the_queue_of_routine_events_and_is_handled_once(
         await record(sessions, street.terminal, "location", lat=22.68, lon=114.12)
     await record(sessions, street.terminal, "sos", button="main")
     day = lambda: local(settings, 14)  # noqa: E731
-    last = await process_urgent(sessions, settings, clock=day)
+    assert await process_urgent(sessions, settings, clock=day) == 1
     (incident,) = await incidents(sessions)
     assert incident.kind == "sos"
-    async with sessions() as session:
-        assert await session.get(PipelineCursor, CURSOR) is None  # the routine events still wait
-    assert await process_urgent(sessions, settings, last, clock=day) == last  # nothing new
-    assert await process_pending(sessions, settings, day) == 6
+    assert await unjudged(sessions) == 5  # the routine events still wait
+    assert await process_urgent(sessions, settings, clock=day) == 0  # nothing new
+    assert await process_pending(sessions, settings, day) == 5
+    assert await unjudged(sessions) == 0
     async with sessions() as session:
         steps = await session.scalar(
             select(func.count()).select_from(IncidentEntry).where(IncidentEntry.action == "opened")
@@ -208,3 +206,9 @@ async def test_the_gateway_wakes_the_pipeline() -> None:
     wake = Wake()
     await wake([("D1", "m1")])
     await asyncio.wait_for(wake.wait(60), 5)  # rung: returns at once, not after a minute
+
+
+async def unjudged(sessions: Sessions) -> int:
+    async with sessions() as session:
+        query = select(func.count()).select_from(DeviceEvent).where(DeviceEvent.judged_at.is_(None))
+        return await session.scalar(query) or 0

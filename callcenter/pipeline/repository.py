@@ -1,0 +1,61 @@
+"""Queries of the alarm pipeline: the device events not judged yet, claimed and marked."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Sequence
+
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kernel.models import DeviceEvent
+
+_UNJUDGED = DeviceEvent.judged_at.is_(None)
+
+
+async def claim_unjudged(
+    session: AsyncSession,
+    *,
+    limit: int,
+    types: Collection[str] | None = None,
+    keys: Collection[tuple[str, str]] | None = None,
+    received_before: dt.datetime | None = None,
+    ids: Collection[int] | None = None,
+) -> Sequence[DeviceEvent]:
+    """The oldest unjudged events (of these types, these (device, message id) keys, or recorded
+    before a moment), locked for this transaction.
+
+    On PostgreSQL the rows are taken `FOR UPDATE SKIP LOCKED`: several call-centre processes
+    claim disjoint events and none waits for another; a row another process has just judged is
+    no longer unjudged when this one reads it. SQLite has one writer at a time and no row locks.
+    """
+    query = select(DeviceEvent).where(_UNJUDGED)
+    if types is not None:
+        query = query.where(DeviceEvent.type.in_(types))
+    if keys is not None:
+        query = query.where(tuple_(DeviceEvent.device_id, DeviceEvent.message_id).in_(keys))
+    if ids is not None:
+        query = query.where(DeviceEvent.id.in_(ids))
+    if received_before is not None:
+        query = query.where(DeviceEvent.received_at <= received_before)
+    query = query.order_by(DeviceEvent.id).limit(limit).with_for_update(skip_locked=True)
+    return (await session.scalars(query)).all()
+
+
+async def mark_judged(
+    session: AsyncSession, ids: Collection[int], at: dt.datetime, *, error: str | None = None
+) -> None:
+    """Mark events judged (with why judging failed, if it did)."""
+    if ids:
+        await session.execute(
+            update(DeviceEvent)
+            .where(DeviceEvent.id.in_(ids))
+            .values(judged_at=at, judge_error=error)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def oldest_unjudged(session: AsyncSession, types: Collection[str]) -> dt.datetime | None:
+    """When the longest-waiting unjudged event of these types arrived, if any waits."""
+    query = select(func.min(DeviceEvent.received_at)).where(_UNJUDGED, DeviceEvent.type.in_(types))
+    return await session.scalar(query)
