@@ -15,6 +15,20 @@ DUPLICATES = Counter(
 REJECTS = Counter(
     "eldercare_gateway_rejects_total", "Uplink messages rejected, by reason", ["reason"]
 )
+UNPROCESSABLE = Counter(
+    "eldercare_gateway_unprocessable_total",
+    "Uplink messages the gateway failed on or the database refused (kept as rejects), by error",
+    ["error"],
+)
+DATABASE_RETRIES = Counter(
+    "eldercare_gateway_database_retries_total",
+    "Writes and lookups tried again because the database was away or busy",
+)
+ROWS_DROPPED = Counter(
+    "eldercare_gateway_rows_dropped_total",
+    "Rows the database refused even alone, written to the log instead, by kind",
+    ["kind"],
+)
 ACKS_SENT = Counter("eldercare_gateway_acks_total", "Acks sent to devices, by status", ["status"])
 INGEST_LAG = Histogram(
     "eldercare_gateway_ingest_lag_seconds",

@@ -304,6 +304,14 @@ async def _take(
     inbound = Inbound(
         "mqtt", device_id, topic, bytes(payload), utcnow(), acks.recorded(message.mid, message.qos)
     )
-    for downlink in await ingest.handle(inbound):
+    try:
+        downlinks = await ingest.handle(inbound)
+    except Exception:
+        # handle keeps whatever a message makes fail with that message; this is the last line,
+        # should it ever fail itself. The message stays the broker's (no PUBACK), to deliver
+        # again after a reconnect, and the next one is taken: one message never stops ingest.
+        log.exception("uplink on %s not handled; left with the broker", topic)
+        return
+    for downlink in downlinks:
         if device_id is not None:
             await client.publish(downlink_topic(device_id), downlink, qos=1)

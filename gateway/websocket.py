@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
@@ -18,11 +19,14 @@ from gateway.ingest.schemas import Inbound
 from gateway.ingest.service import Ingest
 from kernel.models import utcnow
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 
 # A client that opens a socket and says nothing is not a terminal; free the slot.
 HELLO_TIMEOUT_S = 10.0
 CLEAN_CLOSE_CODES = frozenset({1000, 1001})
+# RFC 6455's "try again later": the gateway cannot check the hello now (its database is away).
+WS_CLOSE_TRY_AGAIN_LATER = 1013
 OFFLINE = json.dumps({"v": 1, "type": "offline"}).encode()
 
 
@@ -38,10 +42,18 @@ async def device_socket(websocket: WebSocket) -> None:
         return
     hello = decode_hello(hello_text)
     if isinstance(hello, Rejection):
-        ingest.refuse_handshake(None, hello_text.encode(), hello)
+        ingest.refuse_handshake(None, _utf8(hello_text), hello)
         await _close(websocket, WS_CLOSE_UNAUTHORIZED, hello.detail)
         return
-    if not await ingest.registry.check_login(hello.device, hello.secret):
+    try:
+        known = await ingest.registry.check_login(hello.device, hello.secret)
+    except Exception:
+        # The registry's database away (or a fault nobody foresaw): not the device's doing, so
+        # nothing is kept against it; it is told to come back, as a terminal does on 1013.
+        log.exception("WebSocket hello of %s not checked", hello.device)
+        await _close(websocket, WS_CLOSE_TRY_AGAIN_LATER, "try again later")
+        return
+    if not known:
         refusal = Rejection(RejectReason.UNKNOWN_DEVICE, "unknown device or wrong secret")
         ingest.refuse_handshake(hello.device, b"", refusal)
         await _close(websocket, WS_CLOSE_UNAUTHORIZED, refusal.detail)
@@ -61,9 +73,9 @@ async def device_socket(websocket: WebSocket) -> None:
                 clean = frame.get("code", 1006) in CLEAN_CLOSE_CODES
                 break
             data = frame.get("text")
-            payload = data.encode() if data is not None else frame.get("bytes") or b""
+            payload = _utf8(data) if data is not None else frame.get("bytes") or b""
             inbound = Inbound("ws", hello.device, None, payload, utcnow())
-            for downlink in await ingest.handle(inbound):
+            for downlink in await _handled(ingest, inbound):
                 await websocket.send_text(downlink.decode())
     except WebSocketDisconnect as disconnect:
         clean = disconnect.code in CLEAN_CLOSE_CODES
@@ -71,7 +83,23 @@ async def device_socket(websocket: WebSocket) -> None:
         if sockets.get(hello.device) is send:
             del sockets[hello.device]
         if not clean:
-            await ingest.handle(Inbound("ws", hello.device, None, OFFLINE, utcnow()))
+            await _handled(ingest, Inbound("ws", hello.device, None, OFFLINE, utcnow()))
+
+
+async def _handled(ingest: Ingest, inbound: Inbound) -> list[bytes]:
+    """What `ingest.handle` answers; should it ever fail itself, nothing, and the connection
+    goes on (handle keeps whatever a message makes fail with that message: this is the last line)."""
+    try:
+        return await ingest.handle(inbound)
+    except Exception:
+        log.exception("WebSocket message from %s not handled", inbound.device_id)
+        return []
+
+
+def _utf8(text: str) -> bytes:
+    """A frame's text as bytes, as it came: a lone surrogate (which no UTF-8 frame can carry,
+    but an ASGI server handing over a str might) stays invalid UTF-8, for the decoder to refuse."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:

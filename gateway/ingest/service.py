@@ -3,14 +3,19 @@
 An alarm (sos, fall, service, cancel) is written in its own transaction before its `ack` goes
 out, so an acknowledged alarm survives a crash right after the ack; a resend with the same id
 finds its row, is acknowledged again and recorded once. Readings and routine events go to the
-batch writer. Nothing here raises for a device's input: every refusal becomes a kept reject.
+batch writer. Nothing here raises for a device's input: every refusal becomes a kept reject,
+and so does a message the gateway fails on or the database refuses (`unprocessable`). While the
+database is away, the alarm in hand is tried again until it is back, and only then acknowledged;
+the transport meanwhile holds everything after it (MQTT: the broker keeps it, unacknowledged).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from devices.protocol import (
     ACKED_TYPES,
@@ -29,14 +34,22 @@ from gateway import metrics
 from gateway.ingest import repository
 from gateway.ingest.registry import DeviceRegistry
 from gateway.ingest.schemas import DeviceInfo, Inbound
-from gateway.ingest.tasks import Announce, BatchWriter, WriteLock
+from gateway.ingest.tasks import Announce, BatchWriter, WriteLock, acknowledge, unprocessable
 from kernel.database import JsonText, Transactions
-from kernel.models import RAW_KEPT_BYTES, utcnow
+from kernel.faults import is_transient
+from kernel.models import utcnow
 
 log = logging.getLogger(__name__)
 
 # An unidentified caller still reaches a person: the protocol's one exception for unbound devices.
 UNBOUND_ALLOWED = frozenset({"sos", "fall", "heartbeat", "offline"})
+# While the database is away an alarm's write is tried again after these pauses, doubling: soon
+# after a blip (a failover takes seconds), and at most every 5 s for a longer outage, so the
+# alarm is acknowledged within 5 s of the database's return without hammering it meanwhile.
+RETRY_FIRST_S = 0.2
+RETRY_MAX_S = 5.0
+
+T = TypeVar("T")
 
 
 class Ingest:
@@ -60,11 +73,31 @@ class Ingest:
         self._max_skew = max_skew
 
     async def handle(self, inbound: Inbound) -> list[bytes]:
-        """Process one message; returns the downlink messages for the sending device."""
+        """Process one message; returns the downlink messages for the sending device.
+
+        Never raises for the message: whatever it makes fail is kept with it as an
+        `unprocessable` reject, and the next message is taken as if it had not been.
+        """
+        try:
+            return await self._take(inbound)
+        except Exception as error:
+            log.exception(
+                "%s message from %s could not be processed; kept as a reject",
+                inbound.transport, inbound.device_id,
+            )  # fmt: skip
+            metrics.UNPROCESSABLE.labels(type(error).__name__).inc()
+            ack = self._reject(inbound, unprocessable(error))
+            registered = inbound.device_id is not None and self.registry.known(inbound.device_id)
+            return [ack] if registered else []  # an unknown device has no downlink it may read
+
+    async def _take(self, inbound: Inbound) -> list[bytes]:
+        # Each step before an outcome (recorded, queued, or kept as a reject) may raise; none
+        # after it, so that a message never gets two.
         device = None
         if inbound.device_id:
-            device = self.registry.known(inbound.device_id) or await self.registry.get(
-                inbound.device_id
+            device_id = inbound.device_id
+            device = self.registry.known(device_id) or await self._when_database_is_up(
+                lambda: self.registry.get(device_id)
             )
         if device is None:
             self._reject(
@@ -83,6 +116,7 @@ class Ingest:
             refusal = Rejection(RejectReason.UNKNOWN_DEVICE, "device is bound to no elder")
             return [self._reject(inbound, refusal)]
 
+        row = None if isinstance(decoded, Heartbeat) else _event_row(inbound, device, decoded)
         self._writer.add_presence(
             device.device_id,
             online=not isinstance(decoded, Offline),
@@ -90,27 +124,52 @@ class Ingest:
             **_heartbeat_fields(decoded),
         )
         metrics.messages_in(decoded.type).inc()
-        recorded = inbound.recorded
-        if isinstance(decoded, Heartbeat):
-            # Its only record is the device's presence, the latest state, which the next
-            # heartbeat sets again: no reason to hold the broker's copy until it is written.
-            recorded()
+        if row is None:
+            # A heartbeat's only record is the device's presence, the latest state, which the
+            # next heartbeat sets again: no reason to hold the broker's copy until it is written.
+            acknowledge(inbound.recorded)
             return []
-        row = _event_row(inbound, device, decoded)
         if decoded.type not in ACKED_TYPES:
             # A vital reading too: its event is the elder's history.
-            self._writer.add_event(row, recorded)
+            self._writer.add_event(row, inbound)
             return []
-        async with self._write_lock:
-            new = await self._writes.run(repository.record_event_once, row)
-        recorded()
+        ack = ack_received(row["message_id"])
+        new = await self._when_database_is_up(lambda: self._record_alarm(row))
+        acknowledge(inbound.recorded)
         metrics.INGEST_LAG.observe(_seconds_since(inbound.received_at))
         if not new:
             metrics.DUPLICATES.inc()
         elif self._announce is not None:
-            await self._announce([(row["device_id"], row["message_id"])])
+            try:
+                await self._announce([(row["device_id"], row["message_id"])])
+            except Exception:
+                # Recorded is recorded: the call centres' catch-up finds an event not announced.
+                log.exception("recorded %s from %s not announced", row["type"], row["device_id"])
         metrics.ACKS_SENT.labels("received").inc()
-        return [ack_received(row["message_id"])]
+        return [ack]
+
+    async def _record_alarm(self, row: dict[str, Any]) -> bool:
+        async with self._write_lock:
+            return await self._writes.run(repository.record_event_once, row)
+
+    async def _when_database_is_up(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """`attempt()`, tried again while the database is away or busy (kernel.faults), with
+        pauses from RETRY_FIRST_S doubling to RETRY_MAX_S; any other error is raised."""
+        pause = RETRY_FIRST_S
+        while True:
+            try:
+                return await attempt()
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                log.warning(
+                    "database unavailable (%s); trying again in %.1f s",
+                    type(error).__name__, pause,
+                    exc_info=pause == RETRY_FIRST_S,  # the traceback once an outage
+                )  # fmt: skip
+                metrics.DATABASE_RETRIES.inc()
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RETRY_MAX_S)
 
     def refuse_handshake(self, device_id: str | None, raw: bytes, rejection: Rejection) -> None:
         """Keep a refused WebSocket hello for review (never its secret: `raw` is left empty then)."""
@@ -119,19 +178,7 @@ class Ingest:
     def _reject(self, inbound: Inbound, rejection: Rejection) -> bytes:
         """Keep the refused message for review, count it, and word the rejected ack."""
         metrics.REJECTS.labels(rejection.reason.value).inc()
-        self._writer.add_reject(
-            {
-                "received_at": inbound.received_at,
-                "transport": inbound.transport,
-                "topic": inbound.topic[:255] if inbound.topic else None,
-                "device_id": inbound.device_id[:64] if inbound.device_id else None,
-                "reason": rejection.reason.value,
-                "detail": rejection.detail,
-                "size": len(inbound.payload),
-                "raw": inbound.payload[:RAW_KEPT_BYTES],
-            },
-            inbound.recorded,
-        )
+        self._writer.add_reject(inbound, rejection)
         metrics.ACKS_SENT.labels("rejected").inc()
         return ack_rejected(message_id_of(inbound.payload), rejection.reason, rejection.detail)
 
