@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import datetime as dt
 import os
 import secrets
 import socket
@@ -31,7 +31,14 @@ from callcenter.incidents.endpoints import router as incidents_router
 from callcenter.incidents.escalation import run_escalation
 from callcenter.incidents.technical import run_device_checks
 from callcenter.incidents.welfare import run_welfare_checks
-from callcenter.pipeline.tasks import CATCH_UP_LAG, Wake, run_pipeline, run_stream_pipeline
+from callcenter.pipeline import repository as pipeline_repository
+from callcenter.pipeline.tasks import (
+    CATCH_UP_LAG,
+    URGENT_TYPES,
+    Wake,
+    run_pipeline,
+    run_stream_pipeline,
+)
 from callcenter.register.endpoints import router as register_router
 from callcenter.reports.endpoints import router as reports_router
 from callcenter.rosters.endpoints import router as rosters_router
@@ -45,16 +52,22 @@ from gateway.websocket import router as device_socket_router
 from kernel.bus import create_bus
 from kernel.database import create_engine, session_factory
 from kernel.errors import DomainError
-from kernel.models import Device, Elder, StaffRole
+from kernel.models import Device, Elder, StaffRole, utcnow
 from kernel.settings import Role, Settings
-from kernel.stopping import Stopping
 from kernel.streams import EventStream
+from kernel.supervisor import Supervisor
 
 EMBEDDED_GATEWAY_USER = "eldercare-gateway"
 
 
+# An alarm recorded but not judged this long means the alarm engine is down or behind: an SOS
+# is judged within milliseconds when all is well, and catch-up takes what the stream missed
+# within seconds (CATCH_UP_LAG).
+ALARM_JUDGED_WITHIN = dt.timedelta(seconds=30)
+
+
 class Health(BaseModel):
-    """What /healthz answers."""
+    """What /healthz answers: 503 with `problems` when anything keeps the process from serving."""
 
     status: str
     version: str
@@ -62,6 +75,7 @@ class Health(BaseModel):
     elders: int | None
     devices: int | None
     sms: str
+    problems: dict[str, str] = {}
 
 
 def create_app(
@@ -97,10 +111,11 @@ def create_app(
             app.state.gateway = gateway
             app.state.ingest = gateway.ingest
             await gateway.start()
-        stop = Stopping()
-        alarm_work = (
-            _alarm_work(app.state.sessions, settings, stream, wake, stop) if runs_callcenter else []
-        )
+        # The call centre's loops run under this one; the gateway's under its own.
+        alarm_work = Supervisor()
+        app.state.supervisor = alarm_work
+        if runs_callcenter:
+            _start_alarm_work(alarm_work, app.state.sessions, settings, stream, wake)
         async with contextlib.AsyncExitStack() as stack:
             if mqtt and gateway is not None:
                 gateway.start_mqtt(await _broker_login(settings, gateway, stack))
@@ -109,8 +124,7 @@ def create_app(
             finally:
                 if gateway is not None:
                     await gateway.stop()
-                stop.set()
-                await asyncio.gather(*alarm_work)
+                await alarm_work.stop()
                 await bus.stop()
                 if stream is not None:
                     await stream.close()
@@ -129,33 +143,48 @@ def create_app(
     async def domain_error(_request: Request, error: DomainError) -> JSONResponse:
         return JSONResponse(status_code=error.status_code, content=error.body())
 
-    @app.get("/healthz", response_model=Health, tags=["operations"])
+    @app.get(
+        "/healthz",
+        response_model=Health,
+        tags=["operations"],
+        responses={503: {"model": Health, "description": "a loop is down or behind"}},
+    )
     async def healthz(request: Request) -> JSONResponse:
-        """Liveness and readiness: the database answers, and how much it holds."""
+        """Liveness and readiness: the database answers, every loop runs, no alarm waits.
+
+        503 names what is wrong in `problems`: a loop that is down (restarting after a
+        failure), the broker away, alarms recorded but not judged for ALARM_JUDGED_WITHIN.
+        """
+        state = request.app.state
+        problems: dict[str, str] = dict(state.supervisor.problems())
+        gateway: GatewayRuntime | None = getattr(state, "gateway", None)
+        if gateway is not None:
+            problems.update(gateway.problems())
+        elders = devices = None
+        database = "ok"
         try:
-            async with request.app.state.sessions() as session:
+            async with state.sessions() as session:
                 await session.execute(text("SELECT 1"))
                 elders = await session.scalar(select(func.count()).select_from(Elder))
                 devices = await session.scalar(select(func.count()).select_from(Device))
+                if runs_callcenter:
+                    waiting = await pipeline_repository.oldest_unjudged(session, URGENT_TYPES)
+                    if waiting is not None and utcnow() - waiting > ALARM_JUDGED_WITHIN:
+                        age = (utcnow() - waiting).total_seconds()
+                        problems["alarm-engine"] = f"an alarm has waited {age:.0f} s to be judged"
         except (SQLAlchemyError, OSError) as error:
-            body = Health(
-                status="unavailable",
-                version=__version__,
-                database=f"error: {type(error).__name__}",
-                elders=None,
-                devices=None,
-                sms=settings.sms_mode,
-            )
-            return JSONResponse(status_code=503, content=body.model_dump())
+            database = f"error: {type(error).__name__}"
+            problems["database"] = database
         body = Health(
-            status="ok",
+            status="unavailable" if problems else "ok",
             version=__version__,
-            database="ok",
+            database=database,
             elders=elders,
             devices=devices,
             sms=settings.sms_mode,
+            problems=problems,
         )
-        return JSONResponse(content=body.model_dump())
+        return JSONResponse(status_code=503 if problems else 200, content=body.model_dump())
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     async def metrics() -> PlainTextResponse:
@@ -187,46 +216,32 @@ def create_app(
     return app
 
 
-def _alarm_work(
+def _start_alarm_work(
+    supervisor: Supervisor,
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
     stream: EventStream | None,
     wake: Wake,
-    stop: Stopping,
-) -> list[asyncio.Task[None]]:
-    """The call centre's background work: the pipeline, escalation, checks, the SMS sender."""
-    return [
-        *_pipeline_tasks(sessions, settings, stream, wake, stop),
-        asyncio.create_task(run_escalation(sessions, settings, stop), name="escalation"),
-        asyncio.create_task(run_welfare_checks(sessions, settings, stop), name="welfare"),
-        asyncio.create_task(run_device_checks(sessions, settings, stop), name="technical"),
-        asyncio.create_task(run_family_sender(sessions, settings, stop), name="family-sms"),
-    ]
-
-
-def _pipeline_tasks(
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    stream: EventStream | None,
-    wake: Wake,
-    stop: Stopping,
-) -> list[asyncio.Task[None]]:
-    """The alarm pipeline: in-process by default; over the Redis stream (with the catch-up
-    reader a few seconds behind it) when Redis is configured."""
+) -> None:
+    """The call centre's background work, supervised: the alarm pipeline (in-process by
+    default; over the Redis stream with the catch-up reader behind it when Redis is
+    configured), escalation, the welfare and technical checks, the SMS sender."""
+    stop = supervisor.stop_signal
     if stream is None:
-        return [
-            asyncio.create_task(run_pipeline(sessions, settings, stop, wake=wake), name="pipeline")
-        ]
-    consumer = f"{socket.gethostname()}-{os.getpid()}"
-    return [
-        asyncio.create_task(
-            run_stream_pipeline(sessions, settings, stream, stop, consumer=consumer),
-            name="stream-pipeline",
-        ),
-        asyncio.create_task(
-            run_pipeline(sessions, settings, stop, lag=CATCH_UP_LAG), name="catch-up"
-        ),
-    ]
+        supervisor.start("pipeline", lambda: run_pipeline(sessions, settings, stop, wake=wake))
+    else:
+        consumer = f"{socket.gethostname()}-{os.getpid()}"
+        supervisor.start(
+            "stream-pipeline",
+            lambda: run_stream_pipeline(sessions, settings, stream, stop, consumer=consumer),
+        )
+        supervisor.start(
+            "catch-up", lambda: run_pipeline(sessions, settings, stop, lag=CATCH_UP_LAG)
+        )
+    supervisor.start("escalation", lambda: run_escalation(sessions, settings, stop))
+    supervisor.start("welfare", lambda: run_welfare_checks(sessions, settings, stop))
+    supervisor.start("technical", lambda: run_device_checks(sessions, settings, stop))
+    supervisor.start("family-sms", lambda: run_family_sender(sessions, settings, stop))
 
 
 async def _broker_login(

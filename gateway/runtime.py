@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,12 +21,14 @@ from gateway.notices import run_notice_sender
 from gateway.presence import sweep_presence
 from kernel.database import write_transactions, write_turn
 from kernel.settings import Settings
-from kernel.stopping import Stopping
+from kernel.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
 # Registrations and re-bindings made by other processes (an import) reach this cache this fast.
 REGISTRY_REFRESH_S = 60.0
+# The broker may be away this long (a reconnect after a blip) before /healthz says so.
+MQTT_DOWN_GRACE_S = 10.0
 # How long a stop waits for the MQTT client to close before it cancels it once more.
 STOP_MQTT_S = 5.0
 
@@ -60,9 +62,12 @@ class GatewayRuntime:
         self._mqtt_publish: Callable[[str, bytes], Awaitable[None]] | None = None
         self._sessions = sessions
         self._settings = settings
-        self._tasks: list[asyncio.Task[None]] = []
+        # Every loop of the gateway runs under it: one that raises is logged, counted and
+        # started again, and /healthz names it while it is down.
+        self.supervisor = Supervisor()
+        self._stop = self.supervisor.stop_signal
         self._mqtt_task: asyncio.Task[None] | None = None
-        self._stop = Stopping()
+        self._mqtt_down_since: float | None = time.monotonic()
 
     async def start(self) -> None:
         """Load the registry, start writing, sweeping presence and refreshing the registry."""
@@ -75,21 +80,40 @@ class GatewayRuntime:
             )
         self.writer.start()
         offline_after = dt.timedelta(seconds=self._settings.device_offline_after_s)
-        self._spawn(sweep_presence(self._sessions, offline_after, self._stop), "presence-sweep")
-        self._spawn(self._refresh_registry(), "registry-refresh")
-        self._spawn(run_notice_sender(self._sessions, self.deliver, self._stop), "notice-sender")
+        self.supervisor.start(
+            "presence-sweep", lambda: sweep_presence(self._sessions, offline_after, self._stop)
+        )
+        self.supervisor.start("registry-refresh", self._refresh_registry)
+        self.supervisor.start(
+            "notice-sender", lambda: run_notice_sender(self._sessions, self.deliver, self._stop)
+        )
 
     def start_mqtt(self, login: BrokerLogin) -> None:
         """Begin taking uplinks from the broker."""
-        self._mqtt_task = asyncio.create_task(
-            run_mqtt_ingest(
+        self._mqtt_task = self.supervisor.start(
+            "mqtt-ingest",
+            lambda: run_mqtt_ingest(
                 login, self.ingest, connected=self.mqtt_connected, on_publisher=self._set_publisher
             ),
-            name="mqtt-ingest",
         )
 
     def _set_publisher(self, publish: Callable[[str, bytes], Awaitable[None]] | None) -> None:
         self._mqtt_publish = publish
+        if publish is None:
+            self._mqtt_down_since = self._mqtt_down_since or time.monotonic()
+        else:
+            self._mqtt_down_since = None
+
+    def problems(self) -> dict[str, str]:
+        """What keeps this gateway from serving devices now: loops down, the broker away."""
+        found = self.supervisor.problems()
+        if self._mqtt_task is not None and self._mqtt_down_since is not None:
+            away = time.monotonic() - self._mqtt_down_since
+            if away >= MQTT_DOWN_GRACE_S:
+                found["mqtt"] = f"not connected to the broker for {away:.0f} s"
+        if not self.writer.running:
+            found["batch-writer"] = "not running"
+        return found
 
     async def deliver(self, device_id: str, payload: bytes) -> bool:
         """Send a downlink message on the device's WebSocket, else its MQTT downlink topic."""
@@ -120,14 +144,9 @@ class GatewayRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._mqtt_task
             self._mqtt_task = None
-        self._stop.set()
-        await asyncio.gather(*self._tasks)
-        self._tasks.clear()
+        await self.supervisor.stop()
         await self.writer.stop()
         await self._writes.close()
-
-    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
-        self._tasks.append(asyncio.create_task(work, name=name))
 
     async def _refresh_registry(self) -> None:
         while not await self._stop.pause(REGISTRY_REFRESH_S):
