@@ -111,11 +111,6 @@ class BatchWriter:
         """Whether its background flushing is alive (False before start and after stop)."""
         return self._task is not None and not self._task.done()
 
-    @property
-    def running(self) -> bool:
-        """Whether its background flushing is alive (False before start and after stop)."""
-        return self._task is not None and not self._task.done()
-
     def start(self) -> None:
         """Begin flushing in the background."""
         self._task = asyncio.create_task(self._run(), name="gateway-batch-writer")
