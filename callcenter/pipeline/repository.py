@@ -5,12 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.models import DeviceEvent
 
 _UNJUDGED = DeviceEvent.judged_at.is_(None)
+# The alarms claimed ahead of everything, written as the partial index's own predicate: with the
+# types as bound parameters neither SQLite nor a generic PostgreSQL plan could use that index.
+ALARM_TYPES = ("sos", "fall")
+_UNJUDGED_ALARMS = text("device_events.judged_at IS NULL AND device_events.type IN ('sos', 'fall')")
 
 
 async def claim_unjudged(
@@ -31,7 +35,9 @@ async def claim_unjudged(
     """
     query = select(DeviceEvent).where(_UNJUDGED)
     if types is not None:
-        query = query.where(DeviceEvent.type.in_(types))
+        query = query.where(
+            _UNJUDGED_ALARMS if tuple(types) == ALARM_TYPES else DeviceEvent.type.in_(types)
+        )
     if keys is not None:
         query = query.where(tuple_(DeviceEvent.device_id, DeviceEvent.message_id).in_(keys))
     if ids is not None:

@@ -49,7 +49,7 @@ BATCH_BUDGET_S = 0.015
 # process does, as it records them; see `Wake`).
 IDLE_POLL_S = 0.05
 # Alarms that jump the queue: judged as soon as recorded, before the readings ahead of them.
-URGENT_TYPES = ("sos", "fall")
+URGENT_TYPES = repository.ALARM_TYPES
 # Behind the Redis stream, the catch-up reader looks this often for events this old and still
 # unjudged. The stream judges an event within milliseconds, so anything older than this missed
 # it; claiming skips rows the stream's readers hold, so the two never judge one event twice.

@@ -36,6 +36,13 @@ class DeviceEvent(Base):
             sqlite_where=text("judged_at IS NULL"),
             postgresql_where=text("judged_at IS NULL"),
         ),
+        # Alarms are claimed ahead of any backlog of readings without scanning it.
+        Index(
+            "ix_device_events_unjudged_alarms",
+            "id",
+            sqlite_where=text("judged_at IS NULL AND type IN ('sos', 'fall')"),
+            postgresql_where=text("judged_at IS NULL AND type IN ('sos', 'fall')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
