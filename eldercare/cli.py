@@ -228,7 +228,6 @@ def up(
             moved = not mqtt_asked and port_chosen != settings.mqtt_port
             settings = settings.model_copy(update={"mqtt_port": port_chosen})
         console.print(f"Database: {_safe_url(settings.effective_database_url)}")
-        migrate.upgrade(settings.effective_database_url)
         asyncio.run(
             _up(
                 settings, seed_count if seed else 0, demo, mqtt_moved=moved,
@@ -257,12 +256,7 @@ async def _up(
 ) -> None:
     engine = create_engine(settings.effective_database_url)
     sessions = session_factory(engine)
-    if seed_count and await jobs.elder_count(sessions) == 0:
-        console.print(f"First start: seeding a demo street of {seed_count:,} elders.")
-        report = await _seed(settings, seed_count, jobs.DEMO_REGISTER_SEED)
-        console.print(f"Seeded {report.summary.imported:,} elders.")
-    await jobs.ensure_staff_and_roster(sessions, settings)
-    demo_password = await _demo_accounts(sessions, settings)
+    demo_password = await _start_up(settings, sessions, seed_count)
     elders = await jobs.elder_count(sessions)
     base = f"http://{settings.http_host}:{settings.http_port}"
     if settings.mqtt_url is None:
@@ -328,6 +322,32 @@ async def _up(
         await engine.dispose()
 
 
+async def _start_up(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], seed_count: int
+) -> str | None:
+    """Migrate, seed a first start, add the demo staff and roster; returns the demo password.
+
+    One process at a time on a database (kernel.migrate.start_up_lock): processes started
+    together (a gateway and a call centre, two call centres) would otherwise migrate at once,
+    each seed an empty register, and each give the demo staff a password of its own.
+    """
+    url = settings.effective_database_url
+
+    def waiting() -> None:
+        console.print("Another process is starting on this database; waiting for it.")
+
+    async with migrate.start_up_lock(url, waiting=waiting):
+        await migrate.upgrade_holding_lock(url)
+        if seed_count and await jobs.elder_count(sessions) == 0:
+            console.print(f"First start: seeding a demo street of {seed_count:,} elders.")
+            report = await _seed(settings, seed_count, jobs.DEMO_REGISTER_SEED)
+            console.print(f"Seeded {report.summary.imported:,} elders.")
+        await jobs.ensure_staff_and_roster(sessions, settings)
+        if settings.role is Role.GATEWAY:
+            return None  # no console here: a process that shows the password gives it
+        return await _demo_accounts(sessions, settings)
+
+
 def _mqtt_address(settings: Settings) -> tuple[str, int]:
     """The broker devices reach: the external one's, else the embedded one's (on this host)."""
     login = settings.mqtt_login
@@ -340,27 +360,45 @@ DEMO_ACCOUNTS_FILE = "demo-accounts.txt"
 async def _demo_accounts(
     sessions: async_sessionmaker[AsyncSession], settings: Settings
 ) -> str | None:
-    """The demo staff's shared password: made on first start, kept in the data folder (0600)."""
+    """The demo staff's shared password, or None if this process cannot know it.
+
+    The first process to start on a database makes it, gives it to every account without a
+    password and keeps it in its data folder (0600). A later one reads it back from there; one
+    with a data folder of its own finds every account given a password already and says where
+    to look. Called under the start-up lock, so no two processes give passwords at once.
+    """
     path = settings.data_dir / DEMO_ACCOUNTS_FILE
-    if path.exists():
-        password = path.read_text(encoding="utf-8").splitlines()[0].strip()
-    else:
-        password = f"pinghu-{secrets.token_hex(3)}"
+    kept = path.exists()
+    password = (
+        path.read_text(encoding="utf-8").splitlines()[0].strip()
+        if kept
+        else f"pinghu-{secrets.token_hex(3)}"
+    )
     async with sessions() as session, session.begin():
-        given = await give_demo_passwords(session, password)
-    if given and not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(
-            f"{password}\nThe password of every demo staff account.\n", encoding="utf-8"
-        )
-    return password if path.exists() else None
+        if await give_demo_passwords(session, password) and not kept:
+            # Written before the commit: an account is never left with a password nobody kept.
+            _write_private(path, f"{password}\nThe password of every demo staff account.\n")
+            kept = True
+    return password if kept else None
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner may read, whole or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(text)
+    partial.replace(path)
 
 
 def _demo_accounts_lines(password: str | None, settings: Settings) -> str:
     """What the banner says about signing in."""
     if password is None:
-        return "  sign in:  with the accounts your admin set up\n"
+        return (
+            f"  sign in:  with the password in {DEMO_ACCOUNTS_FILE} in the data folder of the "
+            "first process started on this database, or as your admin set up\n"
+        )
     return (
         f"  sign in:  op1 (operator), sup1 (supervisor), admin, ph03-w1 (禾花 worker; any "
         f"phNN-wN), password {password}\n"
