@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import platform
 import sys
+from pathlib import Path
 
 from rich.console import Console
 
@@ -19,7 +20,7 @@ from tests.chaos.experiments import EXPERIMENTS, LONG, SHORT, run_experiment
 from tests.chaos.harness import ChaosHarness
 from tests.chaos.report import markdown, notes, table
 
-console = Console(width=240)
+console = Console(width=400)
 
 
 def _arguments() -> argparse.Namespace:
@@ -34,6 +35,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--short", action="store_true", help="the normal test run's sizes")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder and logs")
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
+    parser.add_argument(
+        "--product",
+        type=Path,
+        help="run this checkout of the project (e.g. `git archive` of an older commit) as the "
+        "system, instead of the installed one",
+    )
     return parser.parse_args()
 
 
@@ -49,7 +56,7 @@ async def _main(args: argparse.Namespace) -> list[Figures]:
         scale = dataclasses.replace(scale, terminals=args.terminals)
     # Every experiment takes elders of its own: seed enough for all of them (and their monitors).
     seed_count = max(200, int(1.4 * len(names) * (scale.terminals + scale.monitors)) + 50)
-    harness = ChaosHarness(seed_count)
+    harness = ChaosHarness(seed_count, product=args.product)
     console.print(f"chaos run in {harness.folder}: seeding {seed_count} elders, starting servers")
     results: list[Figures] = []
     try:

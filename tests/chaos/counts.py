@@ -5,6 +5,10 @@ An SOS is *acked* when its terminal heard `{"type":"ack","ref":id,"status":"rece
 engine made a step of it: an `incident_timeline` entry whose `device_event_id` is the event (the
 record `callcenter.incidents.repository.already_handled` reads), or an incident that names the
 event (counted too, should the incidents table come to carry a `device_event_id`).
+
+SOS sent with an extreme clock (the poison experiment's `0001-01-01T00:00:00+01:00`) are
+counted apart, in the notes: whether the gateway may reject them is the protocol's question,
+and the answer should not hide what the load's own SOS show.
 """
 
 from __future__ import annotations
@@ -82,10 +86,11 @@ class Figures:
         )
 
 
-async def _incident_event_column(connection: asyncpg.Connection) -> bool:
+async def _has_column(connection: asyncpg.Connection, table: str, column: str) -> bool:
     found = await connection.fetchval(
-        "SELECT 1 FROM information_schema.columns "
-        "WHERE table_name = 'incidents' AND column_name = 'device_event_id'"
+        "SELECT 1 FROM information_schema.columns WHERE table_name = $1 AND column_name = $2",
+        table,
+        column,
     )
     return found is not None
 
@@ -103,7 +108,8 @@ async def count(
     devices is this experiment's.
     """
     figures = Figures(experiment, crashes=crashes)
-    presses = records.presses
+    presses = {k: p for k, p in records.presses.items() if not p.extreme_clock}
+    extreme = {k: p for k, p in records.presses.items() if p.extreme_clock}
     figures.sent = len(presses)
     acked = {key for key, sos in presses.items() if sos.acked_at is not None}
     figures.acked = len(acked)
@@ -114,7 +120,9 @@ async def count(
     if waits:
         figures.ack_p50_s = statistics.median(waits)
         figures.ack_max_s = waits[-1]
-    devices = sorted({device for device, _ in presses} | {d for d, _ in records.readings_pubacked})
+    devices = sorted(
+        {device for device, _ in records.presses} | {d for d, _ in records.readings_pubacked}
+    )
     connection = await asyncpg.connect(dsn, timeout=10)
     try:
         rows = await connection.fetch(
@@ -125,10 +133,13 @@ async def count(
         sos_events: dict[int, tuple[str, str]] = {}
         recorded_keys: Counter[tuple[str, str]] = Counter()
         readings: set[tuple[str, str]] = set()
+        extreme_recorded: set[tuple[str, str]] = set()
         for row in rows:
             key = (row["device_id"], row["message_id"])
             if row["type"] == "sos":
-                if key in presses:
+                if key in extreme:
+                    extreme_recorded.add(key)
+                elif key in presses:
                     sos_events[row["id"]] = key
                     recorded_keys[key] += 1
             else:
@@ -140,7 +151,7 @@ async def count(
             ids,
         ):
             judgments[row["device_event_id"]] += 1
-        if await _incident_event_column(connection):
+        if await _has_column(connection, "incidents", "device_event_id"):
             for row in await connection.fetch(
                 "SELECT i.device_event_id FROM incidents i WHERE i.device_event_id = ANY($1::bigint[]) "
                 "AND NOT EXISTS (SELECT 1 FROM incident_timeline t "
@@ -164,6 +175,16 @@ async def count(
             "WHERE i.device_id = ANY($1::text[]) AND t.action = 'escalated'",
             devices,
         )
+        if await _has_column(connection, "device_events", "judge_error"):
+            # The engine's own marks (judged_at, judge_error), beside the steps counted above.
+            marks = await connection.fetchrow(
+                "SELECT count(*) FILTER (WHERE judged_at IS NULL) AS unmarked, "
+                "count(*) FILTER (WHERE judge_error IS NOT NULL) AS errors "
+                "FROM device_events WHERE id = ANY($1::bigint[])",
+                ids,
+            )
+            figures.notes["engine_unjudged"] = marks["unmarked"]
+            figures.notes["judge_errors"] = marks["errors"]
         rejected = await connection.fetchval(
             "SELECT count(*) FROM rejected_messages WHERE device_id = ANY($1::text[])", devices
         )
@@ -182,6 +203,17 @@ async def count(
     figures.escalations = len(escalations)
     figures.escalations_doubled = sum(1 for n in steps.values() if n > 1)
     figures.escalations_overdue = overdue
+    if extreme:
+        figures.notes["extreme_clock_sos"] = (
+            f"sent {len(extreme)}, acked received "
+            f"{sum(1 for p in extreme.values() if p.acked_at is not None)}, rejected "
+            f"{sum(1 for p in extreme.values() if p.rejections)} "
+            f"({', '.join(sorted({r for p in extreme.values() for r in p.rejections}))}), "
+            f"recorded {len(extreme_recorded)}"
+        )
+    rejected_presses = [p for p in presses.values() if p.rejections]
+    if rejected_presses:
+        figures.notes["valid_sos_rejected"] = len(rejected_presses)
     figures.notes.update(
         rejected_kept=rejected,
         sends=sum(s.sends for s in presses.values()),

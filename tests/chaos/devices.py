@@ -50,7 +50,9 @@ class SosPress:
     device_id: str
     message_id: str
     pressed_at: float
-    ts: str | None = None  # the device clock to send, if not now (a poison timestamp)
+    ts: str | None = None  # the device clock to send, if not now (an extreme clock)
+    # Counted apart from the load: an SOS whose clock the gateway may call invalid.
+    extreme_clock: bool = False
     sends: int = 0
     last_send: float = 0.0
     acked_at: float | None = None
@@ -114,8 +116,9 @@ class SosTerminal:
         self._wake = asyncio.Event()
 
     def press(self, message_id: str, ts: str | None = None) -> SosPress:
-        """Press SOS: a new message id, sent at once and again every 4 s until acked."""
-        sos = SosPress(self.login.device_id, message_id, time.monotonic(), ts)
+        """Press SOS: a new message id, sent at once and again every 4 s until acked (or
+        rejected: a terminal told its message is invalid stops sending it)."""
+        sos = SosPress(self.login.device_id, message_id, time.monotonic(), ts, ts is not None)
         self.records.presses[(sos.device_id, sos.message_id)] = sos
         self.unacked[message_id] = sos
         self._wake.set()
@@ -176,9 +179,9 @@ class SosTerminal:
                 continue
             if body.get("status") == "received":
                 sos.acked_at = time.monotonic()
-                del self.unacked[sos.message_id]
             else:
                 sos.rejections.append(str(body.get("reason")))
+            del self.unacked[sos.message_id]
 
 
 class HealthMonitor:

@@ -63,7 +63,13 @@ class Tuning:
 class ChaosHarness:
     """Servers, register and system processes of one chaos run, all of them this run's own."""
 
-    def __init__(self, seed_count: int, tuning: Tuning | None = None, folder: Path | None = None):
+    def __init__(
+        self,
+        seed_count: int,
+        tuning: Tuning | None = None,
+        folder: Path | None = None,
+        product: Path | None = None,
+    ) -> None:
         self.tuning = tuning or Tuning()
         self.seed_count = seed_count
         self.folder = folder or Path(tempfile.mkdtemp(prefix="eldercare-chaos-"))
@@ -81,6 +87,7 @@ class ChaosHarness:
             redis_url=f"redis://127.0.0.1:{self.redis.port}/0",
             redis_prefix="chaos:",
             mqtt_url=f"mqtt://{GATEWAY_USER}:{self.gateway_password}@127.0.0.1:{self.mqtt_port}",
+            product=product,
             extra={
                 "ELDERCARE_MQTT_GATEWAY_PASSWORD": self.gateway_password,
                 "ELDERCARE_ACK_ESCALATE_AFTER_S": str(self.tuning.ack_escalate_after_s),

@@ -22,11 +22,11 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("never_judged", "NEVER JUDGED"),
     ("unacked", "unacked"),
     ("readings_pubacked", "readings PUBACKed"),
-    ("readings_unrecorded", "unrecorded"),
+    ("readings_unrecorded", "readings unrecorded"),
     ("crashes", "crashes"),
     ("escalations", "escalations"),
-    ("escalations_overdue", "esc. overdue"),
-    ("escalations_doubled", "esc. doubled"),
+    ("escalations_overdue", "escalations overdue"),
+    ("escalations_doubled", "escalations doubled"),
     ("max_sends", "max sends"),
     ("ack_p50_s", "ack p50 s"),
     ("ack_max_s", "ack max s"),
@@ -52,8 +52,8 @@ def table(rows: Sequence[Figures], title: str = "chaos") -> Table:
     """A rich table, one row per experiment, the must-be-zero figures in red when they are not."""
     out = Table(title=title)
     for _name, header in COLUMNS:
-        out.add_column(header, justify="left" if _name == "experiment" else "right")
-    out.add_column("verdict")
+        out.add_column(header, justify="left" if _name == "experiment" else "right", no_wrap=True)
+    out.add_column("verdict", no_wrap=True)
     for figures in rows:
         cells = []
         for name, _header in COLUMNS:
@@ -68,7 +68,7 @@ def table(rows: Sequence[Figures], title: str = "chaos") -> Table:
 
 def render(rows: Sequence[Figures], title: str = "chaos") -> str:
     """The table as plain text (for an assertion's message or a log)."""
-    console = Console(file=io.StringIO(), width=240, color_system=None)
+    console = Console(file=io.StringIO(), width=400, color_system=None)
     console.print(table(rows, title))
     console.print(notes(rows))
     return console.file.getvalue()  # type: ignore[attr-defined]

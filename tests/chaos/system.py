@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,21 +23,16 @@ from tests.chaos.servers import ChildServer
 UP_TIMEOUT_S = 60.0
 
 
-def eldercare_binary() -> str:
-    """The `eldercare` command of this interpreter's environment."""
-    beside = Path(sys.executable).with_name("eldercare")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("eldercare")
-    if found is None:
-        raise RuntimeError("no eldercare command: install the project (./dev shell)")
-    return found
+def eldercare_command() -> list[str]:
+    """`eldercare`, as this interpreter runs it: the installed project, or the checkout that
+    PYTHONPATH names in the system's environment (`./dev chaos --product DIR`)."""
+    return [sys.executable, "-m", "eldercare"]
 
 
 def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 300.0) -> str:
     """Run an `eldercare` command to its end; its output, or an error with it."""
     result = subprocess.run(
-        [eldercare_binary(), *args],
+        [*eldercare_command(), *args],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -80,7 +74,7 @@ class EldercareProcess(ChildServer):
 
     def command(self) -> list[str]:
         """The process as an operator starts it."""
-        return [eldercare_binary(), "up", "--role", self.role, "--no-demo", "--no-seed"]
+        return [*eldercare_command(), "up", "--role", self.role, "--no-demo", "--no-seed"]
 
     def popen_options(self) -> dict[str, object]:
         """Only its own environment; its own working folder (it reads a .env there)."""
@@ -131,10 +125,21 @@ def system_env(
     redis_url: str,
     redis_prefix: str,
     mqtt_url: str,
+    product: Path | None = None,
     extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """The environment every process of the system shares (plus PATH and the like)."""
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("ELDERCARE_", "TWILIO_"))}
+    """The environment every process of the system shares (plus PATH and the like).
+
+    `product`: a checkout of the project to run instead of the installed one (its packages
+    come first on the path), e.g. an older commit, to see the suite catch what a fix mends.
+    """
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ELDERCARE_", "TWILIO_")) and k != "PYTHONPATH"
+    }
+    if product is not None:
+        keep["PYTHONPATH"] = str(product.resolve())
     return {
         **keep,
         "ELDERCARE_DATABASE_URL": database_url,
