@@ -64,6 +64,7 @@ async def test_an_event_announced_twice_makes_one_incident(
 ) -> None:
     (key,) = await press(sessions, street, 1)
     await stream.append([key, key])
+    await stream.flush()  # both sent before the read, so it takes both
     entries = await stream.read(GROUP, "cc-1", count=10, block_ms=1000)
     assert len(entries) == 2
     await process_stream_batch(sessions, settings, entries[:1])
@@ -79,6 +80,7 @@ async def test_a_crashed_call_centres_events_are_claimed_by_another(
 ) -> None:
     keys = await press(sessions, street, 10)
     await stream.append(keys)
+    await stream.flush()
     crashed = await stream.read(GROUP, "cc-crashed", count=5, block_ms=1000)
     assert len(crashed) == 5  # read, never acknowledged: the process died holding them
     survivor = await stream.read(GROUP, "cc-alive", count=10, block_ms=1000)
