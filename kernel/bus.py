@@ -19,6 +19,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+from prometheus_client import Counter
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -28,7 +32,22 @@ log = logging.getLogger(__name__)
 Message = dict[str, Any]
 # A slow console must not hold the bus up: it loses the oldest view, then catches up.
 SUBSCRIBER_BACKLOG = 1000
+# Publishes waiting on Redis at once. A healthy Redis keeps a handful in flight; a hung one
+# would otherwise collect a task per change until memory ran out. Beyond it, changes are dropped.
+MAX_IN_FLIGHT = 1000
+# A healthy Redis answers in well under a millisecond; a second means it is hung or gone.
+COMMAND_TIMEOUT_S = 1.0
+# A pooled connection unused this long is pinged before use, so a dead one is found early.
+HEALTH_CHECK_INTERVAL_S = 10
+# How long `stop` waits for publishes in flight before giving them up.
+STOP_GRACE_S = 1.0
+# The listener's wait before it connects again after losing Redis.
+RECONNECT_S = 1.0
 _PENDING = "bus.after_commit"
+
+DROPPED = Counter(
+    "eldercare_bus_dropped_total", "Bus messages dropped unpublished (too many waiting on Redis)"
+)
 
 
 class Bus:
@@ -69,11 +88,22 @@ class RedisBus(Bus):
 
     def __init__(self, url: str, prefix: str) -> None:
         super().__init__()
-        self._redis = aioredis.from_url(url)
+        # redis-py's default socket timeout (5 s) kept a publish waiting that long on a hung
+        # Redis. One immediate retry on a closed connection, not on a timeout, rides over the
+        # connections a Redis restart leaves in the pool. The listener's wait for messages is
+        # not cut by the socket timeout (redis-py reads pub/sub messages without one).
+        self._redis = aioredis.from_url(
+            url,
+            socket_timeout=COMMAND_TIMEOUT_S,
+            socket_connect_timeout=COMMAND_TIMEOUT_S,
+            health_check_interval=HEALTH_CHECK_INTERVAL_S,
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        )
         self._prefix = f"{prefix}bus:"
         self._listener: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self._ready = asyncio.Event()
+        self._dropping = False
 
     async def start(self) -> None:
         """Start hearing the other processes' messages (and our own, through Redis)."""
@@ -88,10 +118,23 @@ class RedisBus(Bus):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
         if self._sending:
-            await asyncio.gather(*self._sending, return_exceptions=True)
+            _done, late = await asyncio.wait(self._sending, timeout=STOP_GRACE_S)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         await self._redis.aclose()
 
     def publish_nowait(self, channel: str, message: Message) -> None:
+        if len(self._sending) >= MAX_IN_FLIGHT:
+            DROPPED.inc()
+            if not self._dropping:
+                self._dropping = True
+                log.warning(
+                    "bus: %d messages waiting on Redis; dropping new ones (consoles will refresh)",
+                    MAX_IN_FLIGHT,
+                )
+            return
+        self._dropping = False
         task = asyncio.get_running_loop().create_task(self._publish(channel, message))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
@@ -101,6 +144,8 @@ class RedisBus(Bus):
             await self._redis.publish(self._prefix + channel, json.dumps(message))
         except RedisError:
             log.warning("bus: could not publish on %s; consoles will refresh", channel)
+        except Exception:  # a task's unretrieved error would only show at garbage collection
+            log.exception("bus: could not publish on %s", channel)
 
     async def _listen(self) -> None:
         while True:
@@ -113,9 +158,12 @@ class RedisBus(Bus):
                             continue
                         channel = item["channel"].decode()[len(self._prefix) :]
                         self._deliver(channel, json.loads(item["data"]))
-            except (RedisError, OSError):
-                log.warning("bus: lost Redis; reconnecting in 1 s")
-                await asyncio.sleep(1)
+            except (RedisError, OSError) as error:
+                log.warning("bus: lost Redis (%s); reconnecting in %g s", error, RECONNECT_S)
+                await asyncio.sleep(RECONNECT_S)
+            except Exception:  # the listener must outlive any failure, foreseen or not
+                log.exception("bus: listener failed; reconnecting in %g s", RECONNECT_S)
+                await asyncio.sleep(RECONNECT_S)
 
 
 def create_bus(redis_url: str | None, prefix: str = "eldercare:") -> Bus:
