@@ -58,6 +58,9 @@ class Figures:
     max_sends: int = 0
     ack_p50_s: float | None = None
     ack_max_s: float | None = None
+    # From the event's recording to its step on an incident (the database's clocks).
+    judge_p50_s: float | None = None
+    judge_max_s: float | None = None
     notes: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -146,11 +149,15 @@ async def count(
                 readings.add(key)
         judgments: Counter[int] = Counter()
         ids = list(sos_events)
+        judge_waits: list[float] = []
         for row in await connection.fetch(
-            "SELECT device_event_id FROM incident_timeline WHERE device_event_id = ANY($1::bigint[])",
+            "SELECT t.device_event_id, extract(epoch FROM t.at - e.received_at) AS wait "
+            "FROM incident_timeline t JOIN device_events e ON e.id = t.device_event_id "
+            "WHERE t.device_event_id = ANY($1::bigint[])",
             ids,
         ):
             judgments[row["device_event_id"]] += 1
+            judge_waits.append(float(row["wait"]))
         if await _has_column(connection, "incidents", "device_event_id"):
             for row in await connection.fetch(
                 "SELECT i.device_event_id FROM incidents i WHERE i.device_event_id = ANY($1::bigint[]) "
@@ -190,6 +197,10 @@ async def count(
         )
     finally:
         await connection.close()
+    if judge_waits:
+        judge_waits.sort()
+        figures.judge_p50_s = statistics.median(judge_waits)
+        figures.judge_max_s = judge_waits[-1]
     figures.recorded = len(recorded_keys)
     figures.lost = len(acked - set(recorded_keys))
     figures.judged = sum(1 for event in sos_events if judgments[event])

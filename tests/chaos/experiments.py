@@ -224,6 +224,7 @@ async def run_experiment(harness: ChaosHarness, name: str, scale: Scale) -> Figu
     crashes_before = harness.unexpected_exits()
     load = Load(harness, name, scale)
     started = time.monotonic()
+    harness.restart_before_next = True  # unless it ends well
     try:
         await load.connect()
         faulting = asyncio.create_task(fault(harness, load))
@@ -239,6 +240,7 @@ async def run_experiment(harness: ChaosHarness, name: str, scale: Scale) -> Figu
         harness.dsn, name, load.records, crashes=harness.unexpected_exits() - crashes_before
     )
     figures = replace(figures, crashes=max(figures.crashes, crashes))
+    harness.restart_before_next = bool(figures.failures)
     figures.notes["seconds"] = round(time.monotonic() - started, 1)
     figures.notes["connection_errors"] = load.records.connection_errors
     figures.notes["poison_sent"] = load.records.poison_sent

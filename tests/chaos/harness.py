@@ -105,6 +105,9 @@ class ChaosHarness:
             for n in range(1, self.tuning.callcenters + 1)
         ]
         self.register: list[RegisteredDevice] = []
+        # After a failed experiment the system may be wedged (alive, taking nothing): the next
+        # experiment starts it afresh, so that one failure does not show up as the next one's.
+        self.restart_before_next = False
         self._used_elders: set[int] = set()
         self._used_devices: set[str] = set()
 
@@ -184,7 +187,13 @@ class ChaosHarness:
         return sum(len(p.exits) for p in self.processes)
 
     async def ensure_up(self) -> None:
-        """Start whatever is down: servers first, then the system's processes."""
+        """Start whatever is down: servers first, then the system's processes (all of them
+        afresh after a failed experiment)."""
+        if self.restart_before_next:
+            for process in self.processes:
+                process.notice_exit()
+                await process.stop()
+            self.restart_before_next = False
         if not self.postgres.running:
             await self.postgres.start()
         if not self.redis.running:

@@ -30,6 +30,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("max_sends", "max sends"),
     ("ack_p50_s", "ack p50 s"),
     ("ack_max_s", "ack max s"),
+    ("judge_p50_s", "judged p50 s"),
+    ("judge_max_s", "judged max s"),
 )
 
 
