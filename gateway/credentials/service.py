@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from devices.protocol import DOWNLINK_PREFIX, UPLINK_PREFIX, downlink_topic, uplink_topic
+from gateway.broker.session import STATUS_PREFIX
 from gateway.credentials import repository
 from gateway.credentials.schemas import DeviceCredentials
 from kernel import audit
@@ -51,6 +52,14 @@ MAX_QUEUED_MESSAGES = 1_000_000
 # fleet's normal traffic. At ten times that traffic ~300 are in flight; the gateway's own
 # ceiling, ~9,000 a second, needs ~600.
 MAX_INFLIGHT_MESSAGES = 2_000
+
+# With persistence on, a restart (SIGTERM, an upgrade) keeps every session, its plain
+# subscriptions and the QoS 1 messages queued or in flight to it; measured with persistence off,
+# a restart lost every reading the broker had acknowledged and not yet delivered (~85 of 1,000 in
+# a 6 s run at 170 a second). A crash (SIGKILL, power) keeps only the last save: Mosquitto writes
+# its whole database at each autosave and has no log between them. 30 s bounds that loss, and a
+# save stays cheap while the gateways keep up (sessions and subscriptions; kilobytes to a few MB).
+AUTOSAVE_INTERVAL_S = 30
 
 
 class UnknownDeviceError(NotFoundError):
@@ -191,9 +200,11 @@ def mosquitto_acl(gateway_username: str, bridge_username: str | None = None) -> 
         f"pattern read {DOWNLINK_PREFIX}%u\n"
         "\n"
         "# The gateway reads every uplink (also through $share/...) and writes every downlink.\n"
+        "# Gateways keep their liveness on their status topics (gateway.broker.session).\n"
         f"user {gateway_username}\n"
         f"topic read {UPLINK_PREFIX}#\n"
         f"topic write {DOWNLINK_PREFIX}#\n"
+        f"topic readwrite {STATUS_PREFIX}#\n"
     ) + bridge
 
 
@@ -255,7 +266,13 @@ def mosquitto_conf(
     if persistence_dir is None:
         lines.append("persistence false")
     else:
-        lines += ["persistence true", f"persistence_location {persistence_dir}/"]
+        lines += [
+            "persistence true",
+            f"persistence_location {persistence_dir}/",
+            # Seconds, not a count of changes: the loss a crash can cause is bounded in time.
+            "autosave_on_changes false",
+            f"autosave_interval {AUTOSAVE_INTERVAL_S}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -286,7 +303,7 @@ def write_mosquitto_config(
     listener_port: int,
     *,
     listener_host: str = "127.0.0.1",
-    persistence: bool = False,
+    persistence: bool = True,
     broker_user: str | None = None,
     bridge_username: str | None = None,
     bridge_password: str | None = None,
@@ -295,7 +312,8 @@ def write_mosquitto_config(
     """Write `passwords` (mode 0600), `acl` and `mosquitto.conf` for (device id, secret) pairs.
 
     A core broker admits the edges' bridge account (`bridge_username`, `bridge_password`); an
-    edge broker forwards to the core (`bridge_to`).
+    edge broker forwards to the core (`bridge_to`). With `persistence` (the default) the broker
+    keeps its sessions and queued messages in `out_dir`/mosquitto.db across a restart.
     """
     # The broker runs as `broker_user`, by default the user writing the files. Another user (only
     # root can choose one) is given the password file and, with persistence, the folder.

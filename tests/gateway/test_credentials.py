@@ -82,7 +82,11 @@ def test_acl_grants_each_device_only_its_own_topics_by_username() -> None:
     assert "pattern write eldercare/v1/up/%u" in lines
     assert "pattern read eldercare/v1/down/%u" in lines
     gateway_block = lines[lines.index(f"user {GATEWAY}") :]
-    assert gateway_block[1:] == ["topic read eldercare/v1/up/#", "topic write eldercare/v1/down/#"]
+    assert gateway_block[1:] == [
+        "topic read eldercare/v1/up/#",
+        "topic write eldercare/v1/down/#",
+        "topic readwrite eldercare/v1/gateways/#",
+    ]
 
 
 def test_a_username_that_would_break_the_files_is_refused(tmp_path: Path) -> None:
@@ -99,7 +103,10 @@ def test_password_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     assert "allow_anonymous false" in config
     assert "listener 1883 127.0.0.1" in config
     assert f"password_file {files.passwords}" in config
-    assert "persistence false" in config
+    # Sessions and queued readings survive a broker restart (docs/operations.md, Broker faults).
+    assert "persistence true" in config
+    assert f"persistence_location {files.config.parent}/" in config
+    assert "autosave_interval 30" in config
 
 
 # --- a real Mosquitto --------------------------------------------------------------------------
