@@ -12,6 +12,7 @@ the transport meanwhile holds everything after it (MQTT: the broker keeps it, un
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -52,6 +53,29 @@ RETRY_MAX_S = 5.0
 T = TypeVar("T")
 
 
+# Alarms recorded lately, by (device, message id): a resend is acknowledged without a write. A
+# day of the street's alarms is a few thousand; this many keys take a few MB.
+RECENT_ALARMS_KEPT = 50_000
+
+
+class RecentKeys:
+    """The last `size` keys added, oldest forgotten first."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._keys: collections.OrderedDict[tuple[str, str], None] = collections.OrderedDict()
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self._keys
+
+    def add(self, key: tuple[str, str]) -> None:
+        """Remember a key, forgetting the oldest beyond the size."""
+        self._keys[key] = None
+        self._keys.move_to_end(key)
+        if len(self._keys) > self._size:
+            self._keys.popitem(last=False)
+
+
 class Ingest:
     """Takes every uplink message of every transport and says what to send back to the device."""
 
@@ -71,6 +95,7 @@ class Ingest:
         self.registry = registry
         self._writer = writer
         self._max_skew = max_skew
+        self._recent_alarms = RecentKeys(RECENT_ALARMS_KEPT)
 
     async def handle(self, inbound: Inbound) -> list[bytes]:
         """Process one message; returns the downlink messages for the sending device.
@@ -134,7 +159,16 @@ class Ingest:
             self._writer.add_event(row, inbound)
             return []
         ack = ack_received(row["message_id"])
+        key = (row["device_id"], row["message_id"])
+        if key in self._recent_alarms:
+            # A terminal's resend of an alarm this gateway has recorded: answered from memory,
+            # no transaction (a burst of resends after a restart or a lost ack cost one each).
+            acknowledge(inbound.recorded)
+            metrics.DUPLICATES.inc()
+            metrics.ACKS_SENT.labels("received").inc()
+            return [ack]
         new = await self._when_database_is_up(lambda: self._record_alarm(row))
+        self._recent_alarms.add(key)
         acknowledge(inbound.recorded)
         metrics.INGEST_LAG.observe(_seconds_since(inbound.received_at))
         if not new:

@@ -185,3 +185,30 @@ async def test_the_database_away_is_transient_and_a_row_it_refuses_is_not(
             await connection.execute(select(1))
     assert is_transient(dropped.value)
     assert is_transient(await failure(engine, event_row(street)))  # refused while it lasts
+
+
+@pytest.mark.mosquitto
+@pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)
+async def test_a_resent_alarm_already_recorded_is_acked_without_the_database(
+    street: Street, broker: Broker, start_gateway: Start, outage: Outage
+) -> None:
+    # A terminal resending an SOS the gateway recorded (its ack was lost, or slow) is answered
+    # from what the gateway knows it recorded: no write, so not even an outage delays it.
+    await start_gateway(broker.login())
+    async with device_client(broker, street, street.terminal) as terminal:
+        await terminal.subscribe(downlink_topic(street.terminal), qos=1)
+        press = message("sos", "press-1", button="main")
+        await terminal.publish(uplink_topic(street.terminal), press, qos=1)
+        assert await next_payload(terminal, DELIVERY_S) == ack_received("press-1")
+
+        await outage.begin()
+        await terminal.publish(uplink_topic(street.terminal), press, qos=1)
+        assert await next_payload(terminal, 2.0) == ack_received("press-1")
+        fresh = message("sos", "press-2", button="main")
+        await terminal.publish(uplink_topic(street.terminal), fresh, qos=1)
+        with pytest.raises(TimeoutError):
+            await next_payload(terminal, 1.0)  # a new alarm waits until it is recorded
+        await outage.end()
+        assert await next_payload(terminal, DELIVERY_S) == ack_received("press-2")
+    recorded = await events_of(street.sessions, street.terminal)
+    assert [e.message_id for e in recorded] == ["press-1", "press-2"]
