@@ -29,10 +29,13 @@ from simulators.messages import DeviceProfile, Message, encode
 log = logging.getLogger(__name__)
 
 OFFLINE_WILL = b'{"v":1,"type":"offline"}'
-# Terminals in the field wait a few seconds for the "呼叫已收到" ack before trying again; three
-# tries cover a broker or gateway restart without calling for ever into a dead link.
+# A terminal waits ACK_TIMEOUT_S for the "呼叫已收到" ack, then resends with the same id, waiting
+# twice as long each time up to ACK_WAIT_MAX_S, until ACK_GIVE_UP_S have passed: an alarm keeps
+# calling through a gateway or broker restart (seconds; docs/operations.md) and through an
+# outage of a few minutes, without hammering a link that is down (docs/protocol.md).
 ACK_TIMEOUT_S = 4.0
-ACK_ATTEMPTS = 3
+ACK_WAIT_MAX_S = 30.0
+ACK_GIVE_UP_S = 300.0
 KEEPALIVE_S = 60
 
 
@@ -248,18 +251,31 @@ class SimulatedDevice:
         await self._link.send(payload, 1)
 
     async def press(
-        self, message: Message, *, timeout_s: float = ACK_TIMEOUT_S, attempts: int = ACK_ATTEMPTS
+        self,
+        message: Message,
+        *,
+        timeout_s: float = ACK_TIMEOUT_S,
+        attempts: int | None = None,
+        give_up_s: float = ACK_GIVE_UP_S,
     ) -> Message:
-        """Send a message that is acknowledged and wait for its ack, resending with the same id."""
+        """Send a message that is acknowledged and wait for its ack, resending with the same id
+        (the wait doubling from `timeout_s` to ACK_WAIT_MAX_S) until `attempts` sends, or until
+        `give_up_s` of waiting when no count is given."""
         if message["type"] not in ACKED:
             raise ValueError(f"{message['type']} is not acknowledged")
         ack: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._acks[message["id"]] = ack
+        wait, waited, sent = timeout_s, 0.0, 0
         try:
-            for _attempt in range(attempts):
+            while True:
                 await self.send(message)
+                sent += 1
                 with contextlib.suppress(TimeoutError):
-                    return await asyncio.wait_for(asyncio.shield(ack), timeout_s)
+                    return await asyncio.wait_for(asyncio.shield(ack), wait)
+                waited += wait
+                if sent == attempts or (attempts is None and waited >= give_up_s):
+                    break
+                wait = min(wait * 2, ACK_WAIT_MAX_S)
         finally:
             self._acks.pop(message["id"], None)
         raise NoAckError(f"{self.device_id}: no ack for {message['type']} {message['id']}")
