@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -22,6 +23,14 @@ from typing import Any
 import aiomqtt
 
 from devices.protocol import UPLINK_PREFIX, device_from_uplink_topic, downlink_topic
+from gateway.broker.session import (
+    ONLINE,
+    STATUS_FILTER,
+    STATUS_PREFIX,
+    PeerSessions,
+    last_will,
+    status_topic,
+)
 from gateway.ingest.schemas import Inbound
 from gateway.ingest.service import Ingest
 from kernel.models import utcnow
@@ -91,76 +100,148 @@ async def run_mqtt_ingest(
     *,
     connected: asyncio.Event | None = None,
     on_publisher: Callable[[Callable[[str, bytes], Awaitable[None]] | None], None] | None = None,
+    taken_over: bool = False,
 ) -> None:
     """Take uplinks until cancelled, reconnecting with backoff whenever the broker goes away.
 
     The session is persistent (clean_session off, fixed client id), so QoS 1 uplinks the broker
-    held while the gateway was away are delivered when it is back.
+    held while the gateway was away are delivered when it is back. On a shared subscription the
+    gateway also watches the other gateways' status (gateway.broker.session): one whose last
+    will says it died has its session taken over here, so its share is not held for it.
+
+    `taken_over`: this runs under a dead gateway's client id, without a will, and ends when the
+    broker closes the connection (the owner is back and took its session again).
     """
     backoff = BACKOFF_FIRST_S
-    while True:
-        try:
-            async with with_acks_when_recorded(
-                with_buffered_reads(
-                    aiomqtt.Client(
-                        login.host,
-                        login.port,
-                        username=login.username,
-                        password=login.password,
-                        identifier=login.client_id,
-                        clean_session=False,
-                        protocol=aiomqtt.ProtocolVersion.V311,
-                        keepalive=30,
-                        queue_type=AlarmsFirstQueue,
-                        # Acks go out at once, not held by Nagle's algorithm for the broker's
-                        # delayed ACK.
-                        socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
+    peers = PeerSessions(login.client_id)
+    takeovers: dict[str, asyncio.Task[None]] = {}
+    watches_peers = login.shared_group is not None and not taken_over
+    try:
+        while True:
+            try:
+                async with with_acks_when_recorded(
+                    with_buffered_reads(
+                        aiomqtt.Client(
+                            login.host,
+                            login.port,
+                            username=login.username,
+                            password=login.password,
+                            identifier=login.client_id,
+                            clean_session=False,
+                            protocol=aiomqtt.ProtocolVersion.V311,
+                            keepalive=30,
+                            queue_type=AlarmsFirstQueue,
+                            will=last_will(login.client_id) if watches_peers else None,
+                            # Acks go out at once, not held by Nagle's algorithm for the
+                            # broker's delayed ACK.
+                            socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
+                        )
                     )
-                )
-            ) as client:
-                granted = await client.subscribe(login.uplink_filter, qos=1)
-                if any(_refused(code) for code in granted or ()):
-                    # A broker that refuses the subscription would leave a gateway that looks
-                    # connected and hears nothing: treat it as a failed connection.
-                    raise aiomqtt.MqttError(
-                        f"broker refused the subscription {login.uplink_filter}"
-                    )
-                log.info(
-                    "gateway subscribed to %s on %s:%d", login.uplink_filter, login.host, login.port
-                )
-                backoff = BACKOFF_FIRST_S
-                if on_publisher is not None:
-                    on_publisher(_publisher(client))
+                ) as client:
+                    await _subscribe(client, login.uplink_filter)
+                    if watches_peers:
+                        await _subscribe(client, STATUS_FILTER)
+                        await client.publish(
+                            status_topic(login.client_id), ONLINE, qos=1, retain=True
+                        )
+                    log.info(
+                        "gateway %s subscribed to %s on %s:%d",
+                        login.client_id, login.uplink_filter, login.host, login.port,
+                    )  # fmt: skip
+                    backoff = BACKOFF_FIRST_S
+                    if on_publisher is not None:
+                        on_publisher(_publisher(client))
+                    if connected is not None:
+                        connected.set()
+
+                    def take_over(peer: str) -> None:
+                        log.warning("gateway %s is down: taking over its session", peer)
+                        takeovers[peer] = asyncio.create_task(
+                            _hold_peer_session(login, peer, ingest, peers),
+                            name=f"mqtt-takeover-{peer}",
+                        )
+
+                    await _take_until_closed(client, ingest, peers, take_over)
+            except aiomqtt.MqttError as error:
                 if connected is not None:
-                    connected.set()
-                taken = 0
-                acks = PubAcks(client)
-                async for message in client.messages:
-                    await _take(client, acks, ingest, message)
-                    taken += 1
-                    # aiomqtt's iterator spends a task and a turn of the loop on every message;
-                    # what is already queued is taken straight from the queue (alarms first).
-                    while (queued := queued_message(client)) is not None:
-                        await _take(client, acks, ingest, queued)
-                        taken += 1
-                        if taken % YIELD_EVERY == 0:
-                            # Reading the queue never suspends: let the socket's reader, the
-                            # batch writer, the presence sweep and the HTTP side run between.
-                            await asyncio.sleep(0)
-        except aiomqtt.MqttError as error:
-            if connected is not None:
-                connected.clear()
-            if on_publisher is not None:
-                on_publisher(None)
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                # A stop was asked for while the connection was closing: aiomqtt can turn the
-                # cancellation into an MqttError on its way out, and reconnecting would leave
-                # the stop waiting for ever.
-                raise asyncio.CancelledError from error
-            log.warning("MQTT connection lost (%s); reconnecting in %.1f s", error, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, BACKOFF_MAX_S)
+                    connected.clear()
+                if on_publisher is not None:
+                    on_publisher(None)
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # A stop was asked for while the connection was closing: aiomqtt can turn
+                    # the cancellation into an MqttError on its way out, and reconnecting would
+                    # leave the stop waiting for ever.
+                    raise asyncio.CancelledError from error
+                if taken_over:
+                    # The owner connected under its id and the broker closed this connection:
+                    # the session is its own again. Never reconnect: the two would fight over it.
+                    log.info("gateway %s took its session back (%s)", login.client_id, error)
+                    return
+                log.warning("MQTT connection lost (%s); reconnecting in %.1f s", error, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+    finally:
+        for task in takeovers.values():
+            task.cancel()
+        for task in takeovers.values():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def _hold_peer_session(
+    login: BrokerLogin, peer: str, ingest: Ingest, peers: PeerSessions
+) -> None:
+    """A dead gateway's session, taken over until its owner is back (or the broker goes)."""
+    try:
+        await run_mqtt_ingest(dataclasses.replace(login, client_id=peer), ingest, taken_over=True)
+    except Exception:
+        log.exception("taking over gateway %s's session failed", peer)
+    finally:
+        peers.released(peer)
+
+
+async def _subscribe(client: aiomqtt.Client, topic_filter: str) -> None:
+    granted = await client.subscribe(topic_filter, qos=1)
+    if any(_refused(code) for code in granted or ()):
+        # A broker that refuses the subscription would leave a gateway that looks connected
+        # and hears nothing: treat it as a failed connection.
+        raise aiomqtt.MqttError(f"broker refused the subscription {topic_filter}")
+
+
+async def _take_until_closed(
+    client: aiomqtt.Client,
+    ingest: Ingest,
+    peers: PeerSessions,
+    take_over: Callable[[str], None],
+) -> None:
+    """Hand every message to ingest (a gateway's status to `peers`) until the connection ends."""
+    taken = 0
+    acks = PubAcks(client)
+
+    async def dispatch(message: aiomqtt.Message) -> None:
+        topic = str(message.topic)
+        if topic.startswith(STATUS_PREFIX):
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            peer = peers.status(topic, payload)
+            client._client.ack(message.mid, message.qos)  # a status is kept by being read
+            if peer is not None:
+                take_over(peer)
+            return
+        await _take(client, acks, ingest, message)
+
+    async for message in client.messages:
+        await dispatch(message)
+        taken += 1
+        # aiomqtt's iterator spends a task and a turn of the loop on every message; what is
+        # already queued is taken straight from the queue (alarms first).
+        while (queued := queued_message(client)) is not None:
+            await dispatch(queued)
+            taken += 1
+            if taken % YIELD_EVERY == 0:
+                # Reading the queue never suspends: let the socket's reader, the batch writer,
+                # the presence sweep and the HTTP side run between.
+                await asyncio.sleep(0)
 
 
 class BufferedSocket:
