@@ -20,7 +20,7 @@ import aiomqtt
 
 log = logging.getLogger(__name__)
 
-# Real terminals resend an unacknowledged SOS every 4 s (the brief of the chaos suite).
+# Real terminals resend an unacknowledged SOS every 4 s, keeping its id.
 RESEND_EVERY_S = 4.0
 # How long one publish waits for its PUBACK before the connection is taken for broken.
 PUBACK_TIMEOUT_S = 10.0

@@ -162,9 +162,6 @@ class PostgresServer(ChildServer):
         if self.user is not None:
             shutil.chown(self.root, self.user, self.user)
         self.data = self.root / "data"
-        self.log.touch()
-        if self.user is not None:
-            shutil.chown(self.log, self.user, self.user)
 
     def popen_options(self) -> dict[str, object]:
         """Run as `postgres` when we are root."""
