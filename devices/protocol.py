@@ -400,6 +400,10 @@ def _decode_uplink(payload: bytes, now: datetime, max_skew: timedelta) -> Uplink
     try:
         message = _MODEL_BY_TYPE[message_type].model_validate(envelope)
     except ValidationError as error:
+        if message_type in _SKEW_EXEMPT_TYPES and all(
+            e["loc"][:1] == ("ts",) for e in error.errors()
+        ):
+            return _alarm_without_device_time(message_type, envelope, now)
         return _rejection_from(error)
     if message.type not in _SKEW_EXEMPT_TYPES and message.ts is not None:
         skew = abs(message.ts - now)
@@ -410,6 +414,20 @@ def _decode_uplink(payload: bytes, now: datetime, max_skew: timedelta) -> Uplink
                 f"at most {max_skew.total_seconds() / 3600:g} h allowed",
             )
     return message
+
+
+def _alarm_without_device_time(
+    message_type: str, envelope: dict[str, Any], now: datetime
+) -> Uplink | Rejection:
+    """An alarm whose only fault is its `ts` (missing, malformed, beyond the years 1 to 9999 in
+    UTC): taken without it (`ts` None), since the gateway acts on arrival time and a person is
+    waiting; a clock that reset or broke must not stop a call for help. Anything else wrong
+    with it is still a rejection."""
+    try:
+        stamped = _MODEL_BY_TYPE[message_type].model_validate({**envelope, "ts": now})
+    except ValidationError as error:
+        return _rejection_from(error)
+    return stamped.model_copy(update={"ts": None})
 
 
 def decode_hello(text: str) -> Hello | Rejection:

@@ -35,6 +35,10 @@ INGEST_LAG = Histogram(
     "From a message's arrival to its durable record",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+ALARMS_WITHOUT_DEVICE_TIME = Counter(
+    "eldercare_gateway_alarms_without_device_time_total",
+    "Alarms taken without their ts (missing or impossible): the device's clock needs a look",
+)
 DEVICES_ONLINE = Gauge("eldercare_gateway_devices_online", "Devices currently online")
 
 

@@ -149,6 +149,10 @@ class Ingest:
             **_heartbeat_fields(decoded),
         )
         metrics.messages_in(decoded.type).inc()
+        if decoded.type in ACKED_TYPES and getattr(decoded, "ts", True) is None:
+            log.warning("%s from %s taken without its ts (missing or impossible)",
+                        decoded.type, device.device_id)  # fmt: skip
+            metrics.ALARMS_WITHOUT_DEVICE_TIME.inc()
         if row is None:
             # A heartbeat's only record is the device's presence, the latest state, which the
             # next heartbeat sets again: no reason to hold the broker's copy until it is written.

@@ -317,7 +317,7 @@ def test_text_with_a_nul_character_is_rejected(message_type: str, field: str) ->
 
 
 @pytest.mark.parametrize("ts", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
-@pytest.mark.parametrize("message_type", ["sos", "fall", "vitals", "offline"])
+@pytest.mark.parametrize("message_type", ["vitals", "offline", "location"])
 def test_timestamp_beyond_the_years_1_to_9999_in_utc_is_a_bad_timestamp(
     message_type: str, ts: str
 ) -> None:
@@ -325,6 +325,30 @@ def test_timestamp_beyond_the_years_1_to_9999_in_utc_is_a_bad_timestamp(
     assert_rejected(
         decode(create_message(message_type, ts=ts)), RejectReason.BAD_TIMESTAMP, "years 1 to 9999"
     )
+
+
+@pytest.mark.parametrize(
+    "ts", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "yesterday", 17, None]
+)
+@pytest.mark.parametrize("message_type", ["sos", "fall", "service", "cancel"])
+def test_an_alarm_whose_only_fault_is_its_ts_is_taken_without_it(
+    message_type: str, ts: object
+) -> None:
+    # A person is waiting, and the gateway acts on arrival time: a broken clock must not stop a
+    # call for help (as a skewed one does not).
+    message = create_message(message_type)
+    if ts is None:
+        del message["ts"]
+    else:
+        message["ts"] = ts
+    taken = decode(message)
+    assert not isinstance(taken, Rejection), taken
+    assert (taken.type, taken.ts) == (message_type, None)
+
+
+def test_an_alarm_with_a_bad_ts_and_another_fault_is_still_rejected() -> None:
+    message = create_message("sos", ts="0001-01-01T00:00:00+01:00", button="elbow")
+    assert isinstance(decode(message), Rejection)
 
 
 @pytest.mark.parametrize("ts", ["0001-01-01T00:00:00Z", "0001-01-01T01:00:00+01:00"])
@@ -361,7 +385,7 @@ def test_rejection_detail_never_quotes_the_payload() -> None:
     for message in (
         create_message("sos", button=marker),
         create_message("sos", type=marker),
-        create_message("sos", ts=marker),
+        create_message("vitals", ts=marker),
         create_message("sos", id=marker * 10),
     ):
         result = decode(message)

@@ -171,7 +171,7 @@ def _reason_count(reason: str) -> float:
         ("terminal", message("reboot", "x1"), "unknown_type"),
         ("terminal", b'{"v":1,"type":"sos","ts":"2026-11-23T14:00:00+08:00","button":"main"}', "missing_field"),
         ("monitor", message("vitals", "x2", spo2=140), "invalid_field"),
-        ("terminal", b'{"v":1,"id":"x3","type":"sos","ts":"2026-11-23T14:00:00","button":"main"}', "bad_timestamp"),
+        ("monitor", b'{"v":1,"id":"x3","type":"vitals","ts":"2026-11-23T14:00:00","hr":70}', "bad_timestamp"),
         ("monitor", b'{"v":1,"id":"x4","type":"vitals","ts":"2020-01-01T00:00:00+08:00","hr":70}', "clock_skew"),
         ("door", message("sos", "x5", button="main"), "unexpected_type"),
         ("unregistered", message("sos", "x6", button="main"), "unknown_device"),

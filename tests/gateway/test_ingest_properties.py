@@ -202,10 +202,16 @@ def sos_with(**fields: Any) -> bytes:
     return json.dumps({**sos, **fields}).encode()
 
 
-# Found from outside: each once stopped ingest (an OverflowError in the UTC conversion).
+def reading_with(**fields: Any) -> bytes:
+    reading = {"v": 1, "id": "r1", "ts": utcnow().isoformat(), "type": "vitals", "hr": 72}
+    return json.dumps({**reading, **fields}, separators=(",", ":")).encode()
+
+
+# Found from outside: each once stopped ingest (an OverflowError in the UTC conversion). An
+# alarm is taken without such a ts (a person is waiting); a reading is refused.
 POISON = [
-    sos_with(ts="0001-01-01T00:00:00+01:00"),
-    sos_with(ts="9999-12-31T23:59:59-01:00"),
+    sos_with(id="p1", ts="0001-01-01T00:00:00+01:00"),
+    reading_with(ts="9999-12-31T23:59:59-01:00"),
     sos_with(id="a\x00b"),
 ]
 

@@ -139,21 +139,37 @@ async def test_an_alarm_the_database_refuses_gets_a_rejected_ack_and_the_next_is
     assert sorted(taker.acknowledged) == ["next", "refused"]
 
 
+def reading_at(id_: str, ts: str) -> bytes:
+    return json.dumps({"v": 1, "id": id_, "ts": ts, "type": "vitals", "hr": 72}).encode()
+
+
 @pytest.mark.parametrize("ts", BEYOND_UTC)
-async def test_an_sos_dated_beyond_utc_is_kept_as_a_bad_timestamp(
+async def test_a_reading_dated_beyond_utc_is_kept_as_a_bad_timestamp(
     street: Street, taker: Taker, ts: str
 ) -> None:
-    answers = await taker.take("beyond", street.terminal, sos_at("far", ts))
+    answers = await taker.take("beyond", street.monitor, reading_at("far", ts))
     assert [json.loads(a)["reason"] for a in answers] == ["bad_timestamp"]
     await taker.writer.flush()
     assert [r.reason for r in await rejects_of(street.sessions)] == ["bad_timestamp"]
     assert taker.acknowledged == ["beyond"]
 
 
+@pytest.mark.parametrize("ts", BEYOND_UTC)
+async def test_an_sos_dated_beyond_utc_is_recorded_without_its_ts_and_acked(
+    street: Street, taker: Taker, ts: str
+) -> None:
+    # A person is waiting: the alarm is taken at its arrival time, as a skewed one is.
+    answers = await taker.take("beyond", street.terminal, sos_at("far", ts))
+    assert answers == [ack_received("far")]
+    (event,) = await events_of(street.sessions, street.terminal)
+    assert (event.message_id, event.device_ts) == ("far", None)
+    assert taker.acknowledged == ["beyond"]
+
+
 @pytest.mark.mosquitto
 @pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)
 @pytest.mark.parametrize("ts", BEYOND_UTC)
-async def test_an_sos_dated_beyond_utc_over_mqtt_leaves_the_next_device_served(
+async def test_messages_dated_beyond_utc_over_mqtt_leave_the_next_device_served(
     street: Street, broker: Broker, start_gateway: Start, ts: str
 ) -> None:
     await start_gateway(broker.login())
@@ -162,22 +178,31 @@ async def test_an_sos_dated_beyond_utc_over_mqtt_leaves_the_next_device_served(
         secret = street.secrets[device_id]
         return aiomqtt.Client("127.0.0.1", broker.port, username=device_id, password=secret)
 
-    async with device(street.terminal) as sender, device(street.terminal_2) as other:
-        await sender.subscribe(downlink_topic(street.terminal), qos=1)
-        await other.subscribe(downlink_topic(street.terminal_2), qos=1)
+    async with (
+        device(street.monitor) as monitor,
+        device(street.terminal) as sender,
+        device(street.terminal_2) as other,
+    ):
+        for client, device_id in ((monitor, street.monitor), (sender, street.terminal),
+                                  (other, street.terminal_2)):  # fmt: skip
+            await client.subscribe(downlink_topic(device_id), qos=1)
+        await monitor.publish(uplink_topic(street.monitor), reading_at("far-reading", ts), qos=1)
         await sender.publish(uplink_topic(street.terminal), sos_at("far", ts), qos=1)
         await other.publish(
             uplink_topic(street.terminal_2), message("sos", "next", button="main"), qos=1
         )
         async with asyncio.timeout(DELIVERY_S):
-            refused = json.loads((await anext(sender.messages)).payload)  # type: ignore[arg-type]
+            refused = json.loads((await anext(monitor.messages)).payload)  # type: ignore[arg-type]
+            taken = await anext(sender.messages)
             acked = await anext(other.messages)
     assert (refused["ref"], refused["status"], refused["reason"]) == (
-        "far",
+        "far-reading",
         "rejected",
         "bad_timestamp",
     )
+    assert taken.payload == ack_received("far")
     assert acked.payload == ack_received("next")
+    assert [e.message_id for e in await events_of(street.sessions, street.terminal)] == ["far"]
     assert [e.message_id for e in await events_of(street.sessions, street.terminal_2)] == ["next"]
     async with asyncio.timeout(DELIVERY_S):
         while not await rejects_of(street.sessions):  # noqa: ASYNC110 (the database has no event)
@@ -198,25 +223,29 @@ def gateway_on_street(street: Street, migrated_url: str, tmp_path: Path) -> Sett
 
 
 @pytest.mark.parametrize("ts", BEYOND_UTC)
-def test_an_sos_dated_beyond_utc_over_websocket_keeps_the_connection_and_others_served(
+def test_messages_dated_beyond_utc_over_websocket_keep_the_connection_and_others_served(
     gateway_on_street: Settings, street: Street, ts: str
 ) -> None:
     with (
         TestClient(create_app(gateway_on_street, mqtt=False)) as client,
         client.websocket_connect("/ws/device") as sender,
         client.websocket_connect("/ws/device") as other,
+        client.websocket_connect("/ws/device") as monitor,
     ):
-        for socket, device in ((sender, street.terminal), (other, street.terminal_2)):
+        for socket, device in (
+            (sender, street.terminal), (other, street.terminal_2), (monitor, street.monitor)
+        ):  # fmt: skip
             socket.send_text(hello(device, street.secrets[device]))
             assert json.loads(socket.receive_text())["type"] == "welcome"
+        monitor.send_text(reading_at("far-reading", ts).decode())
+        assert json.loads(monitor.receive_text())["reason"] == "bad_timestamp"
+        monitor.send_text(message("vitals", "fine", hr=70).decode())  # still open
         sender.send_text(sos_at("far", ts).decode())
-        assert json.loads(sender.receive_text())["reason"] == "bad_timestamp"
+        assert sender.receive_text().encode() == ack_received("far")
         other.send_text(message("sos", "next", button="main").decode())
         assert other.receive_text().encode() == ack_received("next")
-        sender.send_text(message("sos", "again", button="main").decode())  # still open
-        assert sender.receive_text().encode() == ack_received("again")
-        sender.close(code=1000)
-        other.close(code=1000)
+        for socket in (sender, other, monitor):
+            socket.close(code=1000)
     assert asyncio.run(reasons_kept(gateway_on_street.effective_database_url)) == ["bad_timestamp"]
 
 
