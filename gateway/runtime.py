@@ -145,7 +145,12 @@ class GatewayRuntime:
                 await self._mqtt_task
             self._mqtt_task = None
         await self.supervisor.stop()
-        await self.writer.stop()
+        try:
+            await self.writer.stop()
+        except Exception:
+            # The database is away at the stop: what was not written was not acknowledged
+            # either (its PUBACK waits for the write), so the broker delivers it again.
+            log.exception("%d rows not written at stop; the broker keeps them", self.writer.pending)
         await self._writes.close()
 
     async def _refresh_registry(self) -> None:

@@ -212,3 +212,29 @@ async def test_a_resent_alarm_already_recorded_is_acked_without_the_database(
         assert await next_payload(terminal, DELIVERY_S) == ack_received("press-2")
     recorded = await events_of(street.sessions, street.terminal)
     assert [e.message_id for e in recorded] == ["press-1", "press-2"]
+
+
+@pytest.mark.mosquitto
+@pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)
+async def test_a_gateway_stopped_while_the_database_is_away_leaves_its_readings_with_the_broker(
+    street: Street, broker: Broker, start_gateway: Start, outage: Outage
+) -> None:
+    first = await start_gateway(broker.login())
+    await outage.begin()
+    async with device_client(broker, street, street.monitor) as monitor:
+        for n in range(5):
+            reading = message("vitals", f"held-{n}", hr=70 + n, spo2=97)
+            await monitor.publish(uplink_topic(street.monitor), reading, qos=1)
+    deadline = time.monotonic() + DELIVERY_S
+    while first.writer.pending < 5 and time.monotonic() < deadline:  # noqa: ASYNC110 (taken, not written)
+        await asyncio.sleep(0.05)
+    await first.stop()  # the database is away: logged, not raised
+    await outage.end()
+    await start_gateway(broker.login())  # the same session: the broker delivers them again
+    deadline = time.monotonic() + DELIVERY_S
+    while len(await events_of(street.sessions, street.monitor)) < 5:
+        assert time.monotonic() < deadline, "the readings held at the stop never arrived"
+        await asyncio.sleep(0.1)
+    assert sorted(e.message_id for e in await events_of(street.sessions, street.monitor)) == [
+        f"held-{n}" for n in range(5)
+    ]
