@@ -1,19 +1,22 @@
-"""A real Mosquitto for tests: its own process, files and free port; stopped and restarted at will."""
+"""Real servers for tests (Mosquitto, Redis): each its own process, files and free port; stopped,
+restarted or frozen at will."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.conftest import free_port, server_unavailable
 
-__all__ = ["MosquittoProcess", "free_port", "mosquitto_binary"]
+__all__ = ["MosquittoProcess", "RedisProcess", "free_port", "mosquitto_binary"]
 
 
 def mosquitto_binary() -> str:
@@ -71,3 +74,68 @@ class MosquittoProcess:
             self._process.kill()
             self._process.wait()
         self._process = None
+
+
+class RedisProcess:
+    """`redis-server` as a child process on a free port, without persistence: a restart loses
+    everything, as a Redis restarted without its data does."""
+
+    def __init__(self, directory: Path) -> None:
+        binary = shutil.which("redis-server") or shutil.which(
+            "redis-server", path="/usr/sbin:/usr/local/bin"
+        )
+        if binary is None:
+            server_unavailable("redis-server", "no redis-server binary on PATH")
+        assert binary is not None
+        self._binary, self._directory = binary, directory
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start it and wait until it answers PING."""
+        with (self._directory / "redis.log").open("ab") as output:
+            self._process = subprocess.Popen(
+                [
+                    *(self._binary, "--port", str(self.port), "--bind", "127.0.0.1"),
+                    *("--save", "", "--appendonly", "no", "--dir", str(self._directory)),
+                ],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        client = redis.Redis(port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + 10
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    client.ping()
+                    return
+                except redis.ConnectionError:
+                    time.sleep(0.02)
+        finally:
+            client.close()
+        pytest.fail(f"redis-server did not answer on {self.port}")
+
+    def stop(self) -> None:
+        """Terminate it (its data goes with it)."""
+        if self._process is None:
+            return
+        self._process.send_signal(signal.SIGCONT)  # a stopped process would not hear SIGTERM
+        self._process.terminate()
+        self._process.wait(timeout=10)
+        self._process = None
+
+    def restart(self) -> None:
+        """Stop it and start it again, empty, on the same port."""
+        self.stop()
+        self.start()
+
+    def hang(self) -> None:
+        """Freeze it (SIGSTOP): connections are accepted by the kernel, nothing is answered."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def wake(self) -> None:
+        """Let a frozen Redis run again (SIGCONT)."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)

@@ -86,20 +86,10 @@ async def lock_elders(session: AsyncSession, events: Sequence[DeviceEvent]) -> N
         return
     elders = sorted({e.elder_id for e in events if e.elder_id is not None})
     devices = sorted({e.device_id for e in events if e.elder_id is None})
-    if elders:
-        await session.execute(
-            select(Elder.id)
-            .where(Elder.id.in_(elders))
-            .order_by(Elder.id)
-            .with_for_update(key_share=True)
-        )
-    if devices:
-        await session.execute(
-            select(Device.id)
-            .where(Device.id.in_(devices))
-            .order_by(Device.id)
-            .with_for_update(key_share=True)
-        )
+    for key, values in ((Elder.id, elders), (Device.id, devices)):
+        if values:
+            locked = select(key).where(key.in_(values)).order_by(key)
+            await session.execute(locked.with_for_update(key_share=True))
 
 
 async def already_handled(session: AsyncSession, device_event_id: int) -> bool:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
@@ -14,17 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kernel.bus import MAX_IN_FLIGHT, Bus, RedisBus, publish_after_commit
 from kernel.database import session_factory
+from tests.brokers import RedisProcess
 from tests.conftest import RedisTarget
-from tests.kernel.test_stream_faults import RedisProcess
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    """A Redis of this test's own, to restart and hang; stopped afterwards."""
-    server = RedisProcess(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 async def test_a_change_is_published_after_commit_and_never_after_rollback(

@@ -7,20 +7,15 @@ can stop, hang (SIGSTOP) and restart it without touching the shared one.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import signal
-import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-import redis
 from prometheus_client import REGISTRY
 from redis.exceptions import RedisError
 
 from kernel.streams import EventStream
-from tests.conftest import free_port, server_unavailable
+from tests.brokers import RedisProcess
 
 pytestmark = pytest.mark.redis
 
@@ -28,80 +23,6 @@ GROUP = "call-centres"
 # "Returns at once": a generous bound for a loaded 2-core machine. A call that waited on the
 # hung Redis would take redis-py's socket timeout (a second here, five by default) or more.
 AT_ONCE_S = 0.5
-
-
-class RedisProcess:
-    """`redis-server` as a child process on a free port, without persistence: a restart loses
-    everything, as a Redis restarted without its data does."""
-
-    def __init__(self, directory: Path) -> None:
-        binary = shutil.which("redis-server") or shutil.which(
-            "redis-server", path="/usr/sbin:/usr/local/bin"
-        )
-        if binary is None:
-            server_unavailable("redis-server", "no redis-server binary on PATH")
-        assert binary is not None
-        self._binary, self._directory = binary, directory
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        """Start it and wait until it answers PING."""
-        with (self._directory / "redis.log").open("ab") as output:
-            self._process = subprocess.Popen(
-                [
-                    *(self._binary, "--port", str(self.port), "--bind", "127.0.0.1"),
-                    *("--save", "", "--appendonly", "no", "--dir", str(self._directory)),
-                ],
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        client = redis.Redis(port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5)
-        deadline = time.monotonic() + 10
-        try:
-            while time.monotonic() < deadline:
-                try:
-                    client.ping()
-                    return
-                except redis.ConnectionError:
-                    time.sleep(0.02)
-        finally:
-            client.close()
-        pytest.fail(f"redis-server did not answer on {self.port}")
-
-    def stop(self) -> None:
-        """Terminate it (its data goes with it)."""
-        if self._process is None:
-            return
-        self._process.send_signal(signal.SIGCONT)  # a stopped process would not hear SIGTERM
-        self._process.terminate()
-        self._process.wait(timeout=10)
-        self._process = None
-
-    def restart(self) -> None:
-        """Stop it and start it again, empty, on the same port."""
-        self.stop()
-        self.start()
-
-    def hang(self) -> None:
-        """Freeze it (SIGSTOP): connections are accepted by the kernel, nothing is answered."""
-        assert self._process is not None
-        self._process.send_signal(signal.SIGSTOP)
-
-    def wake(self) -> None:
-        """Let a frozen Redis run again (SIGCONT)."""
-        assert self._process is not None
-        self._process.send_signal(signal.SIGCONT)
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    """A Redis of this test's own, running; stopped afterwards."""
-    server = RedisProcess(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
