@@ -17,14 +17,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.register import columns
 from devices.ids import DeviceKind
+from devices.protocol import uplink_topic
 from eldercare.jobs import import_register_file
 from gateway.broker.embedded import EmbeddedBroker, start_embedded_broker
 from gateway.credentials.repository import device_logins
 from gateway.credentials.service import issue_secret, write_mosquitto_config
 from gateway.ingest.registry import DeviceRegistry
+from gateway.ingest.schemas import Inbound
+from gateway.ingest.service import Ingest
+from gateway.ingest.tasks import BatchWriter
 from gateway.mqtt import BrokerLogin
 from gateway.runtime import GatewayRuntime
-from kernel.models import Device, DeviceEvent, RejectedMessage
+from kernel.database import Transactions, write_transactions, write_turn
+from kernel.models import Device, DeviceEvent, RejectedMessage, utcnow
 from kernel.settings import Settings
 from tests.brokers import MosquittoProcess, free_port
 from tests.factories import AS_OF, create_imei, create_register_csv, create_row
@@ -205,3 +210,35 @@ async def rejects_of(sessions: Sessions) -> list[RejectedMessage]:
         return list(
             (await session.scalars(select(RejectedMessage).order_by(RejectedMessage.id))).all()
         )
+
+
+@dataclasses.dataclass
+class Taker:
+    """The ingest path on the street's database with a batch writer flushed only by the test."""
+
+    ingest: Ingest
+    writer: BatchWriter
+    writes: Transactions
+    acknowledged: list[str]  # the `recorded` calls, by the message's name
+
+    async def take(self, name: str, device: str, payload: bytes) -> list[bytes]:
+        topic = uplink_topic(device)
+        recorded = lambda: self.acknowledged.append(name)  # noqa: E731
+        return await self.ingest.handle(Inbound("mqtt", device, topic, payload, utcnow(), recorded))
+
+
+@pytest.fixture
+async def taker(street: Street) -> AsyncIterator[Taker]:
+    registry = DeviceRegistry(street.sessions)
+    await registry.load()
+    writes = write_transactions(street.sessions)
+    writer = BatchWriter(writes, write_turn(street.sessions))
+    ingest = Ingest(
+        writes,
+        registry,
+        writer,
+        max_skew=dt.timedelta(hours=24),
+        write_lock=write_turn(street.sessions, urgent=True),
+    )
+    yield Taker(ingest, writer, writes, [])
+    await writes.close()

@@ -4,10 +4,8 @@ and every other device is served as if it had not come (docs/protocol.md, Errors
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +18,14 @@ from devices.ids import DeviceKind
 from devices.protocol import ack_received, downlink_topic, uplink_topic
 from eldercare.app import create_app
 from gateway.credentials.service import issue_secret
-from gateway.ingest.registry import DeviceRegistry
-from gateway.ingest.schemas import Inbound
-from gateway.ingest.service import Ingest
-from gateway.ingest.tasks import BatchWriter
 from kernel.database import (
-    Transactions,
     create_engine,
     session_factory,
-    write_transactions,
-    write_turn,
 )
-from kernel.models import Device, utcnow
+from kernel.models import Device
 from kernel.settings import Role, Settings
 from tests.factories import create_imei
-from tests.gateway.conftest import Broker, Street, events_of, message, rejects_of
+from tests.gateway.conftest import Broker, Street, Taker, events_of, message, rejects_of
 
 Start = Callable[..., Any]
 DELIVERY_S = 10.0
@@ -44,38 +35,6 @@ BEYOND_UTC = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
 
 def sos_at(id_: str, ts: str) -> bytes:
     return json.dumps({"v": 1, "id": id_, "ts": ts, "type": "sos", "button": "main"}).encode()
-
-
-@dataclass
-class Taker:
-    """The ingest path on the street's database with a batch writer flushed only by the test."""
-
-    ingest: Ingest
-    writer: BatchWriter
-    writes: Transactions
-    acknowledged: list[str]  # the `recorded` calls, by the message's name
-
-    async def take(self, name: str, device: str, payload: bytes) -> list[bytes]:
-        topic = uplink_topic(device)
-        recorded = lambda: self.acknowledged.append(name)  # noqa: E731
-        return await self.ingest.handle(Inbound("mqtt", device, topic, payload, utcnow(), recorded))
-
-
-@pytest.fixture
-async def taker(street: Street) -> AsyncIterator[Taker]:
-    registry = DeviceRegistry(street.sessions)
-    await registry.load()
-    writes = write_transactions(street.sessions)
-    writer = BatchWriter(writes, write_turn(street.sessions))
-    ingest = Ingest(
-        writes,
-        registry,
-        writer,
-        max_skew=dt.timedelta(hours=24),
-        write_lock=write_turn(street.sessions, urgent=True),
-    )
-    yield Taker(ingest, writer, writes, [])
-    await writes.close()
 
 
 async def deregistered_terminal(street: Street, taker: Taker) -> str:
