@@ -37,13 +37,17 @@ from kernel.models import utcnow
 
 log = logging.getLogger(__name__)
 
-# Reconnect at once after a blip, backing off to 30 s so a broker that stays down is not
+# Reconnect at once after a blip, backing off to BACKOFF_MAX_S so a broker that stays down is not
 # hammered. The first retry comes after 20 ms: Mosquitto does not restore `$share/`
 # subscriptions after a restart, and uplinks published before the gateway subscribes again are
 # dropped; at 20 ms it was back before devices reconnecting after 50-200 ms (0.5 s lost 81-87
 # readings a restart; docs/operations.md, "Broker faults").
 BACKOFF_FIRST_S = 0.02
-BACKOFF_MAX_S = 30.0
+# At most 1 s between tries: once the broker is back, the gateways must subscribe again before
+# an edge's bridge reconnects and delivers what it held (5-30 s, Mosquitto's bridge retry), or the
+# core, which does not restore `$share/` subscriptions, drops it (docs/operations.md). A connect
+# a second to a broker that is down costs nothing worth saving.
+BACKOFF_MAX_S = 1.0
 YIELD_EVERY = 32
 # What one read from the broker's socket may take: ~80 readings, ~3 ms of paho's work, after
 # which the loop turns to other tasks (an SOS among them) before the next read.

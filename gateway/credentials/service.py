@@ -12,8 +12,10 @@ import base64
 import hashlib
 import os
 import pwd
+import re
 import secrets
 import shutil
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,6 +210,13 @@ def mosquitto_acl(gateway_username: str, bridge_username: str | None = None) -> 
     ) + bridge
 
 
+def edge_bridge_name(listener_port: int) -> str:
+    """The bridge's client id on the core: unique per edge, or two edges on one port (on two
+    hosts) would throw each other off the core in turn."""
+    host = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname())[:40]
+    return f"eldercare-edge-{host}-{listener_port}"
+
+
 def mosquitto_bridge(bridge: BridgeLogin, edge_name: str) -> str:
     """The mosquitto.conf lines of an edge broker forwarding to the core (Mosquitto's own bridge).
 
@@ -341,7 +350,7 @@ def write_mosquitto_config(
             persistence_dir=out_dir if persistence else None,
             broker_user=broker_user or writer,
         )
-        + (mosquitto_bridge(bridge_to, f"eldercare-edge-{listener_port}") if bridge_to else ""),
+        + (mosquitto_bridge(bridge_to, edge_bridge_name(listener_port)) if bridge_to else ""),
         0o600 if bridge_to else 0o644,  # an edge's config holds the bridge's password
     )
     return files

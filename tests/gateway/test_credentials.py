@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import socket
 import stat
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -33,6 +34,7 @@ from eldercare.devices_cli import broker_config, devices_app
 from eldercare.jobs import import_register_file
 from gateway.credentials.service import (
     BridgeLogin,
+    edge_bridge_name,
     issue_secret,
     mosquitto_acl,
     mosquitto_password_hash,
@@ -444,3 +446,15 @@ async def test_an_edge_broker_bridges_its_devices_to_the_core_and_back(tmp_path:
     finally:
         edge.stop()
         core.stop()
+
+
+def test_two_edges_on_one_port_on_two_hosts_bridge_under_different_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The bridge's client id on the core: shared, the two edges would throw each other off.
+    names = set()
+    for host in ("edge-a.pinghu", "edge-b.pinghu"):
+        monkeypatch.setattr(socket, "gethostname", lambda host=host: host)
+        names.add(edge_bridge_name(1883))
+    assert len(names) == 2
+    assert all(name.startswith("eldercare-edge-") and name.endswith("-1883") for name in names)
