@@ -167,7 +167,6 @@ function elderLabel(incident) {
 function connectFeed({ onIncident, onResync, centre } = {}) {
   const stateEl = document.getElementById("feed-state");
   let delay = 500;
-  let first = true;
   function setState(state) {
     if (!stateEl) return;
     stateEl.dataset.state = state;
@@ -180,8 +179,9 @@ function connectFeed({ onIncident, onResync, centre } = {}) {
     socket.addEventListener("open", () => {
       delay = 500;
       setState("live");
-      if (!first && onResync) onResync();
-      first = false;
+      // Every open resyncs, the first too: a change committed after the page's first load
+      // and before this socket opened was published to nobody.
+      if (onResync) onResync();
     });
     socket.addEventListener("message", (event) => {
       const message = JSON.parse(event.data);

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Browser, expect
 
 from tests.callcenter.console.conftest import Street, screenshot, signed_in_page
+from tests.factories import TEST_PASSWORD
 
 SHENZHEN = ZoneInfo("Asia/Shanghai")
 
@@ -203,3 +205,55 @@ def test_a_supervisor_adds_a_shift_in_street_time_and_reads_the_reports(
     expect(rows.first.locator("td").first).to_have_text("PH01")
     screenshot(supervisor, "console-reports.png")
     assert supervisor.errors == []  # type: ignore[attr-defined]
+
+
+def test_an_incident_raised_while_the_live_feed_connects_is_in_the_queue(
+    browser: Browser, street: Street
+) -> None:
+    # The queue loads, and its live feed is still connecting when an SOS arrives: that change
+    # was published to nobody, so the feed's opening must bring the queue up to date.
+    context = browser.new_context(locale="zh-CN", timezone_id="UTC")
+    context.set_default_timeout(10_000)
+    context.add_init_script(HOLD_THE_FEED)
+    page = context.new_page()
+    page.goto(street.base + "/")
+    page.fill("#username", "op1")
+    page.fill("#password", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=who]")
+    page.wait_for_function("window.feedWanted === true")
+    page.wait_for_load_state("networkidle")  # the queue's first load is done, and empty
+    expect(page.locator("#queue tbody tr")).to_have_count(0)
+
+    street.press(street.hehua_terminal, button="main")
+    deadline = time.monotonic() + 10
+    while not page.request.get(street.base + "/api/incidents").json():
+        assert time.monotonic() < deadline, "the SOS never became an incident"
+        time.sleep(0.1)
+    page.evaluate("window.openFeed()")  # the feed connects only now, after the publish
+    expect(page.locator("#queue tbody tr a.button")).to_have_count(1)
+    context.close()
+
+
+# The console's live feed socket is made only when the test says so (a slow network, a busy
+# server): until then the page has asked for it and holds its listeners.
+HOLD_THE_FEED = """
+(() => {
+  const Real = window.WebSocket;
+  let release;
+  const gate = new Promise((resolve) => { release = resolve; });
+  window.openFeed = () => release();
+  window.WebSocket = function (url, protocols) {
+    if (!String(url).includes("/ws/feed")) return new Real(url, protocols);
+    window.feedWanted = true;
+    const listeners = [];
+    const held = { addEventListener: (type, f) => listeners.push([type, f]), close() {} };
+    gate.then(() => {
+      const socket = new Real(url, protocols);
+      for (const [type, f] of listeners) socket.addEventListener(type, f);
+      held.close = () => socket.close();
+    });
+    return held;
+  };
+})();
+"""
