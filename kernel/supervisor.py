@@ -23,12 +23,13 @@ from kernel.stopping import Stopping
 
 log = logging.getLogger(__name__)
 
-# A loop that failed is started again after this pause, doubling up to MAX_PAUSE_S: an outage
-# of a minute is retried a dozen times, not thousands, and a blip costs half a second.
+# A loop that failed is started again after this pause, doubling up to MAX_PAUSE_S: a blip costs
+# half a second, an outage is retried every 5 s (a dozen times a minute, not thousands), and the
+# alarm pipeline takes up its work at most 5 s after the database is back.
 FIRST_PAUSE_S = 0.5
-MAX_PAUSE_S = 30.0
+MAX_PAUSE_S = 5.0
 # A loop that has run this long since its last start counts as recovered: the pause resets.
-HEALTHY_AFTER_S = 60.0
+HEALTHY_AFTER_S = 10.0
 # A stop waits this long for the loops to finish their round, then cancels the rest.
 STOP_WAIT_S = 10.0
 
