@@ -7,8 +7,8 @@ record `callcenter.incidents.repository.already_handled` reads), or an incident 
 event (counted too, should the incidents table come to carry a `device_event_id`).
 
 SOS sent with an extreme clock (the poison experiment's `0001-01-01T00:00:00+01:00`) are
-counted apart, in the notes: whether the gateway may reject them is the protocol's question,
-and the answer should not hide what the load's own SOS show.
+counted with the others (the gateway takes an alarm whose only fault is its ts, at its arrival
+time: docs/protocol.md), and how they fared is also in the notes.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ async def count(
     devices is this experiment's.
     """
     figures = Figures(experiment, crashes=crashes)
-    presses = {k: p for k, p in records.presses.items() if not p.extreme_clock}
+    presses = dict(records.presses)
     extreme = {k: p for k, p in records.presses.items() if p.extreme_clock}
     figures.sent = len(presses)
     acked = {key for key, sos in presses.items() if sos.acked_at is not None}
@@ -142,7 +142,7 @@ async def count(
             if row["type"] == "sos":
                 if key in extreme:
                     extreme_recorded.add(key)
-                elif key in presses:
+                if key in presses:
                     sos_events[row["id"]] = key
                     recorded_keys[key] += 1
             else:
