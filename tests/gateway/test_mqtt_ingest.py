@@ -245,8 +245,7 @@ async def test_a_reading_the_gateway_could_not_store_is_delivered_again_to_the_n
     async with asyncio.timeout(DELIVERY_S):
         while not first.writer.pending:  # noqa: ASYNC110
             await asyncio.sleep(0.02)  # taken, and queued for a write that cannot happen
-    with pytest.raises(OperationalError):
-        await first.stop()  # its connection closes first; its last writes fail
+    await first.stop()  # its connection closes first; its last writes fail, logged, not raised
     assert await events_of(street.sessions, street.monitor) == []
 
     await start_gateway(broker.login("gateway-1"))  # the same session, as after a restart
