@@ -123,19 +123,22 @@ def add_entry(
     *,
     actor: str = "system",
     device_event_id: int | None = None,
+    at: dt.datetime | None = None,
     **detail: Any,
 ) -> None:
-    """Append a step to the incident's timeline; the live feed shows the incident once committed."""
+    """Append a step to the incident's timeline (at `at`, else now); the live feed shows the
+    incident once committed."""
     publish_after_commit(session, FEED, incident.id, lambda: feed_message(incident))
-    session.add(
-        IncidentEntry(
-            incident_id=incident.id,
-            actor=actor,
-            action=action,
-            device_event_id=device_event_id,
-            detail=detail,
-        )
+    entry = IncidentEntry(
+        incident_id=incident.id,
+        actor=actor,
+        action=action,
+        device_event_id=device_event_id,
+        detail=detail,
     )
+    if at is not None:
+        entry.at = at
+    session.add(entry)
 
 
 async def door_moved(session: AsyncSession, event: DeviceEvent) -> None:

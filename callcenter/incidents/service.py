@@ -218,11 +218,16 @@ async def raise_incident(
     await session.flush()
     set_committed_value(incident, "elder_name", name)  # read above: no query for it again
     await family.alarm_opened(session, incident)
-    repository.add_entry(session, incident, "opened", device_event_id=device_event_id, **detail)
+    # The steps that open it carry the incident's own moment: "opened" on the timeline is
+    # opened_at, not the later moment the transaction happened to flush.
+    repository.add_entry(
+        session, incident, "opened", device_event_id=device_event_id, at=now, **detail
+    )
     repository.add_entry(
         session,
         incident,
         "assigned" if decision.staff_id else "queued",
+        at=now,
         centre=decision.centre_code,
         staff_id=decision.staff_id,
         routing=decision.explanation,

@@ -212,3 +212,17 @@ async def unjudged(sessions: Sessions) -> int:
     async with sessions() as session:
         query = select(func.count()).select_from(DeviceEvent).where(DeviceEvent.judged_at.is_(None))
         return await session.scalar(query) or 0
+
+
+async def test_the_steps_that_open_an_incident_carry_its_opening_moment(
+    sessions: Sessions, settings: Settings, street: Street
+) -> None:
+    await record(sessions, street.terminal, "sos", button="main")
+    await process_pending(sessions, settings, lambda: local(settings, 14))
+    (incident,) = await incidents(sessions)
+    async with sessions() as session:
+        steps = (await session.scalars(select(IncidentEntry).order_by(IncidentEntry.id))).all()
+    assert [(s.action, s.at) for s in steps] == [
+        ("opened", incident.opened_at),
+        ("assigned", incident.opened_at),
+    ]
