@@ -163,6 +163,11 @@ async def run_mqtt_ingest(
                         connected.set()
 
                     def take_over(peer: str) -> None:
+                        if not watches_peers:
+                            # A taker under a dead gateway's id hears that gateway's status
+                            # subscription too (it is in the session): it takes nobody over,
+                            # or takers would take each other's and their own gateway's.
+                            return
                         log.warning("gateway %s is down: taking over its session", peer)
                         takeovers[peer] = asyncio.create_task(
                             _hold_peer_session(login, peer, ingest, peers),

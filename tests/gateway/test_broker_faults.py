@@ -24,7 +24,7 @@ from gateway.broker.session import (
     last_will,
     status_topic,
 )
-from gateway.mqtt import BrokerLogin
+from gateway.mqtt import BrokerLogin, run_mqtt_ingest
 from gateway.runtime import GatewayRuntime
 from tests.gateway.conftest import GATEWAY_USER, Broker, Street, events_of, message
 from tests.gateway.test_mqtt_ingest import Start, device_client, wait_for
@@ -244,3 +244,34 @@ def test_peer_sessions_take_a_dead_peer_once_never_themselves() -> None:
     takes.released("gateway-1")
     assert takes.status(status_topic("gateway-1"), OFFLINE) == "gateway-1"
     assert takes.status("eldercare/v1/up/gateway-1", OFFLINE) is None
+
+
+@ON_MOSQUITTO
+async def test_a_taken_over_session_takes_nobody_else_over(
+    street: Street, broker: Broker, start_gateway: Start
+) -> None:
+    # A taker connects under a dead gateway's id, and that session holds the dead gateway's
+    # status subscription: told that a third gateway is down, the taker must leave it alone
+    # (takers taking each other's sessions, and their own gateway's, threw every gateway off
+    # in turn in a chaos run and lost the readings meanwhile).
+    dead = await start_gateway(broker.login("gateway-1"))  # subscribes to the status topics
+    await dead.stop()  # its session stays on the broker, with those subscriptions
+    third = broker.login("gateway-3")
+    async with aiomqtt.Client(
+        "127.0.0.1", broker.port, username=GATEWAY_USER, password=broker.gateway_password,
+        identifier="gateway-3", clean_session=False,
+    ) as gateway_3:  # fmt: skip
+        await gateway_3.publish(status_topic(third.client_id), OFFLINE, qos=1, retain=True)
+        taker = asyncio.create_task(
+            run_mqtt_ingest(broker.login("gateway-1"), dead.ingest, taken_over=True)
+        )
+        try:
+            await asyncio.sleep(2.0)
+            assert not taker.done()
+            await gateway_3.publish(status_topic(third.client_id), ONLINE, qos=1, retain=True)
+        finally:
+            taker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await taker
+    # Had the taker connected as gateway-3, the client above would have been thrown off and
+    # its second publish raised.
