@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.models import AuditEntry, utcnow
@@ -42,3 +43,15 @@ async def record_many(
     ]
     if rows:
         await session.execute(insert(AuditEntry), rows)
+
+
+async def times_of(
+    session: AsyncSession, *, actor: str, action: str, since: dt.datetime
+) -> list[dt.datetime]:
+    """When this actor did this action since then (what per-person limits count), oldest first."""
+    query = (
+        select(AuditEntry.at)
+        .where(AuditEntry.at > since, AuditEntry.actor == actor, AuditEntry.action == action)
+        .order_by(AuditEntry.at)
+    )
+    return list((await session.scalars(query)).all())

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.accounts.endpoints import CurrentActor
+from callcenter.accounts import permissions
+from callcenter.accounts.endpoints import CurrentActor, ForbiddenError
+from callcenter.accounts.permissions import Action, Where
 from callcenter.accounts.schemas import Actor
 from callcenter.elders import repository
 from callcenter.elders.repository import ElderFilter
@@ -27,17 +29,22 @@ from callcenter.elders.schemas import (
     VitalReadingRead,
 )
 from callcenter.elders.service import (
-    ID_READING_ROLES,
+    NUMBER_SEARCH_LIMITS,
+    SearchText,
     ThresholdsOutOfOrderError,
+    TooManyNumberSearchesError,
+    WholeNumberNeededError,
     age_on,
     check_bounds,
     mask_phone,
     national_id_for,
+    number_search_wait,
     parse_search,
+    reads_national_ids,
     threshold_view,
 )
 from devices.vitals import Thresholds, effective_thresholds
-from kernel.audit import record
+from kernel.audit import record, times_of
 from kernel.errors import DomainError, NotFoundError
 from kernel.models import AwayPeriod, Elder, LivingSituation, VitalThreshold, utcnow
 from kernel.web import Session
@@ -75,7 +82,7 @@ def _summary(elder: Elder, actor: Actor, today: dt.date, *, whole_phone: bool) -
         "name": elder.name,
         "sex": elder.sex,
         "age": age_on(elder.birth_date, today),
-        "national_id": national_id_for(actor.role, elder.national_id),
+        "national_id": national_id_for(actor, elder.national_id),
         "community_code": elder.community_code,
         "address": elder.address,
         # A list of search results shows phones masked; the profile (each view audited) shows them
@@ -99,15 +106,49 @@ def _threshold_read(vital: str, bounds: Thresholds, row: VitalThreshold | None) 
     )
 
 
-async def _visible_elder(session: AsyncSession, elder_id: int, actor: Actor) -> Elder:
-    """The elder, if this person may see them."""
+async def _where(session: AsyncSession, elder: Elder, actor: Actor) -> Where:
+    """The elder's community, and whether this person holds an open incident of theirs (a
+    worker sent across a community line must see who lives behind the door)."""
+    if (
+        elder.community_code == actor.centre_code
+        or actor.staff_id is None
+        or permissions.centre_limit(actor, Action.ELDER_VIEW) is None
+    ):
+        return Where(elder.community_code)  # no need to ask: held or not changes nothing
+    held = await repository.holds_open_incident_of(session, elder.id, actor.staff_id)
+    return Where(elder.community_code, held=held)
+
+
+async def _visible_elder(
+    session: AsyncSession, elder_id: int, actor: Actor, action: Action = Action.ELDER_VIEW
+) -> Elder:
+    """The elder, if this person may see them (404) and do `action` for them (403)."""
     elder = await session.get(Elder, elder_id)
-    if elder is None or not actor.sees(elder.community_code):
+    where = await _where(session, elder, actor) if elder is not None else None
+    if elder is None or not permissions.may(actor, Action.ELDER_VIEW, where):
         raise ElderNotFoundError(f"elder {elder_id} does not exist")
+    permissions.require(actor, action, where)
     return elder
 
 
-@router.get("", response_model=ElderPage)
+async def _refuse_number_search(request: Request, actor: Actor, text: SearchText) -> None:
+    """Audit a refused number search in a unit of work of its own (the request's rolls back)."""
+    async with request.app.state.sessions() as session, session.begin():
+        await record(
+            session, actor=actor.name, action="elder.number_search_refused",
+            subject_type="elder", subject_id="search", detail={"by": text.by},
+        )  # fmt: skip
+
+
+@router.get(
+    "",
+    response_model=ElderPage,
+    responses={
+        **ForbiddenError.response_doc(),
+        **WholeNumberNeededError.response_doc(),
+        **TooManyNumberSearchesError.response_doc(),
+    },
+)
 async def search_elders(
     request: Request,
     session: Session,
@@ -116,8 +157,8 @@ async def search_elders(
         str | None,
         Query(
             max_length=64,
-            description="A part of the name, or the last digits of the elder's or a contact's "
-            "phone, or the end of the ID number (X in any case)",
+            description="A part of the name, or a whole number: the elder's or a contact's "
+            "phone, or the 18-character ID number (X in any case)",
         ),
     ] = None,
     community: Annotated[
@@ -130,15 +171,47 @@ async def search_elders(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ElderPage:
-    """Find elders; a community worker only finds their own centre's."""
+    """Find elders; a community worker only finds their own centre's. Numbers are matched whole
+    (an 18-character ID number, a mobile, a whole landline); number searches are limited per
+    person (429 beyond); every search is audited (what it was by and how many it found)."""
+    permissions.require(actor, Action.ELDER_SEARCH)
     text = parse_search(q) if q is not None and q.strip() else None
+    if text is not None and text.by != "name":
+        since = utcnow() - max(window for window, _ in NUMBER_SEARCH_LIMITS)
+        earlier = await times_of(
+            session, actor=actor.name, action="elder.number_searched", since=since
+        )
+        wait = number_search_wait(earlier, utcnow())
+        if wait is not None:
+            await _refuse_number_search(request, actor, text)
+            minutes = max(1, round(wait.total_seconds() / 60))
+            raise TooManyNumberSearchesError(
+                f"too many searches by number: search by name, or try again in {minutes} min"
+            )
     total = 0
     elders: list[Elder] = []
+    own = permissions.centre_limit(actor, Action.ELDER_SEARCH)
     # A worker asking for another centre's community is answered with nobody, as for incidents.
-    if community is None or actor.sees(community):
-        wanted = ElderFilter(text, community or actor.scope_centre, condition or None, living)
+    if community is None or own is None or community == own:
+        wanted = ElderFilter(text, community or own, condition or None, living)
         total, found = await repository.search_elders(session, wanted, limit=limit, offset=offset)
         elders = list(found)
+    await record(
+        session,
+        actor=actor.name,
+        action="elder.searched" if text is None or text.by == "name" else "elder.number_searched",
+        subject_type="elder",
+        subject_id="search",
+        # What it was by and what it found, never the text (names, numbers).
+        detail={
+            "by": text.by if text is not None else "filters",
+            "results": total,
+            "community": community or own,
+            "condition": condition is not None,
+            "living": living is not None,
+            "offset": offset,
+        },
+    )
     today = _today(request)
     return ElderPage(
         total=total,
@@ -154,9 +227,12 @@ async def search_elders(
 async def get_elder(
     elder_id: int, request: Request, session: Session, actor: CurrentActor
 ) -> ElderProfile:
-    """The elder at a glance; every view is written to the audit log."""
+    """The elder at a glance; every view is written to the audit log. A community worker sees
+    their own centre's elders, and the elder of an open incident they hold anywhere."""
     elder = await repository.elder_with_details(session, elder_id)
-    if elder is None or not actor.sees(elder.community_code):
+    if elder is None or not permissions.may(
+        actor, Action.ELDER_VIEW, await _where(session, elder, actor)
+    ):
         raise ElderNotFoundError(f"elder {elder_id} does not exist")
     devices = await repository.elder_devices(session, elder_id)
     incidents = await repository.open_incidents(session, elder_id)
@@ -166,12 +242,12 @@ async def get_elder(
         action="elder.viewed",
         subject_type="elder",
         subject_id=elder_id,
-        detail={"national_id": "whole" if actor.role in ID_READING_ROLES else "masked"},
+        detail={"national_id": "whole" if reads_national_ids(actor) else "masked"},
     )
     overrides = {row.vital: row for row in elder.thresholds}
     return ElderProfile(
         **_summary(elder, actor, _today(request), whole_phone=True),
-        birth_date=elder.birth_date,
+        birth_date=elder.birth_date if reads_national_ids(actor) else None,
         lat=elder.lat,
         lon=elder.lon,
         conditions=elder.conditions,
@@ -200,11 +276,15 @@ async def elder_vitals(
     actor: CurrentActor,
     days: Annotated[int, Query(ge=1, le=90, description="How many days back")] = 7,
 ) -> list[VitalReadingRead]:
-    """The elder's readings of the last `days` days, oldest first, for a chart."""
+    """The elder's readings of the last `days` days, oldest first, for a chart (audited)."""
     await _visible_elder(session, elder_id, actor)
     since = utcnow() - dt.timedelta(days=days)
     max_skew = dt.timedelta(seconds=request.app.state.settings.max_clock_skew_s)
     readings = await repository.readings_since(session, elder_id, since, max_skew=max_skew)
+    await record(
+        session, actor=actor.name, action="elder.vitals_viewed", subject_type="elder",
+        subject_id=elder_id, detail={"days": days, "readings": len(readings)},
+    )  # fmt: skip
     return [VitalReadingRead.of_event(event) for event in readings]
 
 
@@ -212,13 +292,13 @@ async def elder_vitals(
     "/{elder_id}/away",
     response_model=AwayRead,
     status_code=status.HTTP_201_CREATED,
-    responses=ElderNotFoundError.response_doc(),
+    responses={**ElderNotFoundError.response_doc(), **ForbiddenError.response_doc()},
 )
 async def mark_away(
     elder_id: int, body: AwayRequest, session: Session, actor: CurrentActor
 ) -> AwayRead:
     """Mark the elder away (in hospital, visiting family): no welfare or wandering alarms."""
-    await _visible_elder(session, elder_id, actor)
+    await _visible_elder(session, elder_id, actor, Action.ELDER_AWAY)
     period = AwayPeriod(
         elder_id=elder_id,
         starts_at=body.starts_at,
@@ -248,13 +328,14 @@ async def mark_away(
     response_model=AwayRead,
     responses={
         **ElderNotFoundError.response_doc(),
+        **ForbiddenError.response_doc(),
         **AwayNotFoundError.response_doc(),
         **AwayAlreadyEndedError.response_doc(),
     },
 )
 async def end_away(elder_id: int, away_id: int, session: Session, actor: CurrentActor) -> AwayRead:
     """The elder is back: the away period ends now (one not begun yet is called off)."""
-    await _visible_elder(session, elder_id, actor)
+    await _visible_elder(session, elder_id, actor, Action.ELDER_AWAY)
     period = await repository.away_period(session, elder_id, away_id)
     if period is None:
         raise AwayNotFoundError(f"elder {elder_id} has no away period {away_id}")
@@ -278,13 +359,18 @@ async def end_away(elder_id: int, away_id: int, session: Session, actor: Current
 @router.put(
     "/{elder_id}/thresholds/{vital}",
     response_model=ThresholdRead,
-    responses={**ElderNotFoundError.response_doc(), **ThresholdsOutOfOrderError.response_doc()},
+    responses={
+        **ElderNotFoundError.response_doc(),
+        **ForbiddenError.response_doc(),
+        **ThresholdsOutOfOrderError.response_doc(),
+    },
 )
 async def set_threshold(
     elder_id: int, vital: Vital, body: ThresholdRequest, session: Session, actor: CurrentActor
 ) -> ThresholdRead:
-    """Set the elder's own bounds for one vital; a null bound keeps the clinical default."""
-    await _visible_elder(session, elder_id, actor)
+    """Set the elder's own bounds for one vital; a null bound keeps the clinical default
+    (supervisors and admins, who relay the care team's decision)."""
+    await _visible_elder(session, elder_id, actor, Action.ELDER_THRESHOLD)
     override = Thresholds(body.warn_low, body.warn_high, body.critical_low, body.critical_high)
     check_bounds(vital, override)
     row = await repository.threshold(session, elder_id, vital)
@@ -315,13 +401,18 @@ async def set_threshold(
 @router.delete(
     "/{elder_id}/thresholds/{vital}",
     response_model=ThresholdRead,
-    responses={**ElderNotFoundError.response_doc(), **ThresholdNotSetError.response_doc()},
+    responses={
+        **ElderNotFoundError.response_doc(),
+        **ForbiddenError.response_doc(),
+        **ThresholdNotSetError.response_doc(),
+    },
 )
 async def clear_threshold(
     elder_id: int, vital: Vital, session: Session, actor: CurrentActor
 ) -> ThresholdRead:
-    """Back to the clinical defaults for one vital; answers the defaults now in force."""
-    await _visible_elder(session, elder_id, actor)
+    """Back to the clinical defaults for one vital; answers the defaults now in force
+    (supervisors and admins)."""
+    await _visible_elder(session, elder_id, actor, Action.ELDER_THRESHOLD)
     row = await repository.threshold(session, elder_id, vital)
     if row is None:
         raise ThresholdNotSetError(f"elder {elder_id} has no own bounds for {vital}")

@@ -58,19 +58,17 @@ def _conditions(session: AsyncSession, wanted: ElderFilter) -> list[ColumnElemen
         keys: list[ColumnElement[bool]] = []
         if text.name is not None:
             keys.append(Elder.name.contains(text.name, autoescape=True))
-        if text.phone_tail is not None:
-            keys.append(Elder.phone.endswith(text.phone_tail, autoescape=True))
+        if text.phone is not None:
+            keys.append(Elder.phone == text.phone)
             # Uncorrelated, so the contacts are scanned once rather than once per elder.
             keys.append(
                 Elder.id.in_(
-                    select(EmergencyContact.elder_id).where(
-                        EmergencyContact.phone.endswith(text.phone_tail, autoescape=True)
-                    )
+                    select(EmergencyContact.elder_id).where(EmergencyContact.phone == text.phone)
                 )
             )
-        if text.id_tail is not None:
-            # The register stores ID numbers upper-cased, so a tail ending in X matches as typed.
-            keys.append(Elder.national_id.endswith(text.id_tail, autoescape=True))
+        if text.national_id is not None:
+            # The register stores ID numbers upper-cased; the search text is upper-cased too.
+            keys.append(Elder.national_id == text.national_id)
         where.append(or_(*keys) if keys else false())
     return where
 
@@ -136,6 +134,16 @@ async def readings_since(
         .order_by(DeviceEvent.device_ts, DeviceEvent.id)
     )
     return (await session.scalars(query)).all()
+
+
+async def holds_open_incident_of(session: AsyncSession, elder_id: int, staff_id: int) -> bool:
+    """Whether this staff member holds an open incident of this elder."""
+    query = select(Incident.id).where(
+        Incident.elder_id == elder_id,
+        Incident.assigned_staff_id == staff_id,
+        Incident.status.in_(OPEN_STATUSES),
+    )
+    return (await session.scalar(query.limit(1))) is not None
 
 
 async def threshold(session: AsyncSession, elder_id: int, vital: str) -> VitalThreshold | None:

@@ -23,7 +23,7 @@ class ElderSummary(BaseModel):
     name: str
     sex: Sex
     age: int
-    national_id: str = Field(description="Masked (first 6 and last 4) unless supervisor or admin")
+    national_id: str = Field(description="Masked (only the last 4) unless supervisor or admin")
     community_code: str
     address: str
     phone: str | None = Field(
@@ -107,7 +107,10 @@ class OpenIncidentRead(BaseModel):
 class ElderProfile(ElderSummary):
     """Everything an operator needs at a glance when an elder calls."""
 
-    birth_date: dt.date
+    birth_date: dt.date | None = Field(
+        description="Whole for supervisors and admins; none for others (the age is given): with "
+        "the last 4 of the ID number it would leave the whole number a few guesses away"
+    )
     lat: float
     lon: float
     conditions: list[str]

@@ -5,19 +5,30 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from callcenter.accounts import permissions
+from callcenter.accounts.permissions import Action
+from callcenter.accounts.schemas import Actor
 from devices.vitals import VITALS, Thresholds, effective_thresholds
 from kernel.errors import DomainError
-from kernel.models import StaffRole, VitalThreshold
+from kernel.models import VitalThreshold
 
-# Supervisors handle complaints and identity checks; admins keep the register: both read IDs whole.
-ID_READING_ROLES = frozenset({StaffRole.SUPERVISOR, StaffRole.ADMIN})
-# Spaces and dashes people type into a number ("138 0013 8000", "0755-1234").
-_NUMBER_NOISE = re.compile(r"[\s\-]")
+# Spaces, dashes and brackets people type into a number ("138 0013 8000", "(0755) 2891-2345").
+_NUMBER_NOISE = re.compile(r"[\s\-()（）.]")
 _DIGITS = re.compile(r"\d+")
-_ID_TAIL = re.compile(r"\d*[xX]")
+_NATIONAL_ID = re.compile(r"\d{17}[\dxX]")
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+# A whole landline as the register keeps it: 0755 + 7-8 digits, or the 7-8 local digits alone.
+_LANDLINE = re.compile(r"(0\d{2,3})?\d{7,8}")
+
+# Searches by a number (ID or phone) per person: 30 in any 10 minutes (one a call at the
+# busiest, with room to spare) and 200 in a day (a double shift of calls). They bound how fast
+# anyone can confirm guesses of a whole number: an ID whose last 4 digits and age are known
+# still leaves thousands of candidates (region and birth day), weeks at this pace, each search
+# in the audit log.
+NUMBER_SEARCH_LIMITS = ((dt.timedelta(minutes=10), 30), (dt.timedelta(days=1), 200))
 
 
 class ThresholdsOutOfOrderError(DomainError):
@@ -27,31 +38,81 @@ class ThresholdsOutOfOrderError(DomainError):
     code = "thresholds_out_of_order"
 
 
+class WholeNumberNeededError(DomainError):
+    """A number that is not a whole ID or phone number: a part of one would uncover masked digits."""
+
+    status_code = 422
+    code = "whole_number_needed"
+
+
+class TooManyNumberSearchesError(DomainError):
+    """Too many searches by ID or phone number for now: search by name, or wait."""
+
+    status_code = 429
+    code = "too_many_number_searches"
+
+
 @dataclass(frozen=True, slots=True)
 class SearchText:
-    """What a search box entry asks for: a name part, or the tail of a phone or ID number."""
+    """What a search box entry asks for: a name part, or a whole phone or ID number."""
 
     name: str | None = None
-    phone_tail: str | None = None
-    id_tail: str | None = None
+    phone: str | None = None
+    national_id: str | None = None
+
+    @property
+    def by(self) -> str:
+        """What is searched by, as the audit log says it (never the text)."""
+        return "national_id" if self.national_id else "phone" if self.phone else "name"
+
+
+def _without_country_code(digits: str) -> str:
+    for prefix in ("+86", "0086"):
+        if digits.startswith(prefix):
+            return digits[len(prefix) :]
+    return digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
 
 
 def parse_search(q: str) -> SearchText:
-    """Digits are the end of a phone or ID number, digits then X an ID's end; anything else a name."""
+    """A whole ID number (X in either case), a whole phone number, or else a part of a name.
+
+    Numbers are matched whole, never by their ends: every digit a search may match beyond
+    what a masked listing shows is a digit uncovered (ends of growing length gave a whole ID
+    number back in 61 searches). A whole number names one person; the part a mask shows
+    (an ID's or a phone's last 4) is a list's business, not a search's.
+    """
     text = q.strip()
-    number = _NUMBER_NOISE.sub("", text)
-    if _DIGITS.fullmatch(number):
-        return SearchText(phone_tail=number, id_tail=number)
-    if _ID_TAIL.fullmatch(number):
-        return SearchText(id_tail=number.upper())
+    number = _without_country_code(_NUMBER_NOISE.sub("", text))
+    if _NATIONAL_ID.fullmatch(number):
+        return SearchText(national_id=number.upper())
+    if _DIGITS.fullmatch(number) and (_MOBILE.fullmatch(number) or _LANDLINE.fullmatch(number)):
+        return SearchText(phone=number)
+    if _DIGITS.fullmatch(number.rstrip("xX")):
+        raise WholeNumberNeededError(
+            "search by a whole number: the 18-character ID number, an 11-digit mobile or a "
+            "whole landline (or by a part of the name)"
+        )
     return SearchText(name=text)
 
 
+def number_search_wait(searches: Sequence[dt.datetime], now: dt.datetime) -> dt.timedelta | None:
+    """How long until one more number search is allowed, given this person's recent ones."""
+    for window, limit in NUMBER_SEARCH_LIMITS:
+        inside = sorted(at for at in searches if at > now - window)
+        if len(inside) >= limit:
+            return inside[len(inside) - limit] + window - now
+    return None
+
+
 def mask_national_id(number: str) -> str:
-    """440307********123X: the region (first 6) and the last 4, which elders quote on the phone."""
+    """**************123X: only the last 4, which elders quote on the phone.
+
+    Not the region: with the birth date (or the age) and the last 4, the region's 6 digits
+    would leave a whole number a handful of guesses away.
+    """
     if len(number) <= 10:
         return "*" * len(number)
-    return number[:6] + "********" + number[-4:]
+    return "*" * (len(number) - 4) + number[-4:]
 
 
 def mask_phone(number: str | None) -> str | None:
@@ -61,9 +122,14 @@ def mask_phone(number: str | None) -> str | None:
     return number[:3] + "*" * (len(number) - 7) + number[-4:]
 
 
-def national_id_for(role: StaffRole, number: str) -> str:
-    """The ID number as this role may read it: whole for supervisors and admins, else masked."""
-    return number if role in ID_READING_ROLES else mask_national_id(number)
+def reads_national_ids(actor: Actor) -> bool:
+    """Whether this person reads ID numbers and birth dates whole (supervisors, admins)."""
+    return permissions.may(actor, Action.NATIONAL_ID_READ)
+
+
+def national_id_for(actor: Actor, number: str) -> str:
+    """The ID number as this person may read it: whole for supervisors and admins, else masked."""
+    return number if reads_national_ids(actor) else mask_national_id(number)
 
 
 def age_on(birth: dt.date, day: dt.date) -> int:

@@ -9,11 +9,16 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Query, Request
 from twilio.request_validator import RequestValidator
 
-from callcenter.accounts.endpoints import CurrentActor
+from callcenter.accounts import permissions
+from callcenter.accounts.endpoints import CurrentActor, ForbiddenError
+from callcenter.accounts.permissions import Action, Where
+from callcenter.accounts.schemas import Actor
+from callcenter.elders.service import mask_phone
 from callcenter.family import repository, service
 from callcenter.family.schemas import FamilyMessageRead, ManualMessage, StatusOutcome
 from callcenter.family.sender import status_callback_url
 from callcenter.incidents.repository import add_entry
+from kernel.audit import record
 from kernel.database import insert_ignoring_duplicates
 from kernel.errors import DomainError, NotFoundError
 from kernel.models import EmergencyContact, FamilyMessage, FamilyStep, Incident, SmsState, utcnow
@@ -99,7 +104,21 @@ async def delivery_receipt(request: Request, session: Session) -> StatusOutcome:
     return StatusOutcome(message_id=job.id, status=status)
 
 
-@router.get("/messages", response_model=list[FamilyMessageRead])
+def _read(job: FamilyMessage) -> FamilyMessageRead:
+    """A message as the API shows it: the contact's number masked (the profile, audited, has
+    it whole for whoever calls)."""
+    read = FamilyMessageRead.model_validate(job)
+    read.phone = mask_phone(job.phone) or ""
+    return read
+
+
+def _where(incident: Incident, actor: Actor) -> Where:
+    return Where(incident.centre_code, held=permissions.holds(actor, incident.assigned_staff_id))
+
+
+@router.get(
+    "/messages", response_model=list[FamilyMessageRead], responses=ForbiddenError.response_doc()
+)
 async def list_messages(
     session: Session,
     actor: CurrentActor,
@@ -107,36 +126,50 @@ async def list_messages(
     state: Annotated[SmsState | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[FamilyMessageRead]:
-    """Family messages, newest first: the outbox, what went, what was delivered or failed."""
-    rows = await repository.listing(session, incident_id=incident, state=state, limit=limit)
-    if actor.scope_centre is not None:
-        visible = {
-            i.id
-            for i in [await session.get(Incident, r.incident_id) for r in rows]
-            if i is not None and actor.sees(i.centre_code)
-        }
-        rows = [r for r in rows if r.incident_id in visible]
-    return [FamilyMessageRead.model_validate(r) for r in rows]
+    """Family messages, newest first: the outbox, what went, what was delivered or failed.
+
+    Numbers are masked; every listing is audited. A community worker sees their centre's
+    incidents' messages and those of the incidents they hold.
+    """
+    permissions.require(actor, Action.SMS_LIST)
+    own = permissions.centre_limit(actor, Action.SMS_LIST)
+    rows = await repository.listing(
+        session, incident_id=incident, state=state, limit=limit,
+        centre_or_holder=(own, actor.staff_id) if own is not None else None,
+    )  # fmt: skip
+    await record(
+        session, actor=actor.name, action="sms.listed", subject_type="incident",
+        subject_id=incident if incident is not None else "all",
+        detail={"state": state.value if state else None, "messages": len(rows)},
+    )  # fmt: skip
+    return [_read(r) for r in rows]
 
 
 @router.post(
     "/messages",
     response_model=FamilyMessageRead,
     status_code=201,
-    responses={**IncidentNotFoundError.response_doc(), **ContactNotFoundError.response_doc()},
+    responses={
+        **IncidentNotFoundError.response_doc(),
+        **ForbiddenError.response_doc(),
+        **ContactNotFoundError.response_doc(),
+    },
 )
 async def send_family_message(
     body: ManualMessage, session: Session, actor: CurrentActor
 ) -> FamilyMessageRead:
     """Queue an operator's own SMS to a contact; sent by the same worker, once per request_id."""
     incident = await session.get(Incident, body.incident_id)
-    if incident is None or not actor.sees(incident.centre_code):
+    if incident is None or not permissions.may(
+        actor, Action.INCIDENT_READ, _where(incident, actor)
+    ):
         raise IncidentNotFoundError(f"incident {body.incident_id} does not exist")
+    permissions.require(actor, Action.SMS_SEND, _where(incident, actor))
     contact = await session.get(EmergencyContact, body.contact_id)
     if contact is None or contact.elder_id != incident.elder_id or not contact.phone:
         raise ContactNotFoundError(f"contact {body.contact_id} has no mobile for this incident")
     key = f"manual:{body.request_id}"
-    await insert_ignoring_duplicates(
+    added = await insert_ignoring_duplicates(
         session,
         FamilyMessage.__table__,
         [
@@ -148,8 +181,15 @@ async def send_family_message(
                 "state": SmsState.PENDING, "attempts": 0, "reason": "", "created_by": actor.name,
             }
         ],
+        returning=FamilyMessage.id,
     )  # fmt: skip
     job = await repository.by_dedupe_key(session, key)
     if job is None:
         raise MessageNotFoundError(f"message {key} was not recorded")
-    return FamilyMessageRead.model_validate(job)
+    if added:  # a retried request sends (and is audited) once
+        await record(
+            session, actor=actor.name, action="sms.written", subject_type="incident",
+            subject_id=incident.id,
+            detail={"message_id": job.id, "contact_id": contact.id, "length": len(body.text)},
+        )  # fmt: skip
+    return _read(job)

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.database import insert_ignoring_duplicates
@@ -149,9 +149,16 @@ async def listing(
     incident_id: int | None,
     state: SmsState | None,
     limit: int,
+    centre_or_holder: tuple[str, int | None] | None = None,
 ) -> list[FamilyMessage]:
-    """The outbox and sent messages for the console, newest first."""
+    """The outbox and sent messages for the console, newest first; with `centre_or_holder`,
+    only those of incidents of that centre or held by that staff member."""
     query = select(FamilyMessage).order_by(FamilyMessage.id.desc()).limit(limit)
+    if centre_or_holder is not None:
+        centre, holder = centre_or_holder
+        query = query.join(Incident, Incident.id == FamilyMessage.incident_id).where(
+            or_(Incident.centre_code == centre, Incident.assigned_staff_id == holder)
+        )
     if incident_id is not None:
         query = query.where(FamilyMessage.incident_id == incident_id)
     if state is not None:

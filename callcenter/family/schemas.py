@@ -20,7 +20,7 @@ class FamilyMessageRead(BaseModel):
     contact_rank: int
     contact_name: str
     relation: str
-    phone: str
+    phone: str = Field(description="Masked (139****5555): the elder's profile has it whole")
     language: str
     body: str | None
     operator_text: str | None = None

@@ -46,7 +46,8 @@ async def assign(
         action="incident.assigned",
         subject_type="incident",
         subject_id=incident.id,
-        detail={"from": previous, "to": to.id, "note": note},
+        # The note is on the timeline; the audit log keeps no free text (it may name people).
+        detail={"from": previous, "to": to.id, "centre": to.centre_code, "note_length": len(note)},
     )
 
 

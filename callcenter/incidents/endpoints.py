@@ -7,10 +7,12 @@ import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.accounts.endpoints import CurrentActor
+from callcenter.accounts import permissions
+from callcenter.accounts.endpoints import CurrentActor, ForbiddenError
+from callcenter.accounts.permissions import Action, Where
 from callcenter.accounts.schemas import Actor
 from callcenter.incidents.acknowledge import acknowledge
 from callcenter.incidents.assign import add_note, assign
@@ -57,6 +59,13 @@ class UnknownStaffError(DomainError):
     code = "unknown_staff"
 
 
+class NotTheSignedInPersonError(DomainError):
+    """`staff_id` names someone else: every change is made as the signed-in person."""
+
+    status_code = 422
+    code = "actor_is_signed_in_person"
+
+
 @router.get("", response_model=list[IncidentRead])
 async def list_incidents(
     session: Session,
@@ -70,7 +79,8 @@ async def list_incidents(
     assigned_to: Annotated[int | None, Query(ge=1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[IncidentRead]:
-    """The queue: most urgent first, then oldest first; a community worker sees their centre's."""
+    """The queue: most urgent first, then oldest first; a community worker sees their centre's
+    and the ones they hold."""
     query = select(Incident).order_by(Incident.priority, Incident.opened_at).limit(limit)
     if open_only and not status:
         query = query.where(Incident.status.in_(OPEN_STATUSES))
@@ -84,10 +94,18 @@ async def list_incidents(
         query = query.where(Incident.elder_id == elder_id)
     if assigned_to is not None:
         query = query.where(Incident.assigned_staff_id == assigned_to)
-    for code in (centre, actor.scope_centre):
-        if code is not None:
-            query = query.where(Incident.centre_code == code)
+    if centre is not None:
+        query = query.where(Incident.centre_code == centre)
+    own = permissions.centre_limit(actor, Action.INCIDENT_READ)
+    if own is not None:
+        query = query.where(
+            or_(Incident.centre_code == own, Incident.assigned_staff_id == actor.staff_id)
+        )
     return [IncidentRead.model_validate(i) for i in await session.scalars(query)]
+
+
+def _where(incident: Incident, actor: Actor) -> Where:
+    return Where(incident.centre_code, held=permissions.holds(actor, incident.assigned_staff_id))
 
 
 async def _visible_incident(
@@ -95,21 +113,42 @@ async def _visible_incident(
 ) -> Incident:
     """The incident, if this person may see it (locked for a change when asked)."""
     incident = await session.get(Incident, incident_id, with_for_update=for_update)
-    if incident is None or not actor.sees(incident.centre_code):
+    if incident is None or not permissions.may(
+        actor, Action.INCIDENT_READ, _where(incident, actor)
+    ):
         raise IncidentNotFoundError(f"incident {incident_id} does not exist")
     return incident
 
 
-async def _staff(session: AsyncSession, staff_id: int | None, actor: Actor) -> StaffMember:
-    """The active staff member acting: the one named, or the signed-in person."""
-    wanted = staff_id if staff_id is not None else actor.staff_id
-    member = await session.get(StaffMember, wanted) if wanted is not None else None
-    if member is None or not member.active:
-        raise UnknownStaffError(
-            f"staff member {wanted} does not exist"
-            if wanted is not None
-            else "say which staff member acts (staff_id)"
+async def _changeable_incident(
+    session: AsyncSession, incident_id: int, actor: Actor, action: Action
+) -> Incident:
+    """The incident, locked, if this person may see it (404) and do this to it (403)."""
+    incident = await _visible_incident(session, incident_id, actor, for_update=True)
+    permissions.require(actor, action, _where(incident, actor))
+    return incident
+
+
+async def _acting_member(session: AsyncSession, actor: Actor, named: int | None) -> StaffMember:
+    """The signed-in person as the active staff member who acts; `named`, if an older client
+    still sends it, must be them."""
+    if named is not None and named != actor.staff_id:
+        raise NotTheSignedInPersonError(
+            f"staff_id {named} is not the signed-in person: changes are made and recorded as "
+            "whoever is signed in; leave staff_id out"
         )
+    member = await session.get(StaffMember, actor.staff_id) if actor.staff_id else None
+    if member is None or not member.active:
+        raise ForbiddenError("only an active staff member's account can change incidents")
+    return member
+
+
+async def _assignee(session: AsyncSession, staff_id: int, actor: Actor) -> StaffMember:
+    """The active staff member an incident is to go to, if this person may hand it to them."""
+    member = await session.get(StaffMember, staff_id)
+    if member is None or not member.active:
+        raise UnknownStaffError(f"staff member {staff_id} does not exist")
+    permissions.require_assignee(actor, member)
     return member
 
 
@@ -135,29 +174,40 @@ async def get_incident(incident_id: int, session: Session, actor: CurrentActor) 
 
 CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
     **IncidentNotFoundError.response_doc(),
-    **UnknownStaffError.response_doc(),
+    **ForbiddenError.response_doc(),
+}
+ACTOR_ERRORS: dict[int | str, dict[str, Any]] = {
+    **CHANGE_ERRORS,
+    **NotTheSignedInPersonError.response_doc(),
 }
 
 
-@router.post("/{incident_id}/acknowledge", response_model=IncidentDetail, responses=CHANGE_ERRORS)
+@router.post("/{incident_id}/acknowledge", response_model=IncidentDetail, responses=ACTOR_ERRORS)
 async def acknowledge_incident(
     incident_id: int, body: AcknowledgeRequest, session: Session, actor: CurrentActor
 ) -> IncidentDetail:
-    """Take the incident: the escalation clock stops (acknowledging twice changes nothing)."""
-    incident = await _visible_incident(session, incident_id, actor, for_update=True)
-    member = await _staff(session, body.staff_id, actor)
+    """Take the incident as the signed-in person: the escalation clock stops (acknowledging
+    twice changes nothing)."""
+    incident = await _changeable_incident(session, incident_id, actor, Action.INCIDENT_ACKNOWLEDGE)
+    member = await _acting_member(session, actor, body.staff_id)
     await acknowledge(session, incident, member.id, utcnow())
     await session.flush()
     return await _detail(session, incident)
 
 
-@router.post("/{incident_id}/assign", response_model=IncidentDetail, responses=CHANGE_ERRORS)
+@router.post(
+    "/{incident_id}/assign",
+    response_model=IncidentDetail,
+    responses={**CHANGE_ERRORS, **UnknownStaffError.response_doc()},
+)
 async def assign_incident(
     incident_id: int, body: AssignRequest, session: Session, actor: CurrentActor, request: Request
 ) -> IncidentDetail:
-    """Give the incident to a staff member, or hand it on to another."""
-    incident = await _visible_incident(session, incident_id, actor, for_update=True)
-    member = await _staff(session, body.staff_id, actor)
+    """Give the incident to a staff member, or hand it on to another (a community worker: only
+    within their own centre)."""
+    incident = await _changeable_incident(session, incident_id, actor, Action.INCIDENT_ASSIGN)
+    await _acting_member(session, actor, None)
+    member = await _assignee(session, body.staff_id, actor)
     await assign(
         session, incident, member, by=actor.name, note=body.note,
         settings=request.app.state.settings, now=utcnow(),
@@ -171,7 +221,8 @@ async def add_incident_note(
     incident_id: int, body: NoteRequest, session: Session, actor: CurrentActor
 ) -> IncidentDetail:
     """Add a note to the timeline."""
-    incident = await _visible_incident(session, incident_id, actor, for_update=True)
+    incident = await _changeable_incident(session, incident_id, actor, Action.INCIDENT_NOTE)
+    await _acting_member(session, actor, None)
     await add_note(session, incident, by=actor.name, text=body.text)
     await session.flush()
     return await _detail(session, incident)
@@ -181,7 +232,7 @@ async def add_incident_note(
     "/{incident_id}/status",
     response_model=IncidentDetail,
     responses={
-        **CHANGE_ERRORS,
+        **ACTOR_ERRORS,
         **TransitionRefusedError.response_doc(),
         **OutcomeRequiredError.response_doc(),
     },
@@ -189,9 +240,10 @@ async def add_incident_note(
 async def change_incident_status(
     incident_id: int, body: StatusChange, session: Session, actor: CurrentActor
 ) -> IncidentDetail:
-    """On the way, on site, resolved (with an outcome), followed up (回访), closed."""
-    incident = await _visible_incident(session, incident_id, actor, for_update=True)
-    member = await _staff(session, body.staff_id, actor)
+    """On the way, on site, resolved (with an outcome), followed up (回访), closed: made and
+    recorded as the signed-in person."""
+    incident = await _changeable_incident(session, incident_id, actor, Action.INCIDENT_STATUS)
+    member = await _acting_member(session, actor, body.staff_id)
     await change_status(
         session, incident, body.status, staff_id=member.id, now=utcnow(),
         outcome=body.outcome, note=body.note,
@@ -204,7 +256,8 @@ async def change_incident_status(
 async def live_feed(websocket: WebSocket, actor: CurrentActor, centre: str | None = None) -> None:
     """Every incident change, as it commits: `{"type": "incident", "incident": {...}}`.
 
-    `?centre=` narrows it to one centre; a community worker only ever hears their own.
+    `?centre=` narrows it to one centre; a community worker only ever hears their own centre's
+    and the ones they hold.
     """
     bus: Bus = websocket.app.state.bus
     await websocket.accept()
@@ -218,8 +271,10 @@ async def live_feed(websocket: WebSocket, actor: CurrentActor, centre: str | Non
                     change.cancel()
                     return
                 message = change.result()
-                code = message["incident"]["centre_code"]
-                if actor.sees(code) and centre in (None, code):
+                changed = message["incident"]
+                code = changed["centre_code"]
+                where = Where(code, held=permissions.holds(actor, changed["assigned_staff_id"]))
+                if permissions.may(actor, Action.INCIDENT_READ, where) and centre in (None, code):
                     await websocket.send_json(message)
         except WebSocketDisconnect:
             return

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.incidents import repository
 from callcenter.routing import repository as routing_repository
 from callcenter.routing.service import route
+from kernel import audit
 from kernel.database import write_turn
 from kernel.models import OPEN_STATUSES, Incident, IncidentStatus, utcnow
 from kernel.settings import Settings
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 # Checked every second: a deadline is kept to within about a second.
 SWEEP_EVERY_S = 1.0
+# How the audit log names the escalation sweep (no person: the clock acts).
+ESCALATION_ACTOR = "escalation"
 
 
 async def escalate_unacknowledged(
@@ -91,12 +94,22 @@ async def _next_step(
             routing=decision.explanation,
             street_operators_alerted=True,
         )
+        await _audit(session, incident, "incident.escalated", level=1, unanswered_by=previous,
+                     to=decision.staff_id, centre=decision.centre_code)  # fmt: skip
         return
     supervisor = await routing_repository.supervisor_on_duty(session, now)
     incident.supervisor_staff_id = supervisor
     incident.escalation_level = 2
     incident.ack_due_at = None  # the supervisor holds it from here
     repository.add_entry(session, incident, "escalated", level=2, supervisor_id=supervisor)
+    await _audit(session, incident, "incident.escalated", level=2, supervisor=supervisor)
+
+
+async def _audit(session: AsyncSession, incident: Incident, action: str, **detail: object) -> None:
+    await audit.record(
+        session, actor=ESCALATION_ACTOR, action=action, subject_type="incident",
+        subject_id=incident.id, detail=detail,
+    )  # fmt: skip
 
 
 async def escalate_not_on_site(
@@ -130,6 +143,8 @@ async def escalate_not_on_site(
                 session, incident, "not_on_site", minutes_open=minutes, supervisor_id=supervisor,
                 street_operators_alerted=True, holder=incident.assigned_staff_id,
             )  # fmt: skip
+            await _audit(session, incident, "incident.not_on_site", minutes_open=minutes,
+                         supervisor=supervisor, holder=incident.assigned_staff_id)  # fmt: skip
             escalated.append(incident_id)
     return escalated
 

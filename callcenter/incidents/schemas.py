@@ -54,14 +54,23 @@ class IncidentDetail(IncidentRead):
     timeline: list[TimelineEntryRead]
 
 
-class AcknowledgeRequest(BaseModel):
-    """Who takes the incident: the signed-in person unless `staff_id` names another."""
+ACTOR_FIELD = (
+    "Not needed: the signed-in person acts. Kept for older consoles, which send their own id; "
+    "any other id is refused (422 `actor_is_signed_in_person`)."
+)
 
-    staff_id: int | None = Field(default=None, gt=0)
+
+class AcknowledgeRequest(BaseModel):
+    """Take the incident, as the signed-in person."""
+
+    staff_id: int | None = Field(default=None, gt=0, description=ACTOR_FIELD)
 
 
 class AssignRequest(BaseModel):
-    """Give the incident to this staff member (another centre's worker moves it there)."""
+    """Give the incident to this staff member (another centre's worker moves it there).
+
+    `staff_id` is the person it goes to, not who assigns: that is the signed-in person.
+    """
 
     staff_id: int = Field(gt=0)
     note: str = Field(default="", max_length=2000)
@@ -74,9 +83,9 @@ class NoteRequest(BaseModel):
 
 
 class StatusChange(BaseModel):
-    """Move an incident on: who does it (default: the signed-in person), to what, how it ended."""
+    """Move an incident on (as the signed-in person): to what, how it ended."""
 
-    staff_id: int | None = Field(default=None, gt=0)
+    staff_id: int | None = Field(default=None, gt=0, description=ACTOR_FIELD)
     status: IncidentStatus
     outcome: Outcome | None = None
     note: str = Field(default="", max_length=2000)

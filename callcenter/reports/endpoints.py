@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from callcenter.accounts.endpoints import SupervisorActor
+from callcenter.accounts import permissions
+from callcenter.accounts.endpoints import CurrentActor, ForbiddenError
+from callcenter.accounts.permissions import Action
 from callcenter.reports import repository
 from callcenter.reports.schemas import Report
 from callcenter.reports.service import build_report, incidents_csv
@@ -24,24 +26,24 @@ def _period(days: int) -> tuple[dt.datetime, dt.datetime]:
     return until - dt.timedelta(days=days), until
 
 
-@router.get("/summary", response_model=Report)
+@router.get("/summary", response_model=Report, responses=ForbiddenError.response_doc())
 async def summary(
-    actor: SupervisorActor, session: Session, request: Request, days: Days = 7
+    actor: CurrentActor, session: Session, request: Request, days: Days = 7
 ) -> Report:
     """Answered within 60 s / 180 s per centre and per day, time to on site, types, outcomes."""
-    del actor
+    permissions.require(actor, Action.REPORT_READ)
     since, until = _period(days)
     incidents = await repository.incidents_opened(session, since, until)
     devices = await repository.devices_offline(session)
     return build_report(incidents, devices, since, until, request.app.state.settings.tz)
 
 
-@router.get("/incidents.csv", response_class=Response)
+@router.get("/incidents.csv", response_class=Response, responses=ForbiddenError.response_doc())
 async def incidents_as_csv(
-    actor: SupervisorActor, session: Session, request: Request, days: Days = 7
+    actor: CurrentActor, session: Session, request: Request, days: Days = 7
 ) -> Response:
     """Every incident of the period, one row each, for a spreadsheet."""
-    del actor
+    permissions.require(actor, Action.REPORT_READ)
     since, until = _period(days)
     incidents = await repository.incidents_opened(session, since, until)
     body = incidents_csv(incidents, request.app.state.settings.tz)

@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from callcenter.accounts.endpoints import CurrentActor, ForbiddenError, SupervisorActor
+from callcenter.accounts import permissions
+from callcenter.accounts.endpoints import CurrentActor, ForbiddenError
+from callcenter.accounts.permissions import Action
 from callcenter.rosters import repository
 from callcenter.rosters.schemas import ShiftRead, ShiftRequest
 from kernel.audit import record
@@ -114,8 +116,9 @@ async def list_shifts(
         **ShiftOverlapsError.response_doc(),
     },
 )
-async def add_shift(body: ShiftRequest, session: Session, actor: SupervisorActor) -> ShiftRead:
+async def add_shift(body: ShiftRequest, session: Session, actor: CurrentActor) -> ShiftRead:
     """Put someone on duty (supervisors and admins); refused if it overlaps one of their shifts."""
+    permissions.require(actor, Action.ROSTER_EDIT)
     # Locking the person serialises two supervisors adding overlapping shifts at once.
     member = await session.get(StaffMember, body.staff_id, with_for_update=True)
     if member is None or not member.active:
@@ -152,8 +155,9 @@ async def add_shift(body: ShiftRequest, session: Session, actor: SupervisorActor
     status_code=status.HTTP_204_NO_CONTENT,
     responses={**ForbiddenError.response_doc(), **ShiftNotFoundError.response_doc()},
 )
-async def remove_shift(shift_id: int, session: Session, actor: SupervisorActor) -> Response:
+async def remove_shift(shift_id: int, session: Session, actor: CurrentActor) -> Response:
     """Take a shift off the roster (supervisors and admins)."""
+    permissions.require(actor, Action.ROSTER_EDIT)
     shift = await session.get(Shift, shift_id, with_for_update=True)
     if shift is None:
         raise ShiftNotFoundError(f"shift {shift_id} does not exist")

@@ -58,7 +58,7 @@ function renderActions() {
   const i = current;
   const buttons = [];
   if (["new", "assigned"].includes(i.status)) {
-    buttons.push(button(t("action.acknowledge"), () => act(`/api/incidents/${i.id}/acknowledge`, { staff_id: ME.staff_id }), "primary", "acknowledge"));
+    buttons.push(button(t("action.acknowledge"), () => act(`/api/incidents/${i.id}/acknowledge`, {}), "primary", "acknowledge"));
   }
   if (isOpen(i) && i.assigned_staff_id !== ME.staff_id) {
     buttons.push(button(t("action.claim"), () => act(`/api/incidents/${i.id}/assign`, { staff_id: ME.staff_id, note: "" }), "secondary", "claim"));

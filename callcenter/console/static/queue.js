@@ -16,7 +16,7 @@ async function claim(incident) {
     if (incident.assigned_staff_id !== ME.staff_id) {
       upsert(await api(`/api/incidents/${incident.id}/assign`, { method: "POST", body: { staff_id: ME.staff_id, note: "" } }));
     }
-    upsert(await api(`/api/incidents/${incident.id}/acknowledge`, { method: "POST", body: { staff_id: ME.staff_id } }));
+    upsert(await api(`/api/incidents/${incident.id}/acknowledge`, { method: "POST", body: {} }));
     render();
   } catch (error) {
     alert(`${t("common.error")}: ${error.message}`);
@@ -25,7 +25,7 @@ async function claim(incident) {
 
 async function acknowledge(incident) {
   try {
-    upsert(await api(`/api/incidents/${incident.id}/acknowledge`, { method: "POST", body: { staff_id: ME.staff_id } }));
+    upsert(await api(`/api/incidents/${incident.id}/acknowledge`, { method: "POST", body: {} }));
     render();
   } catch (error) {
     alert(`${t("common.error")}: ${error.message}`);

@@ -35,7 +35,7 @@ function nextAction(incident) {
   switch (incident.status) {
     case "new":
     case "assigned":
-      return el("button", { type: "button", class: "primary big", onclick: () => step(incident, { staff_id: ME.staff_id }, "acknowledge") }, t("action.acknowledge"));
+      return el("button", { type: "button", class: "primary big", onclick: () => step(incident, {}, "acknowledge") }, t("action.acknowledge"));
     case "acknowledged":
       return el("button", { type: "button", class: "primary big", onclick: () => step(incident, { status: "en_route" }) }, t("action.en_route"));
     case "en_route":

@@ -88,10 +88,13 @@ def test_the_id_number_is_masked_except_for_supervisors_and_admins_and_phones_in
     xiuying = elder_id(client, "王秀英")
     act_as(client, role, "PH03")
     number = elders.xiuying[columns.NATIONAL_ID]
-    shown = number if whole else number[:6] + "********" + number[-4:]
+    shown = number if whole else "*" * 14 + number[-4:]
     profile = client.get(f"/api/elders/{xiuying}").json()
     (found,) = client.get("/api/elders", params={"q": "秀"}).json()["items"]
     assert profile["national_id"] == shown and found["national_id"] == shown
+    # The birth date and the last 4 would leave only the region to guess: whole or not at all.
+    assert profile["birth_date"] == (elders.xiuying[columns.BIRTH_DATE] if whole else None)
+    assert profile["age"] >= 76
     assert (profile["phone"], found["phone"]) == ("13800004321", "138****4321")
     assert profile["contacts"][0]["phone"] == "13900005555"
 
@@ -172,3 +175,71 @@ def test_vitals_are_the_readings_of_the_last_days_oldest_first(
     ]  # fmt: skip
     assert client.get(f"/api/elders/{xiuying}/vitals?days=0").status_code == 422
     assert client.get(f"/api/elders/{xiuying}/vitals?days=91").status_code == 422
+
+
+def test_a_worker_holding_an_incident_across_the_community_line_sees_who_lives_there(
+    client: TestClient, settings: Settings
+) -> None:
+    jianguo = elder_id(client, "李建国")  # of 白坭坑 (PH02)
+    ((worker,),) = database_rows(
+        settings,
+        "SELECT id FROM staff WHERE centre_code = 'PH03' AND role = 'community_worker'"
+        " ORDER BY id LIMIT 1",
+    )
+    act_as(client, StaffRole.COMMUNITY_WORKER, "PH03", staff_id=worker)
+    assert client.get(f"/api/elders/{jianguo}").status_code == 404  # not theirs, not held
+    add_rows(
+        settings,
+        Incident,
+        [{"kind": IncidentKind.SOS, "priority": 1, "status": IncidentStatus.ACKNOWLEDGED,
+          "elder_id": jianguo, "centre_code": "PH03", "assigned_staff_id": worker,
+          "routing": "test", "opened_at": dt.datetime.now(dt.UTC)}],
+    )  # fmt: skip
+    profile = client.get(f"/api/elders/{jianguo}")
+    assert profile.status_code == 200, profile.text
+    assert profile.json()["address"].startswith("深圳市龙岗区平湖街道白坭坑社区")
+    assert [c["phone"] for c in profile.json()["contacts"]] == ["13700007777", "13600008888"]
+    assert client.get(f"/api/elders/{jianguo}/vitals").status_code == 200
+    # Holding the incident is not a say in another centre's care plan.
+    away = client.post(
+        f"/api/elders/{jianguo}/away",
+        json={"starts_at": dt.datetime.now(dt.UTC).isoformat(), "reason": "住院"},
+    )
+    assert (away.status_code, away.json()["code"]) == (403, "forbidden")
+    # A colleague of the same centre who does not hold it still sees nothing.
+    act_as(client, StaffRole.COMMUNITY_WORKER, "PH03", staff_id=worker + 1)
+    assert client.get(f"/api/elders/{jianguo}").status_code == 404
+    views = database_rows(
+        settings, "SELECT actor FROM audit_log WHERE action = 'elder.viewed' ORDER BY id"
+    )
+    assert views == [(f"staff:{worker}",)]
+
+
+def test_once_the_incident_is_over_the_worker_no_longer_sees_that_elder(
+    client: TestClient, settings: Settings
+) -> None:
+    jianguo = elder_id(client, "李建国")
+    ((worker,),) = database_rows(
+        settings,
+        "SELECT id FROM staff WHERE centre_code = 'PH03' AND role = 'community_worker'"
+        " ORDER BY id LIMIT 1",
+    )
+    add_rows(
+        settings,
+        Incident,
+        [{"kind": IncidentKind.SOS, "priority": 1, "status": IncidentStatus.RESOLVED,
+          "elder_id": jianguo, "centre_code": "PH03", "assigned_staff_id": worker,
+          "routing": "test", "opened_at": dt.datetime.now(dt.UTC)}],
+    )  # fmt: skip
+    act_as(client, StaffRole.COMMUNITY_WORKER, "PH03", staff_id=worker)
+    assert client.get(f"/api/elders/{jianguo}").status_code == 404
+
+
+def test_every_look_at_readings_is_audited(client: TestClient, settings: Settings) -> None:
+    xiuying = elder_id(client, "王秀英")
+    act_as(client, StaffRole.OPERATOR, staff_id=7)
+    assert client.get(f"/api/elders/{xiuying}/vitals", params={"days": 3}).status_code == 200
+    assert database_rows(
+        settings,
+        "SELECT actor, subject_id, detail FROM audit_log WHERE action = 'elder.vitals_viewed'",
+    ) == [("staff:7", str(xiuying), '{"days": 3, "readings": 0}')]

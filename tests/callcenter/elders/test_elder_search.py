@@ -1,12 +1,17 @@
-"""Finding elders: by name, phone tail, ID tail and filters; a worker only finds their own."""
+"""Finding elders: by name, a whole phone or ID number, and filters; a worker only finds their own;
+numbers are never matched in part, number searches are limited per person, every search audited."""
 
 from __future__ import annotations
 
+import json
+
 from fastapi.testclient import TestClient
 
+from callcenter.elders.service import NUMBER_SEARCH_LIMITS
 from callcenter.register import columns
 from kernel.models import StaffRole
-from tests.callcenter.elders.conftest import Elders, act_as
+from kernel.settings import Settings
+from tests.callcenter.elders.conftest import Elders, act_as, database_rows
 
 
 def names(client: TestClient, **params: str | int) -> list[str]:
@@ -22,22 +27,67 @@ def test_name_matches_any_part_of_it(client: TestClient) -> None:
     assert names(client, q="张") == []
 
 
-def test_phone_tail_matches_the_elders_own_phone_or_any_contacts(client: TestClient) -> None:
-    assert names(client, q="4321") == ["王秀英"]  # her own phone
-    assert names(client, q="0000 5555") == ["王秀英"]  # her son's, typed with a space
-    assert names(client, q="8888") == ["李建国"]  # his second contact
-    assert names(client, q="1380000") == []  # the start of a number is not its tail
+def test_a_whole_phone_number_finds_the_elder_by_their_own_or_any_contacts(
+    client: TestClient,
+) -> None:
+    assert names(client, q="13800004321") == ["王秀英"]  # her own phone
+    assert names(client, q="139 0000 5555") == ["王秀英"]  # her son's, typed with spaces
+    assert names(client, q="+86 136-0000-8888") == ["李建国"]  # his second contact
+    assert names(client, q="13800009999") == []
 
 
-def test_id_tail_matches_the_end_of_the_number_with_x_in_either_case(
+def test_a_whole_id_number_finds_the_elder_with_x_in_either_case(
     client: TestClient, elders: Elders
 ) -> None:
-    xiuying_id = elders.xiuying[columns.NATIONAL_ID]
-    assert names(client, q=xiuying_id[-4:].lower()) == ["王秀英"]
-    assert names(client, q=xiuying_id[-4:]) == ["王秀英"]
-    jianguo_tail = elders.jianguo[columns.NATIONAL_ID][-6:]
-    assert names(client, q=jianguo_tail) == ["李建国"]
-    assert names(client, q=elders.jianguo[columns.NATIONAL_ID][:6]) == []
+    number = elders.xiuying[columns.NATIONAL_ID]
+    assert number.endswith("X")
+    assert names(client, q=number.lower()) == ["王秀英"]
+    assert names(client, q=number) == ["王秀英"]
+    assert names(client, q=elders.jianguo[columns.NATIONAL_ID]) == ["李建国"]
+
+
+def test_a_part_of_a_number_is_refused_so_masked_digits_cannot_be_uncovered(
+    client: TestClient, elders: Elders
+) -> None:
+    number = elders.jianguo[columns.NATIONAL_ID]
+    # What recovered a whole ID before: its end, one digit longer each time.
+    for part in (number[-4:], number[-5:], number[-12:], number[-17:], number[:6], "4321", "00 5555", "138000043", "123x"):  # fmt: skip
+        answer = client.get("/api/elders", params={"q": part})
+        assert answer.status_code == 422, (part, answer.text)
+        assert answer.json()["code"] == "whole_number_needed"
+    # 7 or 8 digits are a whole local landline: matched whole, never as the end of another number.
+    assert names(client, q=number[-8:]) == names(client, q="00004321") == []
+
+
+def test_number_searches_are_limited_per_person_and_every_search_is_audited(
+    client: TestClient, settings: Settings
+) -> None:
+    act_as(client, StaffRole.OPERATOR, staff_id=7)
+    limit = NUMBER_SEARCH_LIMITS[0][1]
+    for _ in range(limit):
+        assert client.get("/api/elders", params={"q": "13800009999"}).status_code == 200
+    refused = client.get("/api/elders", params={"q": "13800004321"})
+    assert (refused.status_code, refused.json()["code"]) == (429, "too_many_number_searches")
+    assert names(client, q="秀") == ["王秀英"]  # a name search still answers
+    act_as(client, StaffRole.OPERATOR, staff_id=8)  # another person has their own allowance
+    assert names(client, q="13800004321") == ["王秀英"]
+    rows = database_rows(
+        settings,
+        "SELECT actor, action, detail FROM audit_log WHERE action LIKE 'elder.%search%'"
+        " ORDER BY id",
+    )
+    assert [(actor, action) for actor, action, _ in rows] == [
+        *[("staff:7", "elder.number_searched")] * limit,
+        ("staff:7", "elder.number_search_refused"),
+        ("staff:7", "elder.searched"),
+        ("staff:8", "elder.number_searched"),
+    ]
+    details = [json.loads(detail) for _, _, detail in rows]
+    assert (details[0]["by"], details[0]["results"]) == ("phone", 0)
+    assert (details[-2]["by"], details[-2]["results"]) == ("name", 1)
+    assert (details[-1]["by"], details[-1]["results"]) == ("phone", 1)
+    # Never what was typed: no name, no number in the audit log.
+    assert not any(text in str(rows) for text in ("秀", "1380000", "4321"))
 
 
 def test_filters_narrow_by_community_condition_and_living_situation(client: TestClient) -> None:
@@ -62,12 +112,12 @@ def test_results_carry_the_total_beyond_the_page(client: TestClient) -> None:
 def test_a_community_worker_only_finds_their_own_centres_elders(client: TestClient) -> None:
     act_as(client, StaffRole.COMMUNITY_WORKER, "PH03")
     assert sorted(names(client)) == ["王建华", "王秀英"]
-    assert names(client, q="8888") == []  # 李建国 of PH02, found by his contact's phone
+    assert names(client, q="13600008888") == []  # 李建国 of PH02, by his contact's phone
     assert names(client, community="PH02") == []
     answer = client.get("/api/elders", params={"community": "PH02"}).json()
     assert answer["total"] == 0
     act_as(client, StaffRole.OPERATOR)
-    assert names(client, q="8888") == ["李建国"]
+    assert names(client, q="13600008888") == ["李建国"]
 
 
 def test_bad_searches_are_refused_with_the_reason(client: TestClient) -> None:

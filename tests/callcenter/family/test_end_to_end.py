@@ -14,6 +14,7 @@ import uvicorn
 from eldercare.app import create_app
 from kernel import migrate
 from kernel.database import create_engine, session_factory
+from kernel.models import StaffRole
 from kernel.settings import Settings
 from tests.callcenter.family.conftest import FIRST, make_family, twilio_settings
 from tests.callcenter.family.fake_twilio import FakeTwilio
@@ -41,11 +42,8 @@ async def test_a_press_reaches_the_family_within_2_s_and_delivery_and_resolution
     engine = create_engine(app_settings.effective_database_url)
     sessions = session_factory(engine)
     family = await make_family(sessions, app_settings, tmp_path)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            acting_as(create_app(app_settings, mqtt=False)), port=port, log_level="warning"
-        )
-    )
+    app = acting_as(create_app(app_settings, mqtt=False))
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
     try:
         await eventually(lambda: asyncio.sleep(0, server.started))
@@ -86,12 +84,13 @@ async def test_a_press_reaches_the_family_within_2_s_and_delivery_and_resolution
                 next(m for m in listed if m["twilio_sid"] == sid)["delivery_status"] == "delivered"
             )
 
-            # The operator resolves through the API: the resolution message follows.
-            worker = {"staff_id": incident["assigned_staff_id"]}
+            # The worker it went to resolves through the API: the resolution message follows.
+            acting_as(app, StaffRole.COMMUNITY_WORKER, staff_id=incident["assigned_staff_id"],
+                      centre_code=incident["centre_code"])  # fmt: skip
             url = f"/api/incidents/{incident['id']}"
-            assert (await api.post(f"{url}/acknowledge", json=worker)).status_code == 200
+            assert (await api.post(f"{url}/acknowledge", json={})).status_code == 200
             await eventually(lambda: asyncio.sleep(0, len(fake.sent_to(FIRST)) == 2))
-            resolved = {**worker, "status": "resolved", "outcome": "assistance_given"}
+            resolved = {"status": "resolved", "outcome": "assistance_given"}
             assert (await api.post(f"{url}/status", json=resolved)).status_code == 200
             await eventually(lambda: asyncio.sleep(0, len(fake.sent_to(FIRST)) == 3))
             assert fake.sent_to(FIRST)[2]["body"].endswith("的求助已处理完毕：社工已上门帮助。")

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter.accounts.endpoints import current_actor
+from callcenter.accounts.schemas import Actor
 from callcenter.register import columns
 from devices.ids import DeviceKind
 from eldercare.jobs import ensure_staff_and_roster, import_register_file
+from kernel.database import create_engine, session_factory
 from kernel.models import Device, DeviceEvent, Incident, StaffMember
 from kernel.settings import Settings
 from tests.factories import AS_OF, create_imei, create_register_csv, create_row
@@ -78,3 +83,28 @@ async def staff(sessions: Sessions, staff_id: int | None) -> StaffMember:
         member = await session.get(StaffMember, staff_id)
     assert member is not None
     return member
+
+
+async def actor_of(sessions: Sessions, **where: object) -> Actor:
+    """The first staff member (by id) matching `where` (username=..., role=..., centre_code=...),
+    as the API sees a signed-in person."""
+    async with sessions() as session:
+        query = select(StaffMember).filter_by(**where).order_by(StaffMember.id).limit(1)
+        member = await session.scalar(query)
+    assert member is not None, where
+    return Actor(staff_id=member.id, role=member.role, centre_code=member.centre_code)
+
+
+def act_as_member(settings: Settings, app: FastAPI, **where: object) -> Actor:
+    """From now on the app's requests come from this staff member of the settings' database."""
+
+    async def find() -> Actor:
+        engine = create_engine(settings.effective_database_url)
+        try:
+            return await actor_of(session_factory(engine), **where)
+        finally:
+            await engine.dispose()
+
+    actor = asyncio.run(find())
+    app.dependency_overrides[current_actor] = lambda: actor
+    return actor

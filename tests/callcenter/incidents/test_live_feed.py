@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from eldercare.app import create_app
 from kernel.settings import Settings
+from tests.callcenter.incidents.conftest import act_as_member
 from tests.callcenter.incidents.test_incident_api import prepare
 from tests.factories import acting_as
 
@@ -27,7 +28,9 @@ def staff_of(settings: Settings, centre: str) -> int:
 def test_changes_reach_the_feed_of_their_centre_only(settings: Settings, tmp_path: Path) -> None:
     prepare(settings, tmp_path, [("sos", {"button": "main"})])
     elsewhere = staff_of(settings, "PH01")
-    with TestClient(acting_as(create_app(settings, mqtt=False))) as client:
+    app = acting_as(create_app(settings, mqtt=False))
+    act_as_member(settings, app, username="op1")
+    with TestClient(app) as client:
         (sos,) = client.get("/api/incidents").json()
         url = f"/api/incidents/{sos['id']}"
         with (
@@ -66,7 +69,9 @@ def test_reassigning_before_anyone_answered_gives_the_new_person_a_fresh_minute(
 ) -> None:
     prepare(settings, tmp_path, [("sos", {"button": "main"})])
     other = staff_of(settings, "PH01")
-    with TestClient(acting_as(create_app(settings, mqtt=False))) as client:
+    app = acting_as(create_app(settings, mqtt=False))
+    act_as_member(settings, app, username="op1")
+    with TestClient(app) as client:
         (sos,) = client.get("/api/incidents").json()
         asked = dt.datetime.now(dt.UTC)
         moved = client.post(f"/api/incidents/{sos['id']}/assign", json={"staff_id": other}).json()

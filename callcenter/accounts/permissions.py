@@ -1,0 +1,151 @@
+"""Who may do what, and where: the one permission table, and the checks every route goes through.
+
+The actor is always the signed-in person (`CurrentActor`); nothing in a request body says who
+acts. A *target* person (as in "assign to worker N") is checked against what the actor may do.
+
+Scopes: street-wide staff (operators, supervisors, admins) act anywhere; a community worker acts
+on their own centre's incidents and elders, and, outside it, on an incident they hold (it was
+handed to them across a community line) and that incident's elder, whose profile they need at
+the door. Outside what they may see, a record answers 404 as if it did not exist; a role that
+may see it but not do this answers 403.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from callcenter.accounts.endpoints import ForbiddenError
+from callcenter.accounts.schemas import Actor
+from kernel.models import StaffMember, StaffRole
+
+
+class Action(enum.StrEnum):
+    """Everything the API guards, reads of personal data included."""
+
+    INCIDENT_READ = "incident.read"
+    INCIDENT_ACKNOWLEDGE = "incident.acknowledge"
+    INCIDENT_ASSIGN = "incident.assign"
+    INCIDENT_NOTE = "incident.note"
+    INCIDENT_STATUS = "incident.status"
+    SMS_LIST = "sms.list"
+    SMS_SEND = "sms.send"
+    ELDER_SEARCH = "elder.search"
+    NATIONAL_ID_READ = "elder.national_id"  # ID numbers and birth dates whole, not masked
+    ELDER_VIEW = "elder.view"  # the profile and the readings
+    ELDER_AWAY = "elder.away"
+    ELDER_THRESHOLD = "elder.threshold"
+    ROSTER_EDIT = "roster.edit"
+    REPORT_READ = "report.read"
+
+
+class Scope(enum.Enum):
+    """Where a role may do an action."""
+
+    STREET = "anywhere in the street"
+    OWN_CENTRE = "their own centre only"
+    OWN_CENTRE_OR_HELD = "their own centre, and an incident they hold (with its elder) anywhere"
+
+
+A = Action
+_FLOOR: dict[Action, Scope] = {
+    A.INCIDENT_READ: Scope.STREET,
+    A.INCIDENT_ACKNOWLEDGE: Scope.STREET,
+    A.INCIDENT_ASSIGN: Scope.STREET,
+    A.INCIDENT_NOTE: Scope.STREET,
+    A.INCIDENT_STATUS: Scope.STREET,
+    A.SMS_LIST: Scope.STREET,
+    A.SMS_SEND: Scope.STREET,
+    A.ELDER_SEARCH: Scope.STREET,
+    A.ELDER_VIEW: Scope.STREET,
+    A.ELDER_AWAY: Scope.STREET,
+}
+# Supervisors run the floor (rosters, reports), relay the care team's clinical bounds and
+# handle complaints and identity checks (ID numbers whole); admins keep the register.
+_OFFICE: dict[Action, Scope] = {
+    **_FLOOR,
+    A.NATIONAL_ID_READ: Scope.STREET,
+    A.ELDER_THRESHOLD: Scope.STREET,
+    A.ROSTER_EDIT: Scope.STREET,
+    A.REPORT_READ: Scope.STREET,
+}
+PERMISSIONS: dict[StaffRole, dict[Action, Scope]] = {
+    StaffRole.OPERATOR: _FLOOR,
+    StaffRole.SUPERVISOR: _OFFICE,
+    # Admins run the system (accounts, devices) and may stand in for a supervisor.
+    StaffRole.ADMIN: _OFFICE,
+    StaffRole.COMMUNITY_WORKER: {
+        A.INCIDENT_READ: Scope.OWN_CENTRE_OR_HELD,
+        A.INCIDENT_ACKNOWLEDGE: Scope.OWN_CENTRE_OR_HELD,
+        # Hand on only within their own centre (assignees are checked by `require_assignee`);
+        # moving an incident to another community is the street's dispatch.
+        A.INCIDENT_ASSIGN: Scope.OWN_CENTRE_OR_HELD,
+        A.INCIDENT_NOTE: Scope.OWN_CENTRE_OR_HELD,
+        A.INCIDENT_STATUS: Scope.OWN_CENTRE_OR_HELD,
+        A.SMS_LIST: Scope.OWN_CENTRE_OR_HELD,
+        A.SMS_SEND: Scope.OWN_CENTRE_OR_HELD,
+        A.ELDER_SEARCH: Scope.OWN_CENTRE,
+        A.ELDER_VIEW: Scope.OWN_CENTRE_OR_HELD,
+        # An away period changes another centre's alarms: only for their own centre's elders.
+        A.ELDER_AWAY: Scope.OWN_CENTRE,
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where an action lands: a centre (an incident's, an elder's community), and whether the
+    actor holds the incident (for an elder: an open incident of theirs)."""
+
+    centre_code: str
+    held: bool = False
+
+
+def scope_of(actor: Actor, action: Action) -> Scope | None:
+    """How far this person may do this action; None: not at all."""
+    return PERMISSIONS[actor.role].get(action)
+
+
+def may(actor: Actor, action: Action, where: Where | None = None) -> bool:
+    """Whether this person may do this action (there, when a place is given)."""
+    scope = scope_of(actor, action)
+    if scope is None:
+        return False
+    if scope is Scope.STREET or where is None:
+        return True
+    if where.centre_code == actor.centre_code:
+        return True
+    return scope is Scope.OWN_CENTRE_OR_HELD and where.held
+
+
+def require(actor: Actor, action: Action, where: Where | None = None) -> None:
+    """403 unless this person may do this action (there, when a place is given)."""
+    if not may(actor, action, where):
+        place = f" at {where.centre_code}" if where is not None else ""
+        raise ForbiddenError(f"a {actor.role.value} may not do {action.value}{place}")
+
+
+def centre_limit(actor: Actor, action: Action) -> str | None:
+    """The one centre a listing for this action is narrowed to, or None for the whole street."""
+    scope = scope_of(actor, action)
+    return None if scope is Scope.STREET else actor.centre_code
+
+
+def holds(actor: Actor, assigned_staff_id: int | None) -> bool:
+    """Whether this person holds an incident assigned to `assigned_staff_id`."""
+    return actor.staff_id is not None and assigned_staff_id == actor.staff_id
+
+
+def require_assignee(actor: Actor, target: StaffMember) -> None:
+    """403 unless this person may hand an incident to `target` (who must be able to take it)."""
+    if scope_of(actor, Action.INCIDENT_ASSIGN) is None:
+        raise ForbiddenError(f"a {actor.role.value} may not assign incidents")
+    if Action.INCIDENT_ACKNOWLEDGE not in PERMISSIONS[target.role]:
+        raise ForbiddenError(f"a {target.role.value} does not take incidents")
+    if (
+        scope_of(actor, Action.INCIDENT_ASSIGN) is not Scope.STREET
+        and target.centre_code != actor.centre_code
+    ):
+        raise ForbiddenError(
+            f"a {actor.role.value} hands incidents only to staff of {actor.centre_code}"
+        )
