@@ -11,7 +11,7 @@ from callcenter.incidents.acknowledge import acknowledge
 from callcenter.incidents.escalation import escalate_unacknowledged
 from callcenter.pipeline.tasks import process_pending
 from kernel.database import create_engine, session_factory
-from kernel.models import Incident, IncidentEntry, StaffRole
+from kernel.models import AuditEntry, Incident, IncidentEntry, StaffRole
 from kernel.settings import Settings
 from tests.callcenter.incidents.conftest import Sessions, Street, incidents, local, record, staff
 
@@ -58,6 +58,21 @@ async def test_unanswered_sos_escalates_to_the_next_worker_at_60_s_and_the_super
     assert supervisor.role is StaffRole.SUPERVISOR
     assert [e["level"] for e in await escalations(fresh)] == [1, 2]
     assert (await escalations(fresh))[0]["street_operators_alerted"] is True
+    # The audit log has each step, by the escalation sweep, to whom it went.
+    async with fresh() as session:
+        audited = (
+            await session.execute(
+                select(AuditEntry.actor, AuditEntry.subject_id, AuditEntry.detail)
+                .where(AuditEntry.action == "incident.escalated")
+                .order_by(AuditEntry.id)
+            )
+        ).all()
+    assert [(actor, subject, detail["level"]) for actor, subject, detail in audited] == [
+        ("escalation", str(incident.id), 1),
+        ("escalation", str(incident.id), 2),
+    ]
+    assert audited[0][2]["unanswered_by"] == first
+    assert audited[1][2]["supervisor"] == supervisor.id
     await restarted.dispose()
 
 
