@@ -1,7 +1,18 @@
-// The elder directory: search the register by name, phone tail, ID tail, community, condition.
+// The elder directory: search the register by name, a whole phone or ID number, community,
+// condition. Numbers are searched whole and each number search counts against a per-person
+// limit, so a number is searched when it is complete (or on Enter), not at every keystroke.
 "use strict";
 
 let searching = 0;
+
+function numberTyped(q) {
+  return /^[\d\s\-()+xX]+$/.test(q);
+}
+
+function wholeNumber(q) {
+  const digits = q.replace(/[\s\-()]/g, "").replace(/^(\+86|0086)/, "");
+  return /^1[3-9]\d{9}$/.test(digits) || /^\d{17}[\dxX]$/.test(digits);
+}
 
 async function search() {
   const ticket = ++searching;
@@ -11,7 +22,14 @@ async function search() {
     if (value) params.set(name, value);
   }
   const started = performance.now();
-  const page = await api(`/api/elders?${params}`);
+  let page;
+  try {
+    page = await api(`/api/elders?${params}`);
+  } catch (error) {
+    if (ticket !== searching) return;
+    document.getElementById("search-stats").textContent = `${t("common.error")}: ${error.message}`;
+    return;
+  }
   if (ticket !== searching) return; // a newer search is on its way
   const took = Math.round(performance.now() - started);
   document.getElementById("search-stats").textContent = `${page.total} ${t("directory.found")} ${took} ms`;
@@ -42,6 +60,8 @@ document.addEventListener("DOMContentLoaded", async () => {
   });
   form.addEventListener("input", () => {
     clearTimeout(timer);
+    const q = document.getElementById("q").value.trim();
+    if (numberTyped(q) && !wholeNumber(q)) return; // a number being typed: wait for it, or Enter
     timer = setTimeout(search, 200);
   });
   await search();
