@@ -56,6 +56,7 @@ from kernel.models import Device, Elder, StaffRole, utcnow
 from kernel.settings import Role, Settings
 from kernel.streams import EventStream
 from kernel.supervisor import Supervisor
+from kernel.web import SecurityHeaders, redact_access_logs
 
 EMBEDDED_GATEWAY_USER = "eldercare-gateway"
 
@@ -139,9 +140,14 @@ def create_app(
         lifespan=lifespan,
     )
 
+    # Every answer, pages and API alike, whatever the role of the process.
+    app.add_middleware(SecurityHeaders, cacheable=(STATIC_PATH,))
+    redact_access_logs()
+
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, error: DomainError) -> JSONResponse:
-        return JSONResponse(status_code=error.status_code, content=error.body())
+        headers = getattr(error, "headers", None)  # Retry-After of a 429, say
+        return JSONResponse(status_code=error.status_code, content=error.body(), headers=headers)
 
     @app.get(
         "/healthz",

@@ -1,12 +1,17 @@
-"""What every HTTP route shares: a unit of work per request."""
+"""What every HTTP route shares: a unit of work per request, the security headers of every
+answer, and access logs that keep what people searched for out of them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterable
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -19,3 +24,94 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 # ("request") a client could be told 200 before its write was committed, read its own write
 # back and not find it, or be told 200 for a write whose commit then failed.
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+# The console is the app's own scripts and style sheet and nothing else: no inline script, no
+# other site, never inside another site's frame (a framed console could be clicked through).
+CONSOLE_POLICY = "; ".join([
+    "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+    "font-src 'self'", "connect-src 'self'", "manifest-src 'self'", "base-uri 'none'",
+    "form-action 'self'", "frame-ancestors 'none'",
+])  # fmt: skip
+# FastAPI's /docs and /redoc pages load Swagger UI and ReDoc from jsDelivr with an inline
+# script that starts them; they show the API's shape, no personal data.
+API_DOCS_POLICY = "; ".join([
+    "default-src 'none'", "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com",
+    "font-src https://fonts.gstatic.com", "img-src 'self' data: https://fastapi.tiangolo.com",
+    "connect-src 'self'", "worker-src blob:", "base-uri 'none'", "form-action 'self'",
+    "frame-ancestors 'none'",
+])  # fmt: skip
+API_DOCS_PATHS = ("/docs", "/redoc")
+
+
+class SecurityHeaders:
+    """Adds the security headers to every HTTP answer: the content security policy, no
+    framing, no type sniffing, no referrer, and no-store (pages and API answers carry personal
+    data; only the static scripts and style sheets under `cacheable` may be kept)."""
+
+    def __init__(self, app: ASGIApp, cacheable: Iterable[str] = ()) -> None:
+        self.app = app
+        self.cacheable = tuple(cacheable)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        docs = path == "/docs/oauth2-redirect" or path in API_DOCS_PATHS
+        cache = any(path.startswith(prefix) for prefix in self.cacheable)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = API_DOCS_POLICY if docs else CONSOLE_POLICY
+                headers["X-Frame-Options"] = "DENY"
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "no-referrer"
+                headers["Cross-Origin-Opener-Policy"] = "same-origin"
+                if not cache:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def without_query_values(target: str) -> str:
+    """A request target with its query's values left out: '/api/elders?q=王&phone=1' gives
+    '/api/elders?q=&phone=' (what was searched for is personal data; which fields were used
+    is what an operator reading the log needs)."""
+    path, mark, query = target.partition("?")
+    if not mark:
+        return target
+    names = [name for name, _value in parse_qsl(query, keep_blank_values=True)]
+    return f"{path}?{'&'.join(f'{name}=' for name in names)}" if names else f"{path}?"
+
+
+class QueryValuesRedacted(logging.Filter):
+    """Takes query values out of uvicorn's access lines ('GET /path?q=... HTTP/1.1') and its
+    WebSocket lines ('"WebSocket /path?..." [accepted]'); request bodies are never logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(_is_target(arg) for arg in record.args):
+            record.args = tuple(
+                without_query_values(arg) if isinstance(arg, str) and _is_target(arg) else arg
+                for arg in record.args
+            )
+        return True
+
+
+def _is_target(value: object) -> bool:
+    return isinstance(value, str) and value.startswith("/") and "?" in value
+
+
+ACCESS_LOGGERS = ("uvicorn.access", "uvicorn.error")
+
+
+def redact_access_logs() -> None:
+    """Put QueryValuesRedacted on uvicorn's loggers (once; the filter outlives its logging
+    config being applied again)."""
+    for name in ACCESS_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, QueryValuesRedacted) for f in logger.filters):
+            logger.addFilter(QueryValuesRedacted())

@@ -3,6 +3,8 @@
 A browser signs in once and carries an HttpOnly, SameSite=Lax session cookie (pages, API calls
 and the live feed's WebSocket); an API client may ask for a bearer token instead. Sessions live
 in the database (`staff_sessions`), so every API process knows them and signing out is real.
+A browser that signed in also keeps a device cookie: later tries from it are the person's own,
+not held back by a stranger's failures on the account (callcenter.accounts.service).
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from callcenter.accounts.schemas import (
     SignInRequest,
     StaffAccountRead,
 )
-from callcenter.accounts.service import Refusal, Refused
+from callcenter.accounts.service import SignInClient, Throttled
 from kernel.errors import DomainError, NotFoundError
 from kernel.models import StaffMember, StaffRole, utcnow
 from kernel.web import Session
 
 SESSION_COOKIE = "eldercare_session"
+DEVICE_COOKIE = "eldercare_device"
 # WebSocket close code for "sign in first" (4000-4999 are the application's; 4401 mirrors HTTP).
 WS_CLOSE_NOT_SIGNED_IN = 4401
 
@@ -43,17 +46,31 @@ class NotSignedInError(DomainError):
 
 
 class SignInRefusedError(DomainError):
-    """Wrong username or password."""
+    """Wrong username or password (or tries on this account from here wait a while: the same
+    answer, so that nobody learns which accounts exist)."""
 
     status_code = 401
     code = "sign_in_refused"
 
 
-class AccountLockedError(DomainError):
-    """Too many wrong passwords: the account is locked for a while."""
+class TooManySignInsError(DomainError):
+    """Too many failed sign-ins from this address: try again after Retry-After seconds."""
 
-    status_code = 423
-    code = "account_locked"
+    status_code = 429
+    code = "too_many_sign_ins"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+    @classmethod
+    def response_doc(cls) -> dict[int | str, dict[str, Any]]:
+        """The 429 with its Retry-After header, for OpenAPI."""
+        doc = super().response_doc()
+        doc[cls.status_code]["headers"] = {
+            "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
+        }
+        return doc
 
 
 class ForbiddenError(DomainError):
@@ -144,31 +161,48 @@ def _me(member: StaffMember, expires_at: dt.datetime, token: str | None = None) 
     "/sign-in",
     response_model=Me,
     response_model_exclude_none=True,
-    responses={**SignInRefusedError.response_doc(), **AccountLockedError.response_doc()},
+    responses={**SignInRefusedError.response_doc(), **TooManySignInsError.response_doc()},
 )
 async def sign_in(body: SignInRequest, request: Request, response: Response) -> Me:
     """Sign in: sets the session cookie (or answers a bearer token when `token` is true)."""
-    # Our own unit of work: a refused sign-in is still counted and audited, then refused.
-    async with request.app.state.sessions() as session, session.begin():
-        outcome = await service.sign_in(session, body.username, body.password, utcnow())
-    if isinstance(outcome, Refused):
-        if outcome.reason is Refusal.LOCKED and outcome.locked_until is not None:
-            minutes = max(1, round((outcome.locked_until - utcnow()).total_seconds() / 60))
-            raise AccountLockedError(
-                f"too many wrong passwords: try again in {minutes} min, or ask an admin"
-            )
+    client = SignInClient(
+        address=request.client.host if request.client else "unknown",
+        device=request.cookies.get(DEVICE_COOKIE),
+        keeps_cookies=not body.token,
+    )
+    # Units of work of its own: a refused sign-in is still counted and audited, then refused.
+    outcome = await service.sign_in(
+        request.app.state.sessions, body.username, body.password, client, utcnow()
+    )
+    if isinstance(outcome, Throttled):
+        seconds = max(1, int(outcome.retry_after.total_seconds()))
+        raise TooManySignInsError(
+            f"too many failed sign-ins from this address: try again in {seconds} s", seconds
+        )
+    if not isinstance(outcome, service.SignedIn):
         raise SignInRefusedError("wrong username or password")
     if body.token:
         return _me(outcome.member, outcome.expires_at, outcome.token)
+    secure = request.url.scheme == "https"
     response.set_cookie(
         SESSION_COOKIE,
         outcome.token,
         max_age=int(service.SESSION_LIFETIME.total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=secure,
         path="/",
     )
+    if outcome.device is not None:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            outcome.device,
+            max_age=int(service.PLACE_REMEMBERED.total_seconds()),
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+            path="/api/auth/sign-in",
+        )
     return _me(outcome.member, outcome.expires_at)
 
 
@@ -192,7 +226,7 @@ async def me(actor: CurrentActor, request: Request) -> Me:
 
 @router.get("/accounts", response_model=list[StaffAccountRead])
 async def list_accounts(actor: AdminActor, session: Session) -> list[StaffAccountRead]:
-    """Every staff account, whether it has a password and whether it is locked (admins)."""
+    """Every staff account, whether it has a password and until when tries on it wait (admins)."""
     del actor
     now = utcnow()
     return [
@@ -204,15 +238,9 @@ async def list_accounts(actor: AdminActor, session: Session) -> list[StaffAccoun
             centre_code=member.centre_code,
             active=member.active,
             has_password=member.password_hash is not None,
-            locked_until=(
-                failures.locked_until
-                if failures is not None
-                and failures.locked_until is not None
-                and failures.locked_until > now
-                else None
-            ),
+            locked_until=held_until if held_until is not None and held_until > now else None,
         )
-        for member, failures in await repository.accounts(session)
+        for member, held_until in await repository.accounts(session)
     ]
 
 

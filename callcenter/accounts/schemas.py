@@ -75,4 +75,7 @@ class StaffAccountRead(BaseModel):
     centre_code: str
     active: bool
     has_password: bool
-    locked_until: dt.datetime | None
+    locked_until: dt.datetime | None = Field(
+        description="Until when sign-in tries on this account wait, from some place (after "
+        "failures there); an admin's new password lifts it."
+    )

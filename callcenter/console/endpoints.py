@@ -8,11 +8,12 @@ any client uses. No front-end build: what is in `templates/` and `static/` is wh
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
-from fastapi import APIRouter, Cookie, Request
+from fastapi import APIRouter, Cookie, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -36,6 +37,24 @@ FLOOR = frozenset({StaffRole.SUPERVISOR, StaffRole.ADMIN})
 def static_files() -> StaticFiles:
     """The pages' scripts and style sheet, to mount at STATIC_PATH."""
     return StaticFiles(directory=HERE / "static")
+
+
+# A backslash is a slash to browsers ('/\evil.example' is another site), and they drop tabs and
+# newlines from a URL ('/\t/evil.example' becomes '//evil.example').
+_NOT_IN_A_NEXT = re.compile(r"[\\\x00-\x1f\x7f]")
+MAX_NEXT = 2_000
+
+
+def safe_next(value: str | None) -> str | None:
+    """`value` if it is a path on this site to go on to after signing in, else None: never
+    another site ('//host', '/\\host', 'https:…', those percent-encoded, control characters)."""
+    if not value or len(value) > MAX_NEXT:
+        return None
+    for form in (value, unquote(value)):
+        if not form.startswith("/") or form.startswith("//") or _NOT_IN_A_NEXT.search(form):
+            return None
+    parts = urlsplit(value)
+    return value if not parts.scheme and not parts.netloc else None
 
 
 def home_of(member: StaffMember) -> str:
@@ -112,12 +131,17 @@ async def home(request: Request) -> Response:
 
 
 @router.get("/sign-in")
-async def sign_in_page(request: Request, lang: Language = None) -> Response:
-    """The sign-in form."""
+async def sign_in_page(
+    request: Request,
+    lang: Language = None,
+    after: Annotated[str | None, Query(alias="next")] = None,
+) -> Response:
+    """The sign-in form; `next` is where to go after it, if it is a path on this site."""
+    target = safe_next(after)
     member = await signed_in_member(request)
     if member is not None:
-        return RedirectResponse(home_of(member), status_code=303)
-    return _render(request, "sign_in.html", None, lang)
+        return RedirectResponse(target or home_of(member), status_code=303)
+    return _render(request, "sign_in.html", None, lang, next=target)
 
 
 @router.get("/console")

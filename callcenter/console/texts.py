@@ -23,9 +23,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "sign_in.password": ("密码", "Password"),
     "sign_in.submit": ("登录", "Sign in"),
     "sign_in.refused": ("用户名或密码错误", "Wrong username or password"),
-    "sign_in.locked": (
-        "密码错误次数过多，账号已暂时锁定",
-        "Too many wrong passwords: account locked for a while",
+    "sign_in.throttled": (
+        "登录失败次数过多，请稍后再试",
+        "Too many failed sign-ins from here: please wait",
     ),
     "role.operator": ("接线员", "Operator"),
     "role.supervisor": ("值班主管", "Supervisor"),

@@ -21,7 +21,7 @@ TABLES = {
     "alembic_version", "audit_log", "away_periods", "centres", "devices", "elders",
     "emergency_contacts", "register_imports", "register_issues", "shifts", "staff",
     "vital_thresholds",
-    "staff_sessions", "sign_in_failures",
+    "staff_sessions", "sign_in_failures", "sign_in_places", "client_sign_in_failures",
 }  # fmt: skip
 
 

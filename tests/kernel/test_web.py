@@ -1,4 +1,5 @@
-"""A request's unit of work is committed before its answer leaves."""
+"""A request's unit of work is committed before its answer leaves; logged request targets keep
+no query values."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session as OrmSession
 from starlette.types import Message, Receive, Scope, Send
 
 from kernel.database import create_engine, session_factory
-from kernel.web import Session
+from kernel.web import Session, without_query_values
 
 
 @pytest.fixture
@@ -80,3 +81,17 @@ async def test_a_commit_that_fails_is_an_error_to_the_client_not_a_200(engine: A
     finally:
         event.remove(OrmSession, "before_commit", refuse)
     assert answer.status_code == 500
+
+
+@pytest.mark.parametrize(
+    ("target", "logged"),
+    [
+        ("/api/elders?q=%E7%8E%8B&phone=138", "/api/elders?q=&phone="),
+        ("/api/elders?q", "/api/elders?q="),
+        ("/api/elders?", "/api/elders?"),
+        ("/api/elders", "/api/elders"),
+        ("/ws/feed?centre=PH03", "/ws/feed?centre="),
+    ],
+)
+def test_query_values_are_left_out_of_a_logged_target(target: str, logged: str) -> None:
+    assert without_query_values(target) == logged

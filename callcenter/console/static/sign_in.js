@@ -1,6 +1,27 @@
 // The sign-in form: the API sets the session cookie, then on to where the person was going.
 "use strict";
 
+// Only a path on this site: never "//host", "/\host" (a backslash is a slash to browsers),
+// a scheme, control characters (browsers drop tabs and newlines), nor those percent-encoded.
+// The server has checked PAGE.next already; this is the same rule, in case it did not.
+function samePath(next) {
+  if (typeof next !== "string" || next.length > 2000) return null;
+  let decoded;
+  try {
+    decoded = decodeURIComponent(next);
+  } catch (_error) {
+    return null;
+  }
+  const path = /^\/(?![/\\])[^\\\u0000-\u001f\u007f]*$/;
+  if (!path.test(next) || !path.test(decoded)) return null;
+  return new URL(next, location.origin).origin === location.origin ? next : null;
+}
+
+function refusal(error) {
+  if (error.status === 429) return `${t("sign_in.throttled")} (${error.message})`;
+  return t("sign_in.refused");
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("sign-in-form");
   form.addEventListener("submit", async (event) => {
@@ -12,12 +33,10 @@ document.addEventListener("DOMContentLoaded", () => {
         method: "POST",
         body: { username: data.get("username"), password: data.get("password") },
       });
-      const next = new URLSearchParams(location.search).get("next");
-      // Only a path on this site: never send a person to another site after signing in.
-      const safe = next && next.startsWith("/") && !next.startsWith("//") ? next : null;
-      location.assign(safe || (me.role === "community_worker" ? "/worker" : "/console"));
+      const next = samePath(PAGE.next);
+      location.assign(next || (me.role === "community_worker" ? "/worker" : "/console"));
     } catch (error) {
-      showMessage("sign-in-error", error.code === "account_locked" ? `${t("sign_in.locked")} (${error.message})` : t("sign_in.refused"));
+      showMessage("sign-in-error", refusal(error));
     }
   });
 });
