@@ -42,7 +42,7 @@ from eldercare.devices_cli import broker_config, devices_app
 from eldercare.simulate_cli import run_street_demo, simulate_app
 from kernel import migrate
 from kernel.database import create_engine, session_factory
-from kernel.settings import Role, Settings, get_settings
+from kernel.settings import PRIVATE_UMASK, Role, Settings, get_settings, make_data_dir_private
 
 app = typer.Typer(
     help="Pinghu smart elderly-care call centre and terminal gateway.",
@@ -62,6 +62,9 @@ FULL_REGISTER = 16_884
 
 def main() -> None:
     """Entry point of the `eldercare` console script."""
+    # Whatever this process writes (the SQLite file and its -wal/-shm, the start-up lock, a
+    # register file, an import report) may hold personal data: owner-only from the start.
+    os.umask(PRIVATE_UMASK)
     app()
 
 
@@ -188,6 +191,8 @@ def up(
 ) -> None:
     """Run the whole system in one process on the embedded defaults (or the servers configured)."""
     settings = get_settings()
+    # A data folder from before, or copied in, may be readable by others: not from now on.
+    make_data_dir_private(settings.data_dir)
     # Set in the environment or .env counts as asked for, like the option: then it must be free.
     mqtt_asked = mqtt_port is not None or "mqtt_port" in settings.model_fields_set
     settings = settings.model_copy(
@@ -516,6 +521,7 @@ def import_register(
     except ValueError:
         errors.print(f"[red]--as-of {as_of!r} is not a date like 2026-11-23.[/red]")
         raise typer.Exit(2) from None
+    make_data_dir_private(settings.data_dir)
     migrate.upgrade(settings.effective_database_url)
     try:
         result = asyncio.run(_import(settings, file, day, encoding, dry_run))
@@ -570,6 +576,7 @@ def seed(
         )
         console.print(f"Wrote {count:,} elders to {out}.")
         return
+    make_data_dir_private(settings.data_dir)
     migrate.upgrade(settings.effective_database_url)
     result = asyncio.run(_seed(settings, count, seed_value))
     _print_summary(result)

@@ -7,6 +7,7 @@ import collections
 import contextlib
 import json
 import logging
+import os
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 from kernel.bus import Bus
+from kernel.settings import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +58,19 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(database))
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _create_private(database: Path) -> None:
+    """Create the SQLite file owner-only (0600), in a folder made 0700 if it is new, before
+    SQLite does (it would make it 0644); SQLite gives its -wal and -shm the file's mode."""
+    database.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

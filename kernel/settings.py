@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import enum
+import logging
+import os
 import socket
+import stat
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -11,6 +14,15 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+# The data folder holds personal data: the SQLite file (ID numbers, phones, health, device
+# secrets) and its -wal/-shm, register files, the demo password. Only its owner may read it.
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+# New files of a process that writes personal data are owner-only from the start.
+PRIVATE_UMASK = 0o077
 
 
 class Role(enum.StrEnum):
@@ -211,6 +223,25 @@ class Settings(BaseSettings):
         if self.twilio_account_sid and self.twilio_auth_token and has_sender:
             return "twilio"
         return "outbox"
+
+
+def make_data_dir_private(data_dir: Path) -> list[tuple[Path, int]]:
+    """Create the data folder owner-only (0700), and take group and other access away from it
+    and from everything in it that has some (files 0600); each change is logged. Returns what
+    was tightened, with its mode before."""
+    data_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    tightened: list[tuple[Path, int]] = []
+    for path in [data_dir, *sorted(data_dir.rglob("*"))]:
+        status = path.lstat()
+        if stat.S_ISLNK(status.st_mode):
+            continue  # its target is not ours to change
+        mode = stat.S_IMODE(status.st_mode)
+        private = PRIVATE_DIR_MODE if stat.S_ISDIR(status.st_mode) else PRIVATE_FILE_MODE
+        if mode & ~private:
+            os.chmod(path, mode & private)
+            log.warning("%s was readable by others (%o): now %o", path, mode, mode & private)
+            tightened.append((path, mode))
+    return tightened
 
 
 @lru_cache

@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -315,3 +316,24 @@ def test_a_gateway_process_and_a_call_centre_process_close_the_loop_between_them
                 output = running.process.communicate(timeout=30)[0]
                 assert running.process.returncode == 0, output
     assert "Pinghu gateway is up" in output
+
+
+def test_the_command_line_writes_the_data_folder_owner_only_and_tightens_an_old_one(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    old = data / "synthetic_register_old.csv"
+    old.write_text("姓名,身份证号\n")
+    old.chmod(0o644)
+    result = subprocess.run(
+        [sys.executable, "-m", "eldercare", "seed", "--count", "3"],
+        cwd=tmp_path, env=clean_env(tmp_path), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "synthetic_register_old.csv was readable by others (644): now 600" in result.stderr
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data.iterdir()}
+    assert "eldercare.db" in modes and any(n.startswith("synthetic_register_3") for n in modes)
+    assert set(modes.values()) == {0o600}, modes
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
