@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
@@ -39,3 +40,22 @@ class NotFoundError(DomainError):
 
     status_code = 404
     code = "not_found"
+
+
+Dependency = TypeVar("Dependency", bound=Callable[..., Any])
+
+
+def raises(*errors: type[DomainError]) -> Callable[[Dependency], Dependency]:
+    """Marks a dependency with the domain errors it raises (sign in first, a role it needs), so
+    that every route depending on it documents them (kernel.web.document_dependency_errors)."""
+
+    def mark(dependency: Dependency) -> Dependency:
+        dependency.domain_errors = (*getattr(dependency, "domain_errors", ()), *errors)  # type: ignore[attr-defined]
+        return dependency
+
+    return mark
+
+
+def errors_raised_by(dependency: Callable[..., Any]) -> tuple[type[DomainError], ...]:
+    """The domain errors a dependency was marked with (`raises`)."""
+    return tuple(getattr(dependency, "domain_errors", ()))

@@ -1,17 +1,23 @@
 """What every HTTP route shares: a unit of work per request, the security headers of every
-answer, and access logs that keep what people searched for out of them."""
+answer, access logs that keep what people searched for out of them, and an OpenAPI that shows
+the errors each route can answer."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.openapi.utils import validation_error_definition, validation_error_response_definition
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kernel.errors import ErrorBody, errors_raised_by
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -115,3 +121,70 @@ def redact_access_logs() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, QueryValuesRedacted) for f in logger.filters):
             logger.addFilter(QueryValuesRedacted())
+
+
+SCHEMAS = "#/components/schemas/"
+
+
+def document_dependency_errors(app: FastAPI) -> None:
+    """Make the app's OpenAPI show every error answer a route can give that FastAPI does not see
+    in the route itself: the domain errors its dependencies raise (`kernel.errors.raises`: 401
+    not signed in, 403 a role it needs), and FastAPI's validation error beside a route's own 422
+    (declaring a DomainError's 422 hides the validation error's shape from FastAPI's OpenAPI,
+    while invalid input still gets it)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()  # FastAPI keeps it in app.openapi_schema: changed once, in place
+        if schema.get("x-dependency-errors"):
+            return schema
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        # Each route as the app serves it, with the dependencies of the routers it was included by.
+        for route in iter_route_contexts(app.routes):
+            if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+                continue
+            errors = [
+                e for call in _dependency_calls(route.dependant) for e in errors_raised_by(call)
+            ]
+            for method in route.methods or ():
+                operation = schema["paths"].get(route.path_format, {}).get(method.lower())
+                if operation is not None:
+                    _document(operation, errors, components)
+        schema["x-dependency-errors"] = True
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _dependency_calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    for dependency in dependant.dependencies:
+        if dependency.call is not None:
+            yield dependency.call
+        yield from _dependency_calls(dependency)
+
+
+def _document(operation: dict[str, Any], errors: list[Any], components: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    error_body = {"$ref": SCHEMAS + "ErrorBody"}
+    for error in errors:
+        if str(error.status_code) not in responses:
+            responses[str(error.status_code)] = {
+                "description": error.__doc__ or error.code,
+                "content": {"application/json": {"schema": error_body}},
+            }
+            components.setdefault(
+                "ErrorBody", ErrorBody.model_json_schema(ref_template=SCHEMAS + "{model}")
+            )
+    invalid = responses.get("422")
+    validates = "parameters" in operation or "requestBody" in operation
+    if invalid is None or not validates:
+        return
+    content = invalid.setdefault("content", {}).setdefault("application/json", {})
+    shape = content.get("schema", {})
+    validation = {"$ref": SCHEMAS + "HTTPValidationError"}
+    if shape == validation or validation in shape.get("anyOf", []):
+        return
+    content["schema"] = {"anyOf": [shape, validation]} if shape else validation
+    invalid["description"] = f"{invalid.get('description', '')} Or: the input is not valid.".strip()
+    components.setdefault("ValidationError", validation_error_definition)
+    components.setdefault("HTTPValidationError", validation_error_response_definition)

@@ -26,7 +26,7 @@ from callcenter.accounts.schemas import (
     StaffAccountRead,
 )
 from callcenter.accounts.service import SignInClient, Throttled
-from kernel.errors import DomainError, NotFoundError
+from kernel.errors import DomainError, NotFoundError, raises
 from kernel.models import StaffMember, StaffRole, utcnow
 from kernel.web import Session
 
@@ -113,6 +113,7 @@ async def signed_in_member(connection: HTTPConnection) -> StaffMember | None:
     return connection.state.staff_member  # type: ignore[no-any-return]
 
 
+@raises(NotSignedInError)
 async def current_actor(connection: HTTPConnection) -> Actor:
     """The signed-in person making this request (an HTTP request or a WebSocket); 401 if none."""
     websocket = connection.scope["type"] == "websocket"
@@ -132,6 +133,7 @@ CurrentActor = Annotated[Actor, Depends(current_actor)]
 def role_in(*roles: StaffRole) -> Callable[[Actor], Coroutine[Any, Any, Actor]]:
     """A dependency: the signed-in person, if their role is one of these (403 otherwise)."""
 
+    @raises(ForbiddenError)
     async def allowed(actor: CurrentActor) -> Actor:
         if actor.role not in roles:
             raise ForbiddenError(f"this needs one of the roles: {', '.join(roles)}")
