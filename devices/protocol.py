@@ -24,6 +24,12 @@ from pydantic_core import PydanticCustomError
 from devices.ids import DeviceKind
 
 MAX_PAYLOAD_BYTES = 4096
+# The largest MQTT packet a client of this protocol sends: a PUBLISH of a MAX_PAYLOAD_BYTES message
+# on the longest topic (a prefix and a 64-character id, 84 bytes with its length), with its fixed
+# header (5 bytes at most), packet id (2) and room for MQTT 5 properties. Every broker disconnects
+# a client sending a larger packet before it holds it whole (docs/protocol.md). Between the two,
+# an oversized message still reaches the gateway and is rejected as `too_large`, kept for review.
+MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + 512
 DEFAULT_MAX_SKEW = timedelta(hours=24)
 WELCOME = b'{"v":1,"type":"welcome"}'
 # The close code the gateway uses when a WebSocket hello is refused (docs/protocol.md).
@@ -454,6 +460,51 @@ def _decode_hello(text: str) -> Hello | Rejection:
         return Hello.model_validate(envelope)
     except ValidationError as error:
         return _rejection_from(error)
+
+
+# A field whose value is a credential: the hello's `secret`, and whatever a confused client calls
+# one. Its value is never kept, logged or shown (docs/gateway.md, "Rejected messages").
+_SECRET_KEY = re.compile(r"secret|pass(?:word|wd)?|pwd|token|credential|auth", re.IGNORECASE)
+# A JSON member with such a key, in raw bytes that may not be JSON at all (cut, or broken): the
+# value is a string up to its closing quote (or the end), or anything up to the next , } or ].
+_SECRET_MEMBER = re.compile(
+    rb'("(?:[^"\\]|\\.)*(?:secret|pass|pwd|token|credential|auth)(?:[^"\\]|\\.)*"\s*:\s*)'
+    rb'(?:"(?:[^"\\]|\\.)*(?:"|$)|[^,}\]]*)',
+    re.IGNORECASE | re.DOTALL,
+)
+REDACTED = "[redacted]"
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if _SECRET_KEY.search(key) else _redact_value(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact_value(item) for item in value]
+    return value
+
+
+def redact_secrets(payload: bytes) -> bytes:
+    """The payload with the value of every credential-like field replaced by "[redacted]".
+
+    A JSON payload is read as JSON, so that a key spelt with escapes (`"s\\u0065cret"`) is found
+    too, and written back compactly when it held one; any other payload (cut, broken, not JSON)
+    has such members replaced in its raw bytes. Never raises.
+    """
+    try:
+        value = _DECODER.decode(payload.decode("utf-8"))
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, a repeated key, too deep
+        value = None
+    if isinstance(value, dict | list):
+        redacted = _redact_value(value)
+        if redacted != value:
+            return (
+                _encode(redacted) if isinstance(redacted, dict) else json.dumps(redacted).encode()
+            )
+        return payload
+    return _SECRET_MEMBER.sub(rb'\1"' + REDACTED.encode() + rb'"', payload)
 
 
 def message_id_of(payload: bytes) -> str | None:

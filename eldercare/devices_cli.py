@@ -20,8 +20,12 @@ from gateway.credentials import repository
 from gateway.credentials.schemas import DeviceCredentials, DeviceRow
 from gateway.credentials.service import (
     BridgeLogin,
+    BrokerNotReloadedError,
     UnknownDeviceError,
     credentials_of,
+    mosquitto_files,
+    reload_mosquitto,
+    replace_mosquitto_password,
     rotate_device_secret,
     write_mosquitto_config,
 )
@@ -36,6 +40,7 @@ console = Console()
 errors = Console(stderr=True)
 
 GATEWAY_PASSWORD_ENV = "ELDERCARE_MQTT_GATEWAY_PASSWORD"
+DEFAULT_MOSQUITTO_DIR = Path("data/mosquitto")
 BRIDGE_PASSWORD_ENV = "ELDERCARE_MQTT_BRIDGE_PASSWORD"
 ROTATION_ACTOR = "devices-credentials"
 # Below this a battery is shown in red (unless --low-battery sets another bar).
@@ -154,6 +159,14 @@ def credentials(
     rotate: Annotated[
         bool, typer.Option("--rotate", help="Issue a new secret in place of the old one.")
     ] = False,
+    mosquitto: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --rotate: the folder `broker-config` wrote for a Mosquitto on this host "
+            "(default data/mosquitto, if there); its password file gets the new secret and the "
+            "broker is reloaded, which throws off the device's connection at once."
+        ),
+    ] = None,
 ) -> None:
     """Show a device's MQTT login and topics; with --rotate, issue it a new secret first."""
     settings = get_settings()
@@ -172,10 +185,42 @@ def credentials(
     console.print(table)
     if rotate:
         console.print(
-            "[bold]New secret issued.[/bold] Write it into the terminal. For an external "
-            "Mosquitto, run `eldercare broker-config` again and reload the broker "
-            "(kill -HUP <its pid>); until then it still accepts the old secret."
+            "[bold]New secret issued.[/bold] Write it into the terminal. The gateway refuses "
+            "the old one at once and closes the device's WebSocket and embedded-broker "
+            "connections within a second."
         )
+        _rotate_on_mosquitto(mosquitto, login)
+
+
+def _rotate_on_mosquitto(folder: Path | None, login: DeviceCredentials) -> None:
+    """Put a rotated secret into a local Mosquitto's password file and reload the broker."""
+    files = mosquitto_files(folder or DEFAULT_MOSQUITTO_DIR)
+    if folder is None and not files.passwords.exists():
+        console.print(
+            "No Mosquitto files in data/mosquitto: for an external Mosquitto, pass --mosquitto "
+            "DIR (its `broker-config` folder); until its broker is reloaded it takes the old one."
+        )
+        return
+    try:
+        replace_mosquitto_password(files, login.username, login.password)
+    except (OSError, KeyError) as error:
+        errors.print(
+            f"[red]Mosquitto's password file not updated:[/red] {escape(str(error))}. Run "
+            "`eldercare broker-config` again and reload the broker (kill -HUP <its pid>); until "
+            "then it still accepts the old secret."
+        )
+        raise typer.Exit(1) from None
+    try:
+        pid = reload_mosquitto(files)
+    except BrokerNotReloadedError as error:
+        errors.print(
+            f"[yellow]Password file updated, broker not reloaded:[/yellow] {escape(str(error))}."
+            " Reload it (kill -HUP <its pid>); until then it still accepts the old secret."
+        )
+        raise typer.Exit(1) from None
+    console.print(
+        f"Mosquitto {pid} reloaded: the old secret is refused, the device's connection closed."
+    )
 
 
 async def _device_logins(settings: Settings) -> list[tuple[str, str]]:
@@ -188,10 +233,32 @@ async def _device_logins(settings: Settings) -> list[tuple[str, str]]:
 
 
 def broker_config(
-    out: Annotated[Path, typer.Option(help="Folder to write the Mosquitto files into.")] = Path(
-        "data/mosquitto"
-    ),
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port the broker listens on.")] = 1883,
+    out: Annotated[
+        Path, typer.Option(help="Folder to write the Mosquitto files into.")
+    ] = DEFAULT_MOSQUITTO_DIR,
+    port: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Port the broker listens on: devices' (each client id bound to its login), or a "
+            "core's gateways and bridges.",
+        ),
+    ] = 1883,
+    gateway_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Single broker: a listener of the gateways' own (client ids of their choosing, "
+            "for several gateways and their takeovers), on --gateway-host. Without it, one "
+            "gateway connects on --port.",
+        ),
+    ] = None,
+    gateway_host: Annotated[
+        str,
+        typer.Option(help="Address of the gateways' listener: one devices cannot reach."),
+    ] = "127.0.0.1",
     gateway_username: Annotated[
         str, typer.Option(help="MQTT account the gateway reads uplinks with.")
     ] = "eldercare-gateway",
@@ -233,6 +300,7 @@ def broker_config(
         with console.status(f"Hashing {len(logins):,} device secrets…"):
             files = write_mosquitto_config(
                 out, logins, gateway_username, gateway_password, port,
+                gateway_port=gateway_port, gateway_host=gateway_host,
                 bridge_username=bridge_username if bridge is None else None,
                 bridge_password=bridge_password, bridge_to=bridge,
             )  # fmt: skip
@@ -251,9 +319,12 @@ def broker_config(
         )
     # A password taken from the environment is not echoed; a generated one was just shown anyway.
     password_part = quote(gateway_password, safe="") if generated else "<password>"
+    gateway_at = f"{gateway_host}:{gateway_port}" if gateway_port else f"127.0.0.1:{port}"
     console.print(
         f"Run the broker:   mosquitto -c {escape(str(files.config))}\n"
         f"Point the system: ELDERCARE_MQTT_URL=mqtt://{quote(gateway_username, safe='')}:"
-        f"{password_part}@127.0.0.1:{port}\n"
-        "After new devices or a rotated secret, run this again and reload: kill -HUP <mosquitto pid>."
+        f"{password_part}@{gateway_at}\n"
+        "After new devices, run this again and reload: kill -HUP $(cat "
+        f"{escape(str(files.pid))}).\n"
+        "`eldercare devices credentials ID --rotate` updates these files and reloads by itself."
     )

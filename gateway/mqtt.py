@@ -48,6 +48,11 @@ BACKOFF_FIRST_S = 0.02
 # core, which does not restore `$share/` subscriptions, drops it (docs/operations.md). A connect
 # a second to a broker that is down costs nothing worth saving.
 BACKOFF_MAX_S = 1.0
+# A dead gateway's session is taken this long after its will is read, if no `online` of it came
+# meanwhile. Status messages are not retained (gateway.broker.session): a gateway that was away
+# reads what its session queued, a peer's `offline` and, milliseconds later, the same peer's
+# `online` once it came back; taking the session at the first would throw a living peer off.
+STALE_STATUS_GRACE_S = 1.0
 YIELD_EVERY = 32
 # What one read from the broker's socket may take: ~80 readings, ~3 ms of paho's work, after
 # which the loop turns to other tasks (an SOS among them) before the next read.
@@ -149,9 +154,7 @@ async def run_mqtt_ingest(
                     await _subscribe(client, login.uplink_filter)
                     if watches_peers:
                         await _subscribe(client, STATUS_FILTER)
-                        await client.publish(
-                            status_topic(login.client_id), ONLINE, qos=1, retain=True
-                        )
+                        await client.publish(status_topic(login.client_id), ONLINE, qos=1)
                     log.info(
                         "gateway %s subscribed to %s on %s:%d",
                         login.client_id, login.uplink_filter, login.host, login.port,
@@ -207,6 +210,10 @@ async def _hold_peer_session(
 ) -> None:
     """A dead gateway's session, taken over until its owner is back (or the broker goes)."""
     try:
+        await asyncio.sleep(STALE_STATUS_GRACE_S)
+        if not peers.is_down(peer):
+            log.info("gateway %s is back; its session is not taken", peer)
+            return
         await run_mqtt_ingest(dataclasses.replace(login, client_id=peer), ingest, taken_over=True)
     except Exception:
         log.exception("taking over gateway %s's session failed", peer)

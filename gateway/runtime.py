@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devices.protocol import downlink_topic
-from gateway.ingest.registry import DeviceRegistry
+from gateway.ingest.registry import ROTATION_POLL_S, DeviceRegistry
 from gateway.ingest.service import Ingest
 from gateway.ingest.tasks import Announce, BatchWriter, WriteLock
 from gateway.mqtt import BrokerLogin, run_mqtt_ingest
@@ -57,8 +57,10 @@ class GatewayRuntime:
             announce=announce,
         )
         self.mqtt_connected = asyncio.Event()
-        # Terminals on WebSocket, by device id: how to send them a frame.
+        # Terminals on WebSocket, by device id: how to send them a frame, how to close them.
         self.sockets: dict[str, Callable[[bytes], Awaitable[None]]] = {}
+        self.socket_closers: dict[str, Callable[[], Awaitable[None]]] = {}
+        self.registry.on_rotated(self._close_socket)
         self._mqtt_publish: Callable[[str, bytes], Awaitable[None]] | None = None
         self._sessions = sessions
         self._settings = settings
@@ -84,6 +86,7 @@ class GatewayRuntime:
             "presence-sweep", lambda: sweep_presence(self._sessions, offline_after, self._stop)
         )
         self.supervisor.start("registry-refresh", self._refresh_registry)
+        self.supervisor.start("secret-rotations", self._follow_rotations)
         self.supervisor.start(
             "notice-sender", lambda: run_notice_sender(self._sessions, self.deliver, self._stop)
         )
@@ -152,6 +155,19 @@ class GatewayRuntime:
             # either (its PUBACK waits for the write), so the broker delivers it again.
             log.exception("%d rows not written at stop; the broker keeps them", self.writer.pending)
         await self._writes.close()
+
+    async def _close_socket(self, device_id: str) -> None:
+        """Close the device's WebSocket (its secret was rotated); it must say hello again."""
+        close = self.socket_closers.get(device_id)
+        if close is not None:
+            await close()
+
+    async def _follow_rotations(self) -> None:
+        while not await self._stop.pause(ROTATION_POLL_S):
+            try:
+                await self.registry.refresh_rotations()
+            except (SQLAlchemyError, OSError):
+                log.warning("rotations not read (database unavailable); trying again")
 
     async def _refresh_registry(self) -> None:
         while not await self._stop.pause(REGISTRY_REFRESH_S):

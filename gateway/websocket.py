@@ -42,6 +42,8 @@ async def device_socket(websocket: WebSocket) -> None:
         return
     hello = decode_hello(hello_text)
     if isinstance(hello, Rejection):
+        # Kept with its secret redacted (gateway.ingest.tasks.reject_row): a hello refused for
+        # its version, its type, its device id or a repeated key still carries one.
         ingest.refuse_handshake(None, _utf8(hello_text), hello)
         await _close(websocket, WS_CLOSE_UNAUTHORIZED, hello.detail)
         return
@@ -63,8 +65,14 @@ async def device_socket(websocket: WebSocket) -> None:
     async def send(payload: bytes) -> None:
         await websocket.send_text(payload.decode())
 
-    sockets = websocket.app.state.gateway.sockets
+    async def close() -> None:
+        # Its secret was rotated: it must say hello again, with the new one.
+        await _close(websocket, WS_CLOSE_UNAUTHORIZED, "secret rotated")
+
+    gateway = websocket.app.state.gateway
+    sockets, closers = gateway.sockets, gateway.socket_closers
     sockets[hello.device] = send
+    closers[hello.device] = close
     clean = False
     try:
         while True:
@@ -82,6 +90,8 @@ async def device_socket(websocket: WebSocket) -> None:
     finally:
         if sockets.get(hello.device) is send:
             del sockets[hello.device]
+        if closers.get(hello.device) is close:
+            del closers[hello.device]
         if not clean:
             await _handled(ingest, Inbound("ws", hello.device, None, OFFLINE, utcnow()))
 

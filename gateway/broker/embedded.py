@@ -1,10 +1,14 @@
 """The embedded MQTT broker: amqtt in this process, enforcing the device rules of docs/protocol.md.
 
-The same rules a real Mosquitto gets from `gateway.credentials.service` (password file and ACL),
-here as two amqtt plugins: a device logs in with username = client id = its id and its secret,
-publishes only to its uplink and reads only its downlink; the gateway's account reads every
-uplink and writes every downlink; nobody is anonymous. `_DeviceBroker` mends the places where
-amqtt 0.12.1 itself would let a client past those rules.
+The same rules a real Mosquitto gets from `gateway.credentials.service` (password file, ACL and
+mosquitto.conf), here as two amqtt plugins and a few mends (docs/gateway.md, "Broker rules"): a
+device logs in with its id and its secret, under a client id that is its id (or its id and a
+suffix, `<id>-sub`: never another's; Mosquitto's `use_username_as_clientid` makes any client id
+the login itself); it publishes only to its uplink and reads
+only its downlink; the gateway's account reads every uplink and writes every downlink; nobody is
+anonymous; a message or will with the retain flag is refused (`retain_available false`), and so is
+a packet over MAX_PACKET_BYTES (`max_packet_size`), both by closing the connection. `_DeviceBroker`
+mends the places where amqtt 0.12.1 itself would let a client past those rules.
 
 What amqtt cannot do, so neither can this broker: MQTT 5 (3.1.1 only), `$share/` subscriptions
 (refused here, see `_gateway_may_subscribe`), sessions that survive a restart (queued messages
@@ -22,7 +26,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from amqtt.adapters import ReaderAdapter, StreamReaderAdapter, StreamWriterAdapter, WriterAdapter
 from amqtt.broker import Broker
@@ -30,12 +34,14 @@ from amqtt.contexts import Action, BrokerConfig, ListenerConfig, ListenerType
 from amqtt.errors import AMQTTError, MQTTError, NoDataError
 from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.mqtt.publish import PublishPacket
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
 from amqtt.utils import gen_client_id
 
 from devices.protocol import (
     DOWNLINK_PREFIX,
+    MAX_PACKET_BYTES,
     UPLINK_PREFIX,
     device_from_uplink_topic,
     downlink_topic,
@@ -44,6 +50,15 @@ from devices.protocol import (
 
 LoginCheck = Callable[[str, str], Awaitable[bool]]
 """(username, password) -> may this device log in?"""
+
+
+@runtime_checkable
+class RotationFeed(Protocol):
+    """Tells of devices whose secret was rotated (gateway.ingest.registry.DeviceRegistry)."""
+
+    def on_rotated(self, listener: Callable[[str], Awaitable[object]]) -> None:
+        """Call `listener` with the id of each device whose secret changes."""
+
 
 logger = logging.getLogger(__name__)
 
@@ -112,10 +127,12 @@ def _gateway_may_subscribe(topic_filter: str) -> bool:
 
 
 def _own_client_id(client_id: str | None, username: str) -> bool:
-    """The device's id, or its id and a suffix (`<id>-sub`): never another device's session.
+    """The device's id, or its id and a suffix (`<id>-sub`): never another device's session,
+    nor a gateway's.
 
     A terminal connects once, as its id (the protocol). A person testing with mosquitto_sub and
-    mosquitto_pub needs two connections of one device, which may not share a client id.
+    mosquitto_pub needs two connections of one device, which may not share a client id. (Mosquitto
+    with `use_username_as_clientid` gives both the id itself: they throw each other off there.)
     """
     return client_id is not None and (client_id == username or client_id.startswith(username + "-"))
 
@@ -165,10 +182,13 @@ class DeviceLoginPlugin(BaseAuthPlugin):
                 and await self._registry_allows(accounts, username, password)
             )
         # amqtt publishes a will without asking the topic plugin, so a device could otherwise
-        # name another device's uplink, or a downlink, as its will.
+        # name another device's uplink, or a downlink, as its will. Nothing is retained here,
+        # a will neither (Mosquitto with `retain_available false` refuses it too).
         if allowed and session.will_flag:
             topic = session.will_topic or ""
-            allowed = may_publish(accounts.gateway_username, username, topic)
+            allowed = not session.will_retain and may_publish(
+                accounts.gateway_username, username, topic
+            )
         return allowed
 
     async def _registry_allows(
@@ -227,7 +247,18 @@ class _SubscriptionTable(dict[str, list[tuple[Session, int]]]):
 
 
 class _KeepAliveHandler(BrokerProtocolHandler):
-    """amqtt's protocol handler, ending a connection that stays silent past its keep-alive."""
+    """amqtt's protocol handler, ending a connection that stays silent past its keep-alive, or
+    that publishes with the retain flag."""
+
+    async def handle_publish(self, publish_packet: PublishPacket) -> None:
+        """A message with the retain flag ends the connection, unread (as Mosquitto does with
+        `retain_available false`); any other goes on as amqtt's own handler takes it."""
+        if publish_packet.retain_flag:
+            client = self.session.client_id if self.session else None
+            logger.warning("client %s published with the retain flag; disconnected", client)
+            await self.handle_connection_closed()
+            return
+        await super().handle_publish(publish_packet)
 
     def handle_read_timeout(self) -> None:
         """End the connection as lost, so that the broker publishes the will (MQTT-3.1.2-24)."""
@@ -276,6 +307,21 @@ class _DeviceBroker(Broker):
             await writer.close()
             raise MQTTError(f"refused the login of client {incoming.client_id!r}")
         return handler, await self._resume_session(incoming)
+
+    async def evict(self, username: str) -> bool:
+        """Close the connection of this device's session, if it has one; True if it had.
+
+        Its will is published (it is offline now); its next CONNECT is checked afresh.
+        """
+        entry = self._sessions.get(username)
+        if entry is None:
+            return False
+        session, handler = entry
+        if session.username != username or not session.transitions.is_connected():
+            return False
+        await handler.handle_connection_closed()
+        await handler.stop()
+        return True
 
     async def retain_message(
         self,
@@ -326,6 +372,45 @@ class _DeviceBroker(Broker):
         return session
 
 
+class PacketTooLargeError(AMQTTError):
+    """A client announced a packet over MAX_PACKET_BYTES; its connection ends unread."""
+
+
+class _SizeCappedReader(ReaderAdapter):
+    """The connection's reader, refusing any packet larger than MAX_PACKET_BYTES.
+
+    amqtt reads a packet as its type byte, its remaining length a byte at a time, then the body
+    in reads of at most that length (and holds it whole: it took a 50 MB message). This follows
+    the same framing, and once a fixed header announces more than the cap it raises instead of
+    reading on: amqtt ends the connection as lost, as Mosquitto does with `max_packet_size`.
+    """
+
+    def __init__(self, reader: ReaderAdapter) -> None:
+        self._reader = reader
+        self._header = bytearray()  # the fixed header read so far
+        self._body_left = 0  # bytes of the current packet's body still to read
+
+    async def read(self, n: int = -1) -> bytes:
+        data = await self._reader.read(n)
+        if self._body_left:
+            self._body_left -= len(data)
+            return data
+        self._header += data
+        if len(self._header) >= 2 and not self._header[-1] & 0x80:
+            remaining = 0
+            for shift, byte in enumerate(self._header[1:]):
+                remaining |= (byte & 0x7F) << (7 * shift)
+            size = len(self._header) + remaining
+            self._header.clear()
+            if size > MAX_PACKET_BYTES:
+                raise PacketTooLargeError(f"a {size}-byte packet, at most {MAX_PACKET_BYTES}")
+            self._body_left = remaining
+        return data
+
+    def feed_eof(self) -> None:
+        self._reader.feed_eof()
+
+
 def _plugin_path(plugin: type) -> str:
     return f"{plugin.__module__}.{plugin.__qualname__}"
 
@@ -358,7 +443,7 @@ def _quiet_amqtt_logs() -> None:
 class EmbeddedBroker:
     """amqtt in this process, enforcing the device rules of the wire protocol."""
 
-    def __init__(self, broker: Broker) -> None:
+    def __init__(self, broker: _DeviceBroker) -> None:
         self._broker = broker
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[Any]] = set()
@@ -389,11 +474,17 @@ class EmbeddedBroker:
         self._connections.add(task)
         try:
             await self._broker.external_connected(
-                StreamReaderAdapter(reader), StreamWriterAdapter(writer), _LISTENER
+                _SizeCappedReader(StreamReaderAdapter(reader)),
+                StreamWriterAdapter(writer),
+                _LISTENER,
             )
         finally:
             self._connections.discard(task)
             writer.close()
+
+    async def evict(self, device_id: str) -> bool:
+        """Close the device's live connection (its secret was rotated); True if it had one."""
+        return await self._broker.evict(device_id)
 
     async def stop(self) -> None:
         """Stop listening, end every session and close every connection."""
@@ -419,8 +510,14 @@ async def start_embedded_broker(
     check_login: LoginCheck,
     gateway_username: str,
     gateway_password: str,
+    rotations: RotationFeed | None = None,
 ) -> EmbeddedBroker:
-    """Start the broker on host:port (0: any free port); BrokerPortError if it cannot listen."""
+    """Start the broker on host:port (0: any free port); BrokerPortError if it cannot listen.
+
+    A device whose secret `rotations` says was rotated is disconnected at once (its next CONNECT
+    is checked with `check_login`). Without `rotations`, a `check_login` that is the method of a
+    RotationFeed (the gateway's device registry) is that feed.
+    """
     _quiet_amqtt_logs()
     accounts = BrokerAccounts(check_login, gateway_username, gateway_password)
     embedded = EmbeddedBroker(_DeviceBroker(_broker_config(accounts)))
@@ -429,4 +526,9 @@ async def start_embedded_broker(
     except BaseException:
         await embedded.stop()
         raise
+    if rotations is None:
+        owner = getattr(check_login, "__self__", None)
+        rotations = owner if isinstance(owner, RotationFeed) else None
+    if rotations is not None:
+        rotations.on_rotated(embedded.evict)
     return embedded

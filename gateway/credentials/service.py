@@ -3,18 +3,27 @@
 A device logs in with username = client id = its id and password = its secret (docs/protocol.md)
 and may publish only to its uplink and read only its downlink. A real Mosquitto enforces that
 from three files written here: `passwords` (Mosquitto 2.x PBKDF2-SHA512 hashes, as
-`mosquitto_passwd` writes them), `acl` and `mosquitto.conf`.
+`mosquitto_passwd` writes them), `acl` and `mosquitto.conf`; the embedded broker
+(gateway.broker.embedded) enforces the same rules in code (docs/gateway.md, "Broker rules").
+
+Where devices connect, a listener sets `use_username_as_clientid`: the client id is the login,
+whatever the CONNECT said, so no device can take another's session or a gateway's. Gateways need
+ids of their own and take over dead peers' sessions (gateway.broker.session), so they connect
+where devices do not: a core broker's listener (edges carry the devices), or on a single broker
+a second listener (`gateway_port`), on a host devices cannot reach.
 """
 
 from __future__ import annotations
 
 import base64
+import enum
 import hashlib
 import os
 import pwd
 import re
 import secrets
 import shutil
+import signal
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,7 +31,13 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from devices.protocol import DOWNLINK_PREFIX, UPLINK_PREFIX, downlink_topic, uplink_topic
+from devices.protocol import (
+    DOWNLINK_PREFIX,
+    MAX_PACKET_BYTES,
+    UPLINK_PREFIX,
+    downlink_topic,
+    uplink_topic,
+)
 from gateway.broker.session import STATUS_PREFIX
 from gateway.credentials import repository
 from gateway.credentials.schemas import DeviceCredentials
@@ -81,6 +96,7 @@ class MosquittoFiles:
     config: Path
     passwords: Path
     acl: Path
+    pid: Path  # written by Mosquitto while it runs (`pid_file`)
 
 
 def issue_secret() -> str:
@@ -173,41 +189,57 @@ class BridgeLogin:
     password: str
 
 
-def mosquitto_acl(gateway_username: str, bridge_username: str | None = None) -> str:
+class BrokerRole(enum.StrEnum):
+    """What one Mosquitto of the deployment serves, from the flags `broker-config` was given."""
+
+    SINGLE = "single"  # devices and gateways on one broker
+    CORE = "core"  # the gateways and the edges' bridges; no device logs in here
+    EDGE = "edge"  # devices, forwarded to the core by a bridge; no gateway logs in here
+
+
+def mosquitto_acl(
+    gateway_username: str | None, bridge_username: str | None = None, *, devices: bool = True
+) -> str:
     """The ACL file text: each device its own uplink (write) and downlink (read); the gateway all."""
-    _check_username(gateway_username)
-    bridge = ""
+    lines = ["# Written by `eldercare broker-config`; regenerate rather than edit."]
+    if devices:
+        # Pattern lines rather than a `user <id>` block per device. They grant exactly the same:
+        # %u is the username the broker authenticated against the password file, which lists only
+        # registered devices (and the gateway), so no one else can log in to use them, and a
+        # device cannot reach another's topics. The per-device form is not safer, only slower and
+        # able to drift: Mosquitto 2.0 parses user blocks in quadratic time (25,585 devices: 3.6 s
+        # of a broker that serves no one meanwhile, at start and at every SIGHUP reload after a
+        # rotation; patterns: 0.06 s), looks the user up linearly on every CONNECT, and a stale
+        # ACL would lock out a newly registered device.
+        lines += [
+            "# Every registered device: username = client id = device id (docs/protocol.md).",
+            f"pattern write {UPLINK_PREFIX}%u",
+            f"pattern read {DOWNLINK_PREFIX}%u",
+        ]
+    if gateway_username is not None:
+        _check_username(gateway_username)
+        # Read is checked when a message is delivered, against the message's own topic, so the
+        # gateway's `$share/<group>/eldercare/v1/up/#` subscriptions are covered by the plain topic.
+        lines += [
+            "",
+            "# The gateway reads every uplink (also through $share/...) and writes every downlink.",
+            "# Gateways keep their liveness on their status topics (gateway.broker.session).",
+            f"user {gateway_username}",
+            f"topic read {UPLINK_PREFIX}#",
+            f"topic write {DOWNLINK_PREFIX}#",
+            f"topic readwrite {STATUS_PREFIX}#",
+        ]
     if bridge_username is not None:
         _check_username(bridge_username)
         # Edge brokers carry devices' uplinks in and take the downlinks out: the gateway's mirror.
-        bridge = (
-            "\n# Edge brokers' bridges: they publish their devices' uplinks, read the downlinks.\n"
-            f"user {bridge_username}\n"
-            f"topic write {UPLINK_PREFIX}#\n"
-            f"topic read {DOWNLINK_PREFIX}#\n"
-        )
-    # Pattern lines rather than a `user <id>` block per device. They grant exactly the same: %u is
-    # the username the broker authenticated against the password file, which lists only registered
-    # devices (and the gateway), so no one else can log in to use them, and a device cannot reach
-    # another's topics. The per-device form is not safer, only slower and able to drift: Mosquitto
-    # 2.0 parses user blocks in quadratic time (25,585 devices: 3.6 s of a broker that serves no one
-    # meanwhile, at start and at every SIGHUP reload after a rotation; patterns: 0.06 s), looks the
-    # user up linearly on every CONNECT, and a stale ACL would lock out a newly registered device.
-    # Read is checked when a message is delivered, against the message's own topic, so the
-    # gateway's `$share/<group>/eldercare/v1/up/#` subscriptions are covered by the plain topic.
-    return (
-        "# Written by `eldercare broker-config`; regenerate rather than edit.\n"
-        "# Every registered device: username = client id = device id (docs/protocol.md).\n"
-        f"pattern write {UPLINK_PREFIX}%u\n"
-        f"pattern read {DOWNLINK_PREFIX}%u\n"
-        "\n"
-        "# The gateway reads every uplink (also through $share/...) and writes every downlink.\n"
-        "# Gateways keep their liveness on their status topics (gateway.broker.session).\n"
-        f"user {gateway_username}\n"
-        f"topic read {UPLINK_PREFIX}#\n"
-        f"topic write {DOWNLINK_PREFIX}#\n"
-        f"topic readwrite {STATUS_PREFIX}#\n"
-    ) + bridge
+        lines += [
+            "",
+            "# Edge brokers' bridges: they publish their devices' uplinks, read the downlinks.",
+            f"user {bridge_username}",
+            f"topic write {UPLINK_PREFIX}#",
+            f"topic read {DOWNLINK_PREFIX}#",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def edge_bridge_name(listener_port: int) -> str:
@@ -235,6 +267,9 @@ def mosquitto_bridge(bridge: BridgeLogin, edge_name: str) -> str:
                 "cleansession false",
                 "bridge_protocol_version mqttv311",
                 "try_private true",
+                # The bridge's state notice is a retained message with a retained will, which the
+                # core, keeping no retained message (retain_available false), would refuse.
+                "notifications false",
                 f"topic {UPLINK_PREFIX}# out 1",
                 f"topic {DOWNLINK_PREFIX}# in 1",
             ]
@@ -249,23 +284,52 @@ def mosquitto_conf(
     acl_file: Path,
     listener_port: int,
     listener_host: str = "127.0.0.1",
+    role: BrokerRole = BrokerRole.SINGLE,
+    gateway_port: int | None = None,
+    gateway_host: str = "127.0.0.1",
     persistence_dir: Path | None = None,
+    pid_file: Path | None = None,
     broker_user: str | None = None,
 ) -> str:
-    """The mosquitto.conf text: one listener, no anonymous clients, the password and ACL files."""
+    """The mosquitto.conf text: the listeners, no anonymous clients, the password and ACL files.
+
+    Devices connect on `listener_port` (unless this is a core), where the client id is the login.
+    Gateways connect on the core's `listener_port`, or on a single broker on `gateway_port`.
+    """
     lines = [
         "# Written by `eldercare broker-config`; run: mosquitto -c <this file>",
+        # One password file and ACL for every listener: Mosquitto 2.0.11 loses every last will
+        # with per-listener settings (fixed in 2.0.13), and the devices' wills mark them offline.
         "per_listener_settings false",
     ]
     if broker_user is not None:
         # Started as root, Mosquitto switches to this user (default `mosquitto`) before it reads
         # the password file, which only the file's owner may read (mode 0600).
         lines.append(f"user {broker_user}")
+    if pid_file is not None:
+        # Where a rotation finds the broker to reload (`eldercare devices credentials --rotate`).
+        lines.append(f"pid_file {pid_file}")
+    lines.append(f"listener {listener_port} {listener_host}")
+    if role is not BrokerRole.CORE:
+        # The client id is the username, whatever the CONNECT says: a device cannot take another
+        # device's session (throwing it off, its will recorded as a forged `offline`) nor a
+        # gateway's (throwing the gateway off, and with a clean session wiping its queue).
+        lines.append("use_username_as_clientid true")
+    if gateway_port is not None and role is BrokerRole.SINGLE:
+        lines += [
+            "# The gateways: their own client ids, and dead peers' (gateway.broker.session).",
+            f"listener {gateway_port} {gateway_host}",
+        ]
     lines += [
-        f"listener {listener_port} {listener_host}",
         "allow_anonymous false",
         f"password_file {password_file}",
         f"acl_file {acl_file}",
+        # The protocol retains nothing (a will is "not retained"): a message or a will with the
+        # retain flag is refused (the client is disconnected) and nothing is ever kept for later.
+        "retain_available false",
+        # No packet beyond the protocol's largest (devices.protocol.MAX_PACKET_BYTES): the client
+        # is disconnected before the broker holds it (it took 50 MB messages whole).
+        f"max_packet_size {MAX_PACKET_BYTES}",
         f"max_queued_messages {MAX_QUEUED_MESSAGES}",
         f"max_inflight_messages {MAX_INFLIGHT_MESSAGES}",
         # Send each packet at once: with Nagle's algorithm an ack waits ~40 ms for the peer's
@@ -312,6 +376,8 @@ def write_mosquitto_config(
     listener_port: int,
     *,
     listener_host: str = "127.0.0.1",
+    gateway_port: int | None = None,
+    gateway_host: str = "127.0.0.1",
     persistence: bool = True,
     broker_user: str | None = None,
     bridge_username: str | None = None,
@@ -320,26 +386,50 @@ def write_mosquitto_config(
 ) -> MosquittoFiles:
     """Write `passwords` (mode 0600), `acl` and `mosquitto.conf` for (device id, secret) pairs.
 
-    A core broker admits the edges' bridge account (`bridge_username`, `bridge_password`); an
-    edge broker forwards to the core (`bridge_to`). With `persistence` (the default) the broker
-    keeps its sessions and queued messages in `out_dir`/mosquitto.db across a restart.
+    A core broker admits the edges' bridge account (`bridge_username`, `bridge_password`) and the
+    gateways, and no device; an edge broker forwards to the core (`bridge_to`) and admits only
+    devices. A single broker admits both; its gateways get a listener of their own on
+    `gateway_port` (without it, one gateway connects on `listener_port`, where its client id is
+    its username). With `persistence` (the default) the broker keeps its sessions and queued
+    messages in `out_dir`/mosquitto.db across a restart.
     """
     # The broker runs as `broker_user`, by default the user writing the files. Another user (only
     # root can choose one) is given the password file and, with persistence, the folder.
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = MosquittoFiles(
-        config=out_dir / "mosquitto.conf", passwords=out_dir / "passwords", acl=out_dir / "acl"
-    )
-    logins = [*devices, (gateway_username, gateway_password)]
-    if bridge_username is not None and bridge_password is not None:
+    files = mosquitto_files(out_dir)
+    if bridge_to is not None:
+        role = BrokerRole.EDGE
+    elif bridge_username is not None:
+        role = BrokerRole.CORE
+    else:
+        role = BrokerRole.SINGLE
+    devices = list(devices) if role is not BrokerRole.CORE else []
+    service_logins = [gateway_username]
+    if role is BrokerRole.CORE and bridge_username is not None:
+        service_logins.append(bridge_username)
+    for device_id, _ in devices:
+        if device_id in service_logins:
+            # A device under the gateway's (or the bridges') name would log in with its rights.
+            raise ValueError(f"device {device_id!r} has the name of the gateway or bridge account")
+    logins = list(devices)
+    if role is not BrokerRole.EDGE:
+        logins.append((gateway_username, gateway_password))
+    if role is BrokerRole.CORE and bridge_username is not None:
+        if bridge_password is None:
+            raise ValueError("a core broker needs the bridge account's password")
         logins.append((bridge_username, bridge_password))
     writer = _current_user()
     new_owner = broker_user if broker_user is not None and broker_user != writer else None
     _write_atomically(files.passwords, mosquitto_password_file(logins), 0o600, owner=new_owner)
     if new_owner is not None and persistence:
         shutil.chown(out_dir, user=new_owner)
-    _write_atomically(files.acl, mosquitto_acl(gateway_username, bridge_username), 0o644)
+    acl = mosquitto_acl(
+        gateway_username if role is not BrokerRole.EDGE else None,
+        bridge_username if role is BrokerRole.CORE else None,
+        devices=role is not BrokerRole.CORE,
+    )
+    _write_atomically(files.acl, acl, 0o644)
     _write_atomically(
         files.config,
         mosquitto_conf(
@@ -347,10 +437,68 @@ def write_mosquitto_config(
             acl_file=files.acl,
             listener_port=listener_port,
             listener_host=listener_host,
+            role=role,
+            gateway_port=gateway_port,
+            gateway_host=gateway_host,
             persistence_dir=out_dir if persistence else None,
+            pid_file=files.pid,
             broker_user=broker_user or writer,
         )
         + (mosquitto_bridge(bridge_to, edge_bridge_name(listener_port)) if bridge_to else ""),
         0o600 if bridge_to else 0o644,  # an edge's config holds the bridge's password
     )
     return files
+
+
+class BrokerNotReloadedError(RuntimeError):
+    """The new password file is written, but no running Mosquitto was told to read it."""
+
+
+def replace_mosquitto_password(files: MosquittoFiles, username: str, password: str) -> None:
+    """Give one login of an existing password file a new password, every other line kept as is.
+
+    A rotation changes one device's secret; the file also holds the gateway's and the bridges'
+    logins, stored only as hashes, which a rewrite from the database could not reproduce.
+    """
+    _check_username(username)
+    lines = files.passwords.read_text(encoding="utf-8").splitlines(keepends=True)
+    prefix = f"{username}:"
+    entry = f"{username}:{mosquitto_password_hash(password)}\n"
+    kept = [line for line in lines if not line.startswith(prefix)]
+    if len(kept) == len(lines):
+        raise KeyError(f"{username!r} is not in {files.passwords}")
+    stat = files.passwords.stat()
+    _write_atomically(files.passwords, "".join([*kept, entry]), stat.st_mode & 0o777)
+    if stat.st_uid != os.geteuid():
+        os.chown(files.passwords, stat.st_uid, stat.st_gid)
+
+
+def reload_mosquitto(files: MosquittoFiles) -> int:
+    """SIGHUP the Mosquitto running on these files; returns its pid.
+
+    On a reload Mosquitto 2.0 reads the password file again and checks every connected client's
+    username and password against it, disconnecting those that no longer pass: a device connected
+    with a rotated secret is thrown off at once, and its next CONNECT with the old one refused.
+    """
+    try:
+        pid = int(files.pid.read_text().strip())
+    except (OSError, ValueError) as error:
+        raise BrokerNotReloadedError(f"no running Mosquitto found by {files.pid}") from error
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except OSError as error:
+        raise BrokerNotReloadedError(
+            f"Mosquitto {pid} ({files.pid}) not signalled: {error}"
+        ) from error
+    return pid
+
+
+def mosquitto_files(out_dir: Path) -> MosquittoFiles:
+    """The files `write_mosquitto_config` wrote in `out_dir`."""
+    out_dir = out_dir.resolve()
+    return MosquittoFiles(
+        config=out_dir / "mosquitto.conf",
+        passwords=out_dir / "passwords",
+        acl=out_dir / "acl",
+        pid=out_dir / "mosquitto.pid",
+    )

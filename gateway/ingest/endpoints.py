@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from devices.protocol import redact_secrets
 from kernel.models import RejectedMessage
 from kernel.web import Session
 
@@ -52,7 +53,8 @@ async def list_rejects(
             reason=r.reason,
             detail=r.detail,
             size=r.size,
-            raw=r.raw.decode("utf-8", errors="replace"),
+            # Redacted again as it is shown: rows kept before rejects were redacted hold secrets.
+            raw=redact_secrets(r.raw).decode("utf-8", errors="replace"),
         )
         for r in await session.scalars(query)
     ]

@@ -1,19 +1,41 @@
-"""An in-memory copy of the device registry, so each message costs no database lookup."""
+"""An in-memory copy of the device registry, so each message costs no database lookup.
+
+A login (an MQTT CONNECT on the embedded broker, a WebSocket hello) is checked against the
+database itself, so a rotated secret fails at once; the copy follows rotations within
+ROTATION_POLL_S (`refresh_rotations`) and tells who listens (`on_rotated`) which devices' secrets
+changed, so that their live connections are closed.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
+import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.ingest.schemas import DeviceInfo
-from kernel.models import Device
+from kernel.models import Device, utcnow
+
+log = logging.getLogger(__name__)
 
 # An id that is not registered is asked for again only after this long, so a flood of messages
 # from one unknown device does not become a flood of queries.
 UNKNOWN_RETRY_S = 30.0
+# Rotations are looked for this often: a device connected with a rotated secret is thrown off
+# within this long of the rotation's commit (a query over the devices rotated lately).
+ROTATION_POLL_S = 1.0
+# Each look goes back this far: rotations committed by other processes do not commit in the
+# order of their timestamps, and a clock may be a little behind; a rotation seen twice is seen
+# as no change the second time (its secret is already the copy's).
+ROTATION_LOOKBACK = dt.timedelta(minutes=5)
+
+Rotated = Callable[[str], Awaitable[object]]
+"""Told the id of a device whose secret changed: close its connections."""
 
 
 class DeviceRegistry:
@@ -23,6 +45,7 @@ class DeviceRegistry:
         self._sessions = sessions
         self._devices: dict[str, DeviceInfo] = {}
         self._unknown_until: dict[str, float] = {}
+        self._rotated: list[Rotated] = []
 
     async def load(self) -> int:
         """Read every registered device (also the periodic refresh); returns how many."""
@@ -30,8 +53,15 @@ class DeviceRegistry:
             rows = await session.execute(
                 select(Device.id, Device.kind, Device.elder_id, Device.secret)
             )
-            self._devices = {row[0]: DeviceInfo(*row) for row in rows}
+            devices = {row[0]: DeviceInfo(*row) for row in rows}
+        changed = [
+            device_id
+            for device_id, info in self._devices.items()
+            if device_id in devices and devices[device_id].secret != info.secret
+        ]
+        self._devices = devices
         self._unknown_until.clear()
+        await self._announce(changed)
         return len(self._devices)
 
     def known(self, device_id: str) -> DeviceInfo | None:
@@ -45,6 +75,61 @@ class DeviceRegistry:
             return info
         if self._unknown_until.get(device_id, 0.0) > time.monotonic():
             return None
+        info = await self._read(device_id)
+        if info is None:
+            self._unknown_until[device_id] = time.monotonic() + UNKNOWN_RETRY_S
+            return None
+        self._devices[device_id] = info
+        return info
+
+    async def check_login(self, device_id: str, secret: str) -> bool:
+        """True when the id is registered and the secret is its current one in the database.
+
+        While the database is away, the copy answers (a rotation made meanwhile is not seen yet).
+        """
+        try:
+            info = await self._read(device_id)
+        except (SQLAlchemyError, OSError):
+            log.warning("login of %s checked against the copy: database unavailable", device_id)
+            return self.accepts(device_id, secret)
+        if info is None:
+            return False
+        cached = self._devices.get(device_id)
+        self._devices[device_id] = info
+        if cached is not None and cached.secret != info.secret:
+            await self._announce([device_id])
+        return _same(info.secret, secret)
+
+    def accepts(self, device_id: str, secret: str) -> bool:
+        """Whether the copy holds this secret for this device (no database)."""
+        info = self._devices.get(device_id)
+        return info is not None and _same(info.secret, secret)
+
+    def on_rotated(self, listener: Rotated) -> None:
+        """Call `listener` with each device whose secret is found changed from now on."""
+        self._rotated.append(listener)
+
+    async def refresh_rotations(self) -> list[str]:
+        """Take the secrets rotated lately into the copy; returns the devices whose changed."""
+        since = utcnow() - ROTATION_LOOKBACK
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Device.id, Device.kind, Device.elder_id, Device.secret).where(
+                    Device.secret_issued_at >= since
+                )
+            )
+            fresh = [DeviceInfo(*row) for row in rows]
+        changed = []
+        for info in fresh:
+            cached = self._devices.get(info.device_id)
+            if cached is not None and cached.secret != info.secret:
+                changed.append(info.device_id)
+            self._devices[info.device_id] = info
+            self._unknown_until.pop(info.device_id, None)
+        await self._announce(changed)
+        return changed
+
+    async def _read(self, device_id: str) -> DeviceInfo | None:
         async with self._sessions() as session:
             row = (
                 await session.execute(
@@ -53,17 +138,16 @@ class DeviceRegistry:
                     )
                 )
             ).first()
-        if row is None:
-            self._unknown_until[device_id] = time.monotonic() + UNKNOWN_RETRY_S
-            return None
-        info = DeviceInfo(*row)
-        self._devices[device_id] = info
-        return info
+        return None if row is None else DeviceInfo(*row)
 
-    async def check_login(self, device_id: str, secret: str) -> bool:
-        """True when the id is registered and the secret is its current one."""
-        info = await self.get(device_id)
-        return info is not None and _same(info.secret, secret)
+    async def _announce(self, device_ids: list[str]) -> None:
+        for device_id in device_ids:
+            log.info("secret of device %s rotated: closing its connections", device_id)
+            for listener in self._rotated:
+                try:
+                    await listener(device_id)
+                except Exception:
+                    log.exception("connections of %s not closed after its rotation", device_id)
 
 
 def _same(a: str, b: str) -> bool:

@@ -210,13 +210,17 @@ class Ingest:
             pause = min(pause * 2, RETRY_MAX_S)
 
     def refuse_handshake(self, device_id: str | None, raw: bytes, rejection: Rejection) -> None:
-        """Keep a refused WebSocket hello for review (never its secret: `raw` is left empty then)."""
+        """Keep a refused WebSocket hello for review, its secret redacted (gateway.ingest.tasks
+        .reject_row); a hello refused for its secret is kept without its bytes at all."""
         self._reject(Inbound("ws", device_id, None, raw, utcnow()), rejection)
 
     def _reject(self, inbound: Inbound, rejection: Rejection) -> bytes:
         """Keep the refused message for review, count it, and word the rejected ack."""
         metrics.REJECTS.labels(rejection.reason.value).inc()
-        self._writer.add_reject(inbound, rejection)
+        device = self.registry.known(inbound.device_id) if inbound.device_id else None
+        self._writer.add_reject(
+            inbound, rejection, known_secret=device.secret if device is not None else None
+        )
         metrics.ACKS_SENT.labels("rejected").inc()
         return ack_rejected(message_id_of(inbound.payload), rejection.reason, rejection.detail)
 

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from devices.protocol import Rejection, RejectReason
+from devices.protocol import REDACTED, Rejection, RejectReason, redact_secrets
 from gateway import metrics
 from gateway.ingest import repository
 from gateway.ingest.repository import Rows
@@ -83,9 +83,12 @@ class BatchWriter:
         self._events_from.append(source)
         self._nudge()
 
-    def add_reject(self, source: Inbound, rejection: Rejection) -> None:
-        """Queue a refused message for review; its `recorded` is called once it is kept."""
-        self._rejects.append(reject_row(source, rejection))
+    def add_reject(
+        self, source: Inbound, rejection: Rejection, *, known_secret: str | None = None
+    ) -> None:
+        """Queue a refused message for review (never a secret in it: `reject_row`); its
+        `recorded` is called once it is kept."""
+        self._rejects.append(reject_row(source, rejection, known_secret=known_secret))
         self._rejects_recorded.append(source.recorded)
         self._nudge()
 
@@ -299,10 +302,20 @@ def unprocessable(error: BaseException) -> Rejection:
     return Rejection(RejectReason.UNPROCESSABLE, f"could not be processed ({type(error).__name__})")
 
 
-def reject_row(source: Inbound, rejection: Rejection) -> dict[str, Any]:
+def reject_row(
+    source: Inbound, rejection: Rejection, *, known_secret: str | None = None
+) -> dict[str, Any]:
     """The rejected_messages row that keeps a refused message for review: its raw bytes as they
-    came (cut at RAW_KEPT_BYTES), its text fields made storable, so that keeping the reject
-    cannot fail on the very bytes that got the message refused."""
+    came (cut at RAW_KEPT_BYTES) but for any secret, its text fields made storable, so that
+    keeping the reject cannot fail on the very bytes that got the message refused.
+
+    Every reject is kept through here, so no secret is ever stored or shown in one: the value of
+    any credential-like field is replaced (devices.protocol.redact_secrets, also in a message too
+    broken to parse), and so is the sending device's own secret wherever else it appears.
+    """
+    raw = redact_secrets(source.payload[:RAW_KEPT_BYTES])
+    if known_secret:
+        raw = raw.replace(known_secret.encode(), REDACTED.encode())
     return {
         "received_at": source.received_at,
         "transport": source.transport,
@@ -311,7 +324,7 @@ def reject_row(source: Inbound, rejection: Rejection) -> dict[str, Any]:
         "reason": rejection.reason.value,
         "detail": _storable(rejection.detail, None),
         "size": len(source.payload),
-        "raw": source.payload[:RAW_KEPT_BYTES],
+        "raw": raw,
     }
 
 

@@ -17,6 +17,7 @@ from devices.protocol import (
     DOWNLINK_PREFIX,
     MAX_PAYLOAD_BYTES,
     QOS1_TYPES,
+    REDACTED,
     UPLINK_PREFIX,
     UPLINK_TYPES,
     UPLINK_TYPES_BY_KIND,
@@ -42,6 +43,7 @@ from devices.protocol import (
     downlink_topic,
     message_id_of,
     notice,
+    redact_secrets,
     uplink_topic,
 )
 
@@ -664,3 +666,27 @@ def test_any_physically_possible_reading_round_trips(
 ) -> None:
     sent = Vitals(id="r", ts=ts, bp_sys=pressure[0], bp_dia=pressure[1], spo2=spo2)
     assert decode(sent.model_dump_json().encode()) == sent
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"v":2,"type":"hello","device":"X","secret":"s3cr3t-value"}',
+        b'{"v":1,"type":"hello","secret":"s3cr3t-value","secret":"s3cr3t-value"}',
+        b'{"v":1,"type":"hello","device":"X","secret":"s3cr3t-val',  # cut
+        b'{"v":1,"s\\u0065cret":"s3cr3t-value"}',  # a key spelt with an escape
+        b'{"v":1,"Password": "s3cr3t-value", "x": 1}',
+        b'\xff{"auth_token":"s3cr3t-value"}',  # not UTF-8
+        b'[{"nested":{"token":"s3cr3t-value"}}]',
+    ],
+)
+def test_redact_secrets_leaves_no_credential_in_any_payload(raw: bytes) -> None:
+    redacted = redact_secrets(raw)
+    assert b"s3cr3t-val" not in redacted
+    assert REDACTED.encode() in redacted
+
+
+def test_redact_secrets_leaves_a_message_without_credentials_as_it_came() -> None:
+    raw = b'{"v":1, "id":"a1","type":"sos","button":"main"}'
+    assert redact_secrets(raw) is raw
+    assert redact_secrets(b"not json at all") == b"not json at all"

@@ -21,7 +21,12 @@ from devices.protocol import uplink_topic
 from eldercare.jobs import import_register_file
 from gateway.broker.embedded import EmbeddedBroker, start_embedded_broker
 from gateway.credentials.repository import device_logins
-from gateway.credentials.service import issue_secret, write_mosquitto_config
+from gateway.credentials.service import (
+    issue_secret,
+    reload_mosquitto,
+    replace_mosquitto_password,
+    write_mosquitto_config,
+)
 from gateway.ingest.registry import DeviceRegistry
 from gateway.ingest.schemas import Inbound
 from gateway.ingest.service import Ingest
@@ -83,14 +88,15 @@ class Broker(abc.ABC):
     """A running broker that knows the street's devices and the gateway account."""
 
     kind: str
-    port: int
+    port: int  # where devices connect
+    gateway_port: int  # where gateways connect (Mosquitto: a listener of their own)
     gateway_password: str
 
     def login(self, client_id: str = "gateway-1") -> BrokerLogin:
         """The gateway's login: the shared subscription on Mosquitto, as in production."""
         group = SHARED_GROUP if self.kind == "mosquitto" else None
         return BrokerLogin(
-            "127.0.0.1", self.port, GATEWAY_USER, self.gateway_password, client_id, group
+            "127.0.0.1", self.gateway_port, GATEWAY_USER, self.gateway_password, client_id, group
         )
 
     @abc.abstractmethod
@@ -101,20 +107,26 @@ class Broker(abc.ABC):
     async def start(self) -> None:
         """Bring it back on the same port."""
 
+    @abc.abstractmethod
+    async def rotated(self, device_id: str, secret: str) -> None:
+        """Tell the broker a device's secret was rotated in the registry, as production does."""
+
 
 class MosquittoBroker(Broker):
     """Mosquitto with the street's password file and ACL (as `eldercare broker-config` writes)."""
 
     def __init__(self, street: Street, folder: Path) -> None:
         self.kind, self.port, self.gateway_password = "mosquitto", free_port(), issue_secret()
-        files = write_mosquitto_config(
+        self.gateway_port = free_port()
+        self.files = write_mosquitto_config(
             folder / "mosquitto",
             street.secrets.items(),
             GATEWAY_USER,
             self.gateway_password,
             self.port,
+            gateway_port=self.gateway_port,
         )
-        self._process = MosquittoProcess(files.config, self.port, folder / "mosquitto.log")
+        self._process = MosquittoProcess(self.files.config, self.port, folder / "mosquitto.log")
 
     async def stop(self) -> None:
         self._process.stop()
@@ -122,12 +134,18 @@ class MosquittoBroker(Broker):
     async def start(self) -> None:
         self._process.start()
 
+    async def rotated(self, device_id: str, secret: str) -> None:
+        # What `eldercare devices credentials --rotate` does on the broker's host.
+        replace_mosquitto_password(self.files, device_id, secret)
+        reload_mosquitto(self.files)
+
 
 class EmbeddedTestBroker(Broker):
     """The embedded broker `eldercare up` runs, logging devices in against the street's registry."""
 
     def __init__(self, street: Street) -> None:
         self.kind, self.port, self.gateway_password = "embedded", free_port(), issue_secret()
+        self.gateway_port = self.port
         self._registry = DeviceRegistry(street.sessions)
         self._broker: EmbeddedBroker | None = None
 
@@ -135,6 +153,10 @@ class EmbeddedTestBroker(Broker):
         if self._broker is not None:
             await self._broker.stop()
             self._broker = None
+
+    async def rotated(self, device_id: str, secret: str) -> None:
+        # What the gateway's rotation loop does each second (GatewayRuntime).
+        await self._registry.refresh_rotations()
 
     async def start(self) -> None:
         await self._registry.load()

@@ -137,7 +137,7 @@ async def early_recorded(street: Street, early: list[str]) -> bool:
 
 
 # A gateway as a separate process, to be killed: it takes its share of the group and never
-# acknowledges (its readings are in flight when it dies), leaving the retained will of
+# acknowledges (its readings are in flight when it dies), leaving the will of
 # gateway.broker.session. Arguments: port, username, password, client id, filter, will topic.
 _DOOMED_GATEWAY = """
 import sys
@@ -147,7 +147,7 @@ port, username, password, client_id, uplinks, will_topic = sys.argv[1:]
 client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
 client.username_pw_set(username, password)
 client.manual_ack_set(True)
-client.will_set(will_topic, b"offline", qos=1, retain=True)
+client.will_set(will_topic, b"offline", qos=1)
 client.on_connect = lambda c, u, f, rc, p: c.subscribe(uplinks, qos=1)
 client.on_subscribe = lambda c, u, mid, rcs, p: print("subscribed", flush=True)
 client.on_message = lambda c, u, m: print("taken", m.mid, flush=True)
@@ -163,9 +163,9 @@ async def test_a_killed_gateways_share_reaches_the_living_gateway_within_seconds
     living: GatewayRuntime = await start_gateway(broker.login("gateway-2"))
     doomed_login = broker.login("gateway-1")
     will = last_will(doomed_login.client_id)
-    assert will.payload == OFFLINE and will.retain
+    assert will.payload == OFFLINE and not will.retain
     doomed = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _DOOMED_GATEWAY, str(broker.port), GATEWAY_USER,
+        sys.executable, "-c", _DOOMED_GATEWAY, str(broker.gateway_port), GATEWAY_USER,
         broker.gateway_password, doomed_login.client_id, doomed_login.uplink_filter, will.topic,
         stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
@@ -258,17 +258,17 @@ async def test_a_taken_over_session_takes_nobody_else_over(
     await dead.stop()  # its session stays on the broker, with those subscriptions
     third = broker.login("gateway-3")
     async with aiomqtt.Client(
-        "127.0.0.1", broker.port, username=GATEWAY_USER, password=broker.gateway_password,
+        "127.0.0.1", broker.gateway_port, username=GATEWAY_USER, password=broker.gateway_password,
         identifier="gateway-3", clean_session=False,
     ) as gateway_3:  # fmt: skip
-        await gateway_3.publish(status_topic(third.client_id), OFFLINE, qos=1, retain=True)
+        await gateway_3.publish(status_topic(third.client_id), OFFLINE, qos=1)
         taker = asyncio.create_task(
             run_mqtt_ingest(broker.login("gateway-1"), dead.ingest, taken_over=True)
         )
         try:
             await asyncio.sleep(2.0)
             assert not taker.done()
-            await gateway_3.publish(status_topic(third.client_id), ONLINE, qos=1, retain=True)
+            await gateway_3.publish(status_topic(third.client_id), ONLINE, qos=1)
         finally:
             taker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

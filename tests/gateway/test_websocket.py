@@ -14,6 +14,7 @@ from starlette.websockets import WebSocketDisconnect
 from callcenter.register import columns
 from eldercare.app import create_app
 from eldercare.jobs import import_register_file
+from gateway.credentials.service import rotate_device_secret
 from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.models import Device, DeviceEvent, RejectedMessage
@@ -110,3 +111,93 @@ def test_a_dropped_socket_counts_as_offline(settings: Settings, terminal: tuple[
         socket.close(code=1006)
     assert count(settings, DeviceEvent, device_id=device, type="offline") == 1
     assert count(settings, Device, id=device, online=False) == 1
+
+
+def rotate(settings: Settings, device: str) -> str:
+    """Rotate the device's secret as `eldercare devices credentials --rotate` does; the new one."""
+
+    async def run() -> str:
+        engine = create_engine(settings.effective_database_url)
+        async with session_factory(engine)() as session, session.begin():
+            login = await rotate_device_secret(session, device, actor="test")
+        await engine.dispose()
+        return login.password
+
+    return asyncio.run(run())
+
+
+def kept_raw(settings: Settings) -> list[bytes]:
+    async def read() -> list[bytes]:
+        engine = create_engine(settings.effective_database_url)
+        async with session_factory(engine)() as session:
+            rows = list(await session.scalars(select(RejectedMessage.raw)))
+        await engine.dispose()
+        return rows
+
+    return asyncio.run(read())
+
+
+@pytest.mark.parametrize(
+    "fault", ["version", "no type", "odd device id", "repeated key", "cut", "second hello"]
+)
+def test_a_refused_hello_is_kept_without_its_secret(
+    settings: Settings, terminal: tuple[str, str], fault: str
+) -> None:
+    device, secret = terminal
+    good = {"v": 1, "type": "hello", "device": device, "secret": secret}
+    frame = {
+        "version": json.dumps({**good, "v": 2}),
+        "no type": json.dumps({k: v for k, v in good.items() if k != "type"}),
+        "odd device id": json.dumps({**good, "device": "x" * 65}),
+        "repeated key": json.dumps(good)[:-1] + ', "type": "hello"}',
+        "cut": json.dumps(good)[:-3],
+        "second hello": hello(device, secret),
+    }[fault]
+    with (
+        TestClient(create_app(settings, mqtt=False)) as client,
+        client.websocket_connect("/ws/device") as socket,
+    ):
+        if fault == "second hello":
+            socket.send_text(hello(device, secret))
+            socket.receive_text()
+            socket.send_text(frame)
+            assert json.loads(socket.receive_text())["status"] == "rejected"
+            socket.close(code=1000)
+        else:
+            socket.send_text(frame)
+            with pytest.raises(WebSocketDisconnect):
+                socket.receive_text()
+    raws = kept_raw(settings)
+    assert len(raws) == 1
+    assert secret.encode() not in raws[0] and b"[redacted]" in raws[0]
+
+
+def test_a_rotated_secret_is_refused_at_once(settings: Settings, terminal: tuple[str, str]) -> None:
+    device, old = terminal
+    with TestClient(create_app(settings, mqtt=False)) as client:
+        new = rotate(settings, device)
+        with client.websocket_connect("/ws/device") as socket:
+            socket.send_text(hello(device, old))
+            with pytest.raises(WebSocketDisconnect) as closed:
+                socket.receive_text()
+        assert closed.value.code == 4401
+        with client.websocket_connect("/ws/device") as socket:
+            socket.send_text(hello(device, new))
+            assert json.loads(socket.receive_text()) == {"v": 1, "type": "welcome"}
+
+
+def test_a_rotation_closes_the_devices_live_socket(
+    settings: Settings, terminal: tuple[str, str]
+) -> None:
+    device, secret = terminal
+    with (
+        TestClient(create_app(settings, mqtt=False)) as client,
+        client.websocket_connect("/ws/device") as socket,
+    ):
+        socket.send_text(hello(device, secret))
+        socket.receive_text()
+        rotate(settings, device)
+        # The gateway reads rotations every second (gateway.ingest.registry.ROTATION_POLL_S).
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_text()
+        assert closed.value.code == 4401
