@@ -39,6 +39,8 @@ from callcenter.pipeline.tasks import (
     run_pipeline,
     run_stream_pipeline,
 )
+from callcenter.privacy.endpoints import router as privacy_router
+from callcenter.privacy.tasks import run_retention
 from callcenter.register.endpoints import router as register_router
 from callcenter.reports.endpoints import router as reports_router
 from callcenter.rosters.endpoints import router as rosters_router
@@ -212,6 +214,7 @@ def create_app(
     app.include_router(centres_router)
     app.include_router(register_router, dependencies=[office])
     app.include_router(elders_router)
+    app.include_router(privacy_router)
     app.include_router(staff_router)
     app.include_router(rosters_router)
     app.include_router(family_router)
@@ -232,7 +235,8 @@ def _start_alarm_work(
 ) -> None:
     """The call centre's background work, supervised: the alarm pipeline (in-process by
     default; over the Redis stream with the catch-up reader behind it when Redis is
-    configured), escalation, the welfare and technical checks, the SMS sender."""
+    configured), escalation, the welfare and technical checks, the SMS sender, and the
+    anonymising of elders whose retention period is over."""
     stop = supervisor.stop_signal
     if stream is None:
         supervisor.start("pipeline", lambda: run_pipeline(sessions, settings, stop, wake=wake))
@@ -249,6 +253,7 @@ def _start_alarm_work(
     supervisor.start("welfare", lambda: run_welfare_checks(sessions, settings, stop))
     supervisor.start("technical", lambda: run_device_checks(sessions, settings, stop))
     supervisor.start("family-sms", lambda: run_family_sender(sessions, settings, stop))
+    supervisor.start("retention", lambda: run_retention(sessions, settings, stop))
 
 
 async def _broker_login(

@@ -39,6 +39,7 @@ from callcenter.register.synthetic import write_synthetic_register
 from eldercare import jobs, running
 from eldercare.app import create_app
 from eldercare.devices_cli import broker_config, devices_app
+from eldercare.privacy_cli import backup, elders_app
 from eldercare.simulate_cli import run_street_demo, simulate_app
 from kernel import migrate
 from kernel.database import create_engine, session_factory
@@ -53,6 +54,8 @@ db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_he
 app.add_typer(db_app, name="db")
 app.add_typer(devices_app, name="devices")
 app.command("broker-config")(broker_config)
+app.add_typer(elders_app, name="elders")
+app.command("backup")(backup)
 app.add_typer(simulate_app, name="simulate")
 console = Console()
 errors = Console(stderr=True)

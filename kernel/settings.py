@@ -124,6 +124,14 @@ class Settings(BaseSettings):
     power_cut_window_s: int = Field(
         default=120, description="Devices dropping within this long of each other drop together."
     )
+    privacy_retention_days: int = Field(
+        default=1096,
+        ge=1,
+        description="An elder marked deceased or moved away is anonymised this many days after "
+        "the later of that day and the day it was recorded: three years, the general limitation "
+        "period for civil claims (Civil Code art. 188), so the record of how their alarms were "
+        "answered outlives any claim about it (docs/operations.md, Privacy).",
+    )
     timezone: str = Field(default="Asia/Shanghai", description="Local time of the street.")
     log_level: str = "INFO"
 

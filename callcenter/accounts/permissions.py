@@ -35,6 +35,8 @@ class Action(enum.StrEnum):
     ELDER_VIEW = "elder.view"  # the profile and the readings
     ELDER_AWAY = "elder.away"
     ELDER_THRESHOLD = "elder.threshold"
+    ELDER_EXPORT = "elder.export"  # everything held about one elder (PIPL access, portability)
+    ELDER_LIFE_STATUS = "elder.life_status"  # deceased or moved away: their alarms stop
     ROSTER_EDIT = "roster.edit"
     REPORT_READ = "report.read"
 
@@ -61,11 +63,14 @@ _FLOOR: dict[Action, Scope] = {
     A.ELDER_AWAY: Scope.STREET,
 }
 # Supervisors run the floor (rosters, reports), relay the care team's clinical bounds and
-# handle complaints and identity checks (ID numbers whole); admins keep the register.
+# handle complaints and identity checks (ID numbers whole), answer an elder's or their family's
+# request for their data, and record a death or a move away; admins keep the register.
 _OFFICE: dict[Action, Scope] = {
     **_FLOOR,
     A.NATIONAL_ID_READ: Scope.STREET,
     A.ELDER_THRESHOLD: Scope.STREET,
+    A.ELDER_EXPORT: Scope.STREET,
+    A.ELDER_LIFE_STATUS: Scope.STREET,
     A.ROSTER_EDIT: Scope.STREET,
     A.REPORT_READ: Scope.STREET,
 }

@@ -22,6 +22,7 @@ from kernel.models import (
     LivingSituation,
     VitalThreshold,
 )
+from kernel.models.elders import LifeStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,9 @@ class ElderFilter:
     community_code: str | None = None
     condition: str | None = None
     living: LivingSituation | None = None
+    # The directory shows those the street looks after; the dead and moved away when asked
+    # (None: everyone).
+    life_status: LifeStatus | None = LifeStatus.ACTIVE
 
 
 def _json_array_has(
@@ -47,6 +51,8 @@ def _json_array_has(
 
 def _conditions(session: AsyncSession, wanted: ElderFilter) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
+    if wanted.life_status is not None:
+        where.append(Elder.life_status == wanted.life_status)
     if wanted.community_code is not None:
         where.append(Elder.community_code == wanted.community_code)
     if wanted.living is not None:

@@ -22,6 +22,7 @@ from callcenter.routing.service import route
 from devices.vitals import Band, assess, describe, worst
 from kernel import audit
 from kernel.models import DeviceEvent, Incident, IncidentKind, IncidentStatus
+from kernel.models.elders import LifeStatus
 from kernel.settings import Settings
 
 ALARMS = (IncidentKind.SOS, IncidentKind.FALL)
@@ -51,13 +52,27 @@ def incident_kind(event: DeviceEvent, settings: Settings) -> IncidentKind | None
 
 
 async def handle_device_event(
-    session: AsyncSession, event: DeviceEvent, settings: Settings, now: dt.datetime
+    session: AsyncSession,
+    event: DeviceEvent,
+    settings: Settings,
+    now: dt.datetime,
+    *,
+    departed: bool | None = None,
 ) -> Incident | None:
-    """Apply one device event; returns the incident it opened or touched. Safe to repeat."""
+    """Apply one device event; returns the incident it opened or touched. Safe to repeat.
+
+    `departed`: whether the event's elder is marked deceased or moved away, if the caller knows
+    (the pipeline asks once a batch); None asks here.
+    """
     if await repository.already_handled(session, event.id):
         return None
+    if departed is None and event.elder_id is not None:
+        elder = await repository.elder_profile(session, event.elder_id)
+        departed = elder is not None and elder.life_status is not LifeStatus.ACTIVE
+    if departed:
+        return await _after_departure(session, event, settings, now)
     if event.type == "cancel":
-        return await _cancel(session, event, settings, now)
+        return await _cancel(session, event, settings, now, elder_id=event.elder_id)
     if event.type == "vitals":
         return await _vitals(session, event, settings, now)
     if event.type == "door":
@@ -75,6 +90,36 @@ async def handle_device_event(
         )
         return current
     return await _open(session, event, kind, settings, now)
+
+
+async def _after_departure(
+    session: AsyncSession, event: DeviceEvent, settings: Settings, now: dt.datetime
+) -> Incident | None:
+    """An event from a device of an elder marked deceased or moved away: recorded, and nothing
+    raised in their name (no reading, door, green key, welfare or family SMS).
+
+    A button pressed on their terminal is someone in that home calling for help, and an SOS is
+    never dropped: it is handled as the call of a terminal bound to nobody (what the device is
+    once unbound), at the street centre, with no name and no family told.
+    """
+    if event.type == "cancel":
+        return await _cancel(session, event, settings, now, elder_id=None)
+    kind = incident_kind(event, settings)
+    if kind not in ALARMS:
+        return None
+    current = await repository.open_incident(
+        session, elder_id=None, device_id=event.device_id, kinds=ALARMS
+    )
+    if current is not None:
+        repository.add_entry(
+            session, current, "repeated", device_event_id=event.id, type=event.type
+        )
+        return current
+    return await raise_incident(
+        session, kind, settings, now, elder_id=None, device_id=event.device_id,
+        device_event_id=event.id, type=event.type, unidentified_caller=True,
+        registered_elder_departed=True,
+    )  # fmt: skip
 
 
 def is_night(moment: dt.datetime, settings: Settings) -> bool:
@@ -244,10 +289,15 @@ async def raise_incident(
 
 
 async def _cancel(
-    session: AsyncSession, event: DeviceEvent, settings: Settings, now: dt.datetime
+    session: AsyncSession,
+    event: DeviceEvent,
+    settings: Settings,
+    now: dt.datetime,
+    *,
+    elder_id: int | None,
 ) -> Incident | None:
     current = await repository.open_incident(
-        session, elder_id=event.elder_id, device_id=event.device_id, kinds=ALARMS
+        session, elder_id=elder_id, device_id=event.device_id, kinds=ALARMS
     )
     if current is None:
         return None

@@ -8,7 +8,8 @@ incident. Technical alarms are not chased by the 60-second escalation; they clos
 
 A device counts as dropped at its last sign of life (`last_seen_at`); it is covered by a
 technical incident opened since then (its own, or its community's power cut), so a device
-that stays offline is reported once, not every sweep.
+that stays offline is reported once, not every sweep. Devices of an elder marked deceased or
+moved away raise nothing: their terminals are being collected.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from kernel.models import (
     Outcome,
     utcnow,
 )
+from kernel.models.elders import LifeStatus
 from kernel.settings import Settings
 from kernel.stopping import Stopping
 
@@ -63,7 +65,8 @@ async def dropped_devices(
         select(Device.id, Device.elder_id, Elder.community_code, Elder.lat, Elder.lon,
                Device.last_seen_at)
         .join(Elder, Elder.id == Device.elder_id)
-        .where(Device.online.is_(False), Device.last_seen_at <= cutoff)
+        .where(Device.online.is_(False), Device.last_seen_at <= cutoff,
+               Elder.life_status == LifeStatus.ACTIVE)
     )  # fmt: skip
     candidates = [
         Dropped(device, elder, community, (lat, lon), seen)
@@ -229,9 +232,11 @@ async def _low_batteries(
         Incident.group_key.like("battery:%"),
     )
     rows = await session.execute(
-        select(Device.id, Device.elder_id, Device.battery).where(
+        select(Device.id, Device.elder_id, Device.battery)
+        .join(Elder, Elder.id == Device.elder_id)
+        .where(
             Device.online.is_(True),
-            Device.elder_id.is_not(None),
+            Elder.life_status == LifeStatus.ACTIVE,
             Device.battery < settings.battery_low_pct,
             ("battery:" + Device.id).not_in(reported),
         )

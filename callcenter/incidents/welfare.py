@@ -2,7 +2,7 @@
 
 A door sensor that senses nothing all day at the home of someone living alone (独居) may mean
 a fall nobody heard. Checked by day only (a still door at night is sleep), never for an elder
-marked away, never for a sensor that is offline (that is a technical alarm, not silence), and
+marked away or marked deceased or moved away, never for a sensor that is offline (that is a technical alarm, not silence), and
 once per quiet spell: after a check, the next one waits for the door to move and fall still again.
 """
 
@@ -21,6 +21,7 @@ from callcenter.incidents.service import is_night, raise_incident
 from devices.ids import DeviceKind
 from kernel.database import write_turn
 from kernel.models import Device, Elder, Incident, IncidentKind, LivingSituation, utcnow
+from kernel.models.elders import LifeStatus
 from kernel.settings import Settings
 from kernel.stopping import Stopping
 
@@ -45,6 +46,7 @@ async def quiet_doors(
             Device.kind == DeviceKind.DOOR_SENSOR,
             Device.online.is_(True),
             Elder.living_situation == LivingSituation.ALONE,
+            Elder.life_status == LifeStatus.ACTIVE,  # never a check on the dead or moved away
             since <= quiet_from,
             # Once per quiet spell: no check opened since the door last moved.
             (last_check.is_(None)) | (last_check < since),
@@ -64,6 +66,10 @@ async def check_welfare(
     opened = []
     for elder_id, device_id, still_since in quiet:
         async with write_turn(sessions), sessions() as session, session.begin():
+            # Locked and read again: a death or a move recorded since the sweep read is seen.
+            elder = await session.get(Elder, elder_id, with_for_update=True)
+            if elder is None or elder.life_status is not LifeStatus.ACTIVE:
+                continue
             if await repository.is_away(session, elder_id, now):
                 continue
             if await repository.open_incident(

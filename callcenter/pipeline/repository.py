@@ -8,7 +8,8 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.models import DeviceEvent
+from kernel.models import DeviceEvent, Elder
+from kernel.models.elders import LifeStatus
 
 _UNJUDGED = DeviceEvent.judged_at.is_(None)
 # The alarms claimed ahead of everything, written as the partial index's own predicate: with the
@@ -65,3 +66,12 @@ async def oldest_unjudged(session: AsyncSession, types: Collection[str]) -> dt.d
     """When the longest-waiting unjudged event of these types arrived, if any waits."""
     query = select(func.min(DeviceEvent.received_at)).where(_UNJUDGED, DeviceEvent.type.in_(types))
     return await session.scalar(query)
+
+
+async def departed_elders(session: AsyncSession, events: Collection[DeviceEvent]) -> set[int]:
+    """The elders of these events who are marked deceased or moved away (one query a batch)."""
+    elders = {e.elder_id for e in events if e.elder_id is not None}
+    if not elders:
+        return set()
+    query = select(Elder.id).where(Elder.id.in_(elders), Elder.life_status != LifeStatus.ACTIVE)
+    return set((await session.scalars(query)).all())

@@ -109,12 +109,15 @@ async def _judge(
     """Judge claimed events in order and mark those judged; returns them."""
     await incidents_repository.lock_elders(session, events)
     await incidents_repository.prefetch(session, events)
+    # Read under the elders' locks: a death or a move recorded meanwhile is seen here.
+    departed = await repository.departed_elders(session, events)
     loop = asyncio.get_running_loop()
     # The budget is for judging: the batch's fixed cost (claim, prefetch) is paid anyway.
     started = loop.time()
     judged: list[DeviceEvent] = []
     for event in events:
-        await handle_device_event(session, event, settings, clock())
+        gone = event.elder_id is not None and event.elder_id in departed
+        await handle_device_event(session, event, settings, clock(), departed=gone)
         judged.append(event)
         if budget_s is not None and loop.time() - started >= budget_s:
             break  # the rest next round, after any alarm recorded meanwhile

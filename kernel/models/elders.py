@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kernel.models.base import Base, utcnow
 from kernel.models.enums import LivingSituation, SelfCare, Sex, string_enum
+
+
+class LifeStatus(enum.StrEnum):
+    """Whether the elder is still one the street looks after."""
+
+    ACTIVE = "active"
+    DECEASED = "deceased"  # 已故
+    MOVED_AWAY = "moved_away"  # 迁出
 
 
 class Elder(Base):
@@ -35,6 +44,17 @@ class Elder(Base):
     record_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Deceased or moved away: their devices raise no alarm, and the retention period runs from
+    # the later of the day it happened and the day it was recorded (callcenter/privacy).
+    life_status: Mapped[LifeStatus] = mapped_column(
+        string_enum(LifeStatus, 16), default=LifeStatus.ACTIVE, server_default="active", index=True
+    )
+    life_status_on: Mapped[dt.date | None]
+    life_status_recorded_at: Mapped[dt.datetime | None]
+    life_status_recorded_by: Mapped[str | None] = mapped_column(String(64))
+    # Set once the retention period is over and the personal data is gone; the row stays for
+    # the incidents' statistics (community, sex, year of birth).
+    anonymised_at: Mapped[dt.datetime | None]
 
     contacts: Mapped[list[EmergencyContact]] = relationship(
         back_populates="elder",
