@@ -169,10 +169,10 @@ async def audit_entries(
 # --- anonymising ------------------------------------------------------------------------------
 
 
-async def due_for_anonymising(session: AsyncSession, left_by: dt.date) -> list[int]:
-    """Elders who left (deceased, moved away) on or before `left_by`, recorded (UTC) on or before
-    it too, and not anonymised yet."""
-    recorded_before = dt.datetime.combine(left_by + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+async def due_for_anonymising(session: AsyncSession, left_by: dt.date, tz: dt.tzinfo) -> list[int]:
+    """Elders who left (deceased, moved away) on or before `left_by`, recorded on or before it
+    too (in the street's time zone `tz`), and not anonymised yet."""
+    recorded_before = dt.datetime.combine(left_by + dt.timedelta(days=1), dt.time(), tzinfo=tz)
     query = select(Elder.id).where(
         Elder.life_status != LifeStatus.ACTIVE,
         Elder.anonymised_at.is_(None),

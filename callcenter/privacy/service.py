@@ -90,8 +90,10 @@ def anonymise_on(elder: Elder, settings: Settings) -> dt.date | None:
     period); None while they are active."""
     if elder.life_status is LifeStatus.ACTIVE or elder.life_status_on is None:
         return None
-    recorded = (elder.life_status_recorded_at or dt.datetime.now(dt.UTC)).date()
-    return max(elder.life_status_on, recorded) + dt.timedelta(days=settings.privacy_retention_days)
+    recorded = (elder.life_status_recorded_at or dt.datetime.now(dt.UTC)).astimezone(settings.tz)
+    return max(elder.life_status_on, recorded.date()) + dt.timedelta(
+        days=settings.privacy_retention_days
+    )
 
 
 def outcome_for(status: LifeStatus) -> str:

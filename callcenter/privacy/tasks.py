@@ -36,7 +36,7 @@ async def anonymise_due(
         days=settings.privacy_retention_days
     )
     async with sessions() as session:
-        due = await repository.due_for_anonymising(session, left_by)
+        due = await repository.due_for_anonymising(session, left_by, settings.tz)
     done = []
     for elder_id in due:
         async with write_turn(sessions), sessions() as session, session.begin():

@@ -126,7 +126,10 @@ async def mark_departed(
         return await service.record_life_status(
             session,
             elder,
-            LifeStatusRequest(status=status, on=on or moment.date()),
+            LifeStatusRequest(
+                status=status,
+                on=None if status is LifeStatus.ACTIVE else on or moment.date(),
+            ),
             actor="staff:2",
             now=moment,
             today=moment.date(),

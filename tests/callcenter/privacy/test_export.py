@@ -1,0 +1,149 @@
+"""An elder's data exported on request: everything held about them, whole (contacts' numbers
+too), devices without their secrets, as JSON and as a printable page; each export audited;
+also from the command line, into an owner-only file. (SQLite and PostgreSQL.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import insert, select
+
+from callcenter.pipeline.tasks import process_pending
+from kernel import migrate
+from kernel.models import AuditEntry, AwayPeriod, Device, StaffRole, VitalThreshold, utcnow
+from kernel.settings import Settings
+from tests.callcenter.elders.conftest import act_as
+from tests.callcenter.incidents.conftest import Sessions
+from tests.callcenter.privacy.conftest import Api, fetch_all, make_street, on_database, record
+
+
+def _history(api: Api) -> None:
+    """An SOS judged (incident, timeline, family SMS), a reading, own bounds, an away period."""
+    street = api.street
+
+    async def work(sessions: Sessions) -> None:
+        await record(sessions, street.terminal, street.leaving, "sos", button="main")
+        await record(sessions, street.monitor, street.leaving, "vitals", bp_sys=128, bp_dia=82)
+        await process_pending(sessions, api.settings)
+        async with sessions() as session, session.begin():
+            now = utcnow()
+            await session.execute(
+                insert(VitalThreshold).values(
+                    elder_id=street.leaving, vital="spo2", warn_low=88, reason="COPD",
+                    set_by="staff:2", set_at=now,
+                )
+            )  # fmt: skip
+            await session.execute(
+                insert(AwayPeriod).values(
+                    elder_id=street.leaving, starts_at=now - dt.timedelta(days=9),
+                    ends_at=now - dt.timedelta(days=2), reason="住院", created_by="staff:3",
+                )
+            )  # fmt: skip
+
+    api.rows(work)
+
+
+def test_the_export_holds_everything_about_the_elder_and_no_device_secret(api: Api) -> None:
+    _history(api)
+    act_as(api.client, StaffRole.OPERATOR, staff_id=5)
+    assert api.client.get(f"/api/elders/{api.street.leaving}").status_code == 200  # a view
+    act_as(api.client, StaffRole.SUPERVISOR, staff_id=2)
+
+    answer = api.client.get(f"/api/elders/{api.street.leaving}/export")
+
+    assert answer.status_code == 200, answer.text
+    export = answer.json()
+    elder = export["elder"]
+    assert (elder["name"], elder["national_id"], elder["phone"], elder["remarks"]) == (
+        "王秀英", api.street.national_id, "13800004321", "右耳听力差",
+    )  # fmt: skip
+    assert [(c["name"], c["phone"]) for c in export["contacts"]] == [("李明", "13900005555")]
+    assert {d["id"] for d in export["devices"]} == {
+        api.street.terminal, api.street.monitor, api.street.door,
+    }  # fmt: skip
+    secrets = api.rows(fetch_all(Device, Device.elder_id == api.street.leaving))
+    assert all(device.secret not in answer.text for device in secrets)
+    assert "secret" not in answer.text
+    assert [t["vital"] for t in export["thresholds"]] == ["spo2"]
+    assert [a["reason"] for a in export["away_periods"]] == ["住院"]
+    (incident,) = export["incidents"]
+    assert incident["kind"] == "sos"
+    assert [step["action"] for step in incident["timeline"]][:2] == ["opened", "assigned"]
+    assert sorted(e["type"] for e in export["device_events"]) == ["sos", "vitals"]
+    reading = next(e for e in export["device_events"] if e["type"] == "vitals")
+    assert (reading["payload"]["bp_sys"], reading["payload"]["bp_dia"]) == (128, 82)
+    assert [(m["phone"], m["step"]) for m in export["sms"]] == [("13900005555", "opened")]
+    seen = {(a["actor"], a["action"]) for a in export["audit"]}
+    assert ("staff:5", "elder.viewed") in seen
+    assert ("alarm-engine", "incident.opened") in seen
+    # Nothing of the other elder.
+    assert "李建国" not in answer.text
+
+    (exported,) = api.rows(fetch_all(AuditEntry, AuditEntry.action == "elder.exported"))
+    assert (exported.actor, exported.subject_id, exported.detail["format"]) == (
+        "staff:2", str(api.street.leaving), "json",
+    )  # fmt: skip
+    assert exported.detail["device_events"] == 2
+
+
+def test_the_printable_page_is_the_same_export_in_chinese_and_english(api: Api) -> None:
+    _history(api)
+    act_as(api.client, StaffRole.ADMIN, staff_id=1)
+
+    answer = api.client.get(f"/api/elders/{api.street.leaving}/export.txt")
+
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "text/plain; charset=utf-8"
+    page = answer.text
+    for expected in (
+        "王秀英", api.street.national_id, "13800004321", "李明 (儿子) 13900005555",
+        "基本信息 Profile", "紧急联系人 Emergency contacts", "事件 Incidents (1)",
+        "家属短信 SMS to the family (1)", "查阅与修改记录 Who viewed or changed the record",
+        "vitals: 1", "住院",
+    ):  # fmt: skip
+        assert expected in page, expected
+    assert "李建国" not in page
+    audited = api.rows(fetch_all(AuditEntry, AuditEntry.action == "elder.exported"))
+    assert [a.detail["format"] for a in audited] == ["text"]
+
+
+def test_the_command_line_exports_into_an_owner_only_file(
+    sqlite_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    settings = settings.model_copy(update={"database_url": sqlite_url})
+    migrate.upgrade(sqlite_url)
+    street = on_database(settings, lambda s: make_street(s, settings, tmp_path))
+    target = tmp_path / "export.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ELDERCARE_", "TWILIO_"))}
+    env |= {"ELDERCARE_DATABASE_URL": sqlite_url, "ELDERCARE_DATA_DIR": str(tmp_path / "data")}
+    command = [sys.executable, "-m", "eldercare", "elders", "export", str(street.leaving)]
+
+    done = subprocess.run(
+        [*command, "--output", str(target)], env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    export = json.loads(target.read_text(encoding="utf-8"))
+    assert (export["elder"]["name"], export["elder"]["national_id"]) == (
+        "王秀英",
+        street.national_id,
+    )
+    again = subprocess.run(
+        [*command, "--output", str(target)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert again.returncode == 2  # never over an earlier file
+
+    async def audited(sessions: Sessions) -> list[str]:
+        async with sessions() as session:
+            query = select(AuditEntry.actor).where(AuditEntry.action == "elder.exported")
+            return list((await session.scalars(query)).all())
+
+    (actor,) = on_database(settings, audited)
+    assert actor.startswith("cli:")
