@@ -54,7 +54,7 @@ function draw() {
     const angle = (n * 2 * Math.PI) / 8 - Math.PI / 2;
     const x = cx + Math.cos(angle) * 22;
     const y = cy + Math.sin(angle) * 22;
-    map.append(svg("g", { class: `incident p${incident.priority}`, "data-incident-id": incident.id, onclick: () => pick(incident), style: "cursor:pointer" },
+    map.append(svg("g", { class: `incident p${incident.priority}`, "data-incident-id": incident.id, onclick: () => pick(incident) },
       svg("circle", { cx: x, cy: y, r: incident.priority === 1 ? 10 : 7 }),
       svg("title", {}, `P${incident.priority} ${t("kind." + incident.kind)} ${elderLabel(incident)} · ${t("status." + incident.status)}`)));
   }

@@ -66,7 +66,7 @@ def test_a_press_reaches_the_queue_live_and_is_claimed_handled_and_resolved(
     expect(row.locator(".elder")).not_to_be_empty()
     expect(operator.locator("#p1-banner")).to_be_visible()
     expect(colleague.locator("#queue tbody tr")).to_have_count(1)
-    operator.wait_for_function("document.title.includes('一级警情')")
+    expect(operator).to_have_title(re.compile("一级警情"))
     screenshot(operator, "console-queue.png")
 
     # Claimed on one console: taken, with the holder's name, on the other at once.
