@@ -137,7 +137,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "device.battery": ("电量", "battery"),
     "device.last_seen": ("最后上报", "last seen"),
     "directory.title": ("长者档案", "Elder directory"),
-    "directory.query": ("姓名 / 电话后四位 / 身份证后四位", "Name / phone tail / ID tail"),
+    "directory.query": (
+        "姓名 / 完整电话号码 / 完整身份证号",
+        "Name / whole phone number / whole ID number",
+    ),
     "directory.any_community": ("全部社区", "All communities"),
     "directory.condition": ("慢性病", "Condition"),
     "directory.found": ("条结果，用时", "results in"),
