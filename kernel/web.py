@@ -129,9 +129,10 @@ SCHEMAS = "#/components/schemas/"
 def document_dependency_errors(app: FastAPI) -> None:
     """Make the app's OpenAPI show every error answer a route can give that FastAPI does not see
     in the route itself: the domain errors its dependencies raise (`kernel.errors.raises`: 401
-    not signed in, 403 a role it needs), and FastAPI's validation error beside a route's own 422
+    not signed in, 403 a role it needs); FastAPI's validation error beside a route's own 422
     (declaring a DomainError's 422 hides the validation error's shape from FastAPI's OpenAPI,
-    while invalid input still gets it)."""
+    while invalid input still gets it); FastAPI's 400 for a JSON body that is not UTF-8; and
+    domain errors as the JSON they are on routes that answer CSV or text."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -163,9 +164,31 @@ def _dependency_calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
         yield from _dependency_calls(dependency)
 
 
+# FastAPI's answer to a JSON body it cannot decode as UTF-8 (an HTTPException, not a
+# validation error: invalid JSON in readable text is a 422).
+UNREADABLE_BODY = {
+    "description": "The body is not UTF-8 text.",
+    "content": {"application/json": {"schema": {"$ref": SCHEMAS + "HTTPError"}}},
+}
+HTTP_ERROR = {
+    "title": "HTTPError",
+    "type": "object",
+    "properties": {"detail": {"type": "string", "title": "Detail"}},
+    "required": ["detail"],
+}
+
+
 def _document(operation: dict[str, Any], errors: list[Any], components: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     error_body = {"$ref": SCHEMAS + "ErrorBody"}
+    # One handler renders every domain error as JSON, whatever the route's own answers are.
+    for status, response in responses.items():
+        content = response.get("content", {})
+        if status >= "400" and any(c.get("schema") == error_body for c in content.values()):
+            response["content"] = {"application/json": {"schema": error_body}}
+    if "application/json" in operation.get("requestBody", {}).get("content", {}):
+        responses.setdefault("400", UNREADABLE_BODY)
+        components.setdefault("HTTPError", HTTP_ERROR)
     for error in errors:
         if str(error.status_code) not in responses:
             responses[str(error.status_code)] = {

@@ -26,6 +26,7 @@ from callcenter.accounts.schemas import (
     StaffAccountRead,
 )
 from callcenter.accounts.service import SignInClient, Throttled
+from kernel.bounds import Id
 from kernel.errors import DomainError, NotFoundError, raises
 from kernel.models import StaffMember, StaffRole, utcnow
 from kernel.web import Session
@@ -252,7 +253,7 @@ async def list_accounts(actor: AdminActor, session: Session) -> list[StaffAccoun
     responses=StaffNotFoundError.response_doc(),
 )
 async def set_password(
-    staff_id: int, body: PasswordChange, actor: AdminActor, session: Session
+    staff_id: Id, body: PasswordChange, actor: AdminActor, session: Session
 ) -> Response:
     """Set a staff member's password (admins): unlocks the account, ends its sessions."""
     member = await session.get(StaffMember, staff_id)

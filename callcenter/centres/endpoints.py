@@ -12,6 +12,7 @@ from callcenter.accounts.endpoints import CurrentActor
 from callcenter.centres import repository
 from callcenter.centres.schemas import CentreRead
 from callcenter.rosters import repository as rosters_repository
+from kernel.bounds import Moment
 from kernel.models import StaffRole, utcnow
 from kernel.web import Session
 
@@ -40,7 +41,7 @@ async def on_duty(
     session: Session,
     actor: CurrentActor,
     centre: Annotated[str | None, Query(max_length=8, description="Centre code, e.g. PH03")] = None,
-    at: Annotated[dt.datetime | None, Query(description="When (default: now)")] = None,
+    at: Annotated[Moment | None, Query(description="When (default: now)")] = None,
 ) -> list[OnDutyRead]:
     """Who is on duty now (or at `at`), optionally at one centre (staff names: signed in only)."""
     del actor

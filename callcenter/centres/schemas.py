@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
 from kernel.models import CentreTier
 
@@ -21,11 +22,25 @@ class CentreFacts(BaseModel):
     tier: CentreTier
     lat: float
     lon: float
-    opens_at: dt.time | None
-    closes_at: dt.time | None
+    opens_at: LocalTime | None
+    closes_at: LocalTime | None
     operators: int = 0
     supervisors: int = 0
     workers: int = 0
+
+
+# A wall-clock time in the street's zone ("08:00:00"): JSON Schema's "time" format would
+# promise a UTC offset that these opening hours do not carry.
+LocalTime = Annotated[
+    dt.time,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$",
+            "description": "Local time in the street's time zone (Asia/Shanghai)",
+        }
+    ),
+]
 
 
 class CentreRead(BaseModel):
@@ -40,5 +55,5 @@ class CentreRead(BaseModel):
     tier: CentreTier
     lat: float
     lon: float
-    opens_at: dt.time | None
-    closes_at: dt.time | None
+    opens_at: LocalTime | None
+    closes_at: LocalTime | None

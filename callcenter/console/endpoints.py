@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from callcenter.accounts.endpoints import signed_in_member
 from callcenter.console.texts import language_of, texts_for
+from kernel.bounds import Id
 from kernel.models import StaffMember, StaffRole
 
 HERE = Path(__file__).parent
@@ -151,7 +152,7 @@ async def queue_page(request: Request, lang: Language = None) -> Response:
 
 
 @router.get("/console/incidents/{incident_id}")
-async def incident_page(incident_id: int, request: Request, lang: Language = None) -> Response:
+async def incident_page(incident_id: Id, request: Request, lang: Language = None) -> Response:
     """The incident screen (来电弹屏)."""
     return await _page(request, "incident.html", lang, incident_id=incident_id)
 
@@ -169,7 +170,7 @@ async def directory_page(request: Request, lang: Language = None) -> Response:
 
 
 @router.get("/console/elders/{elder_id}")
-async def elder_page(elder_id: int, request: Request, lang: Language = None) -> Response:
+async def elder_page(elder_id: Id, request: Request, lang: Language = None) -> Response:
     """One elder: profile, devices, history, settings."""
     return await _page(request, "elder.html", lang, elder_id=elder_id)
 

@@ -45,6 +45,7 @@ from callcenter.elders.service import (
 )
 from devices.vitals import Thresholds, effective_thresholds
 from kernel.audit import record, times_of
+from kernel.bounds import Id, Offset
 from kernel.errors import DomainError, NotFoundError
 from kernel.models import AwayPeriod, Elder, LivingSituation, VitalThreshold, utcnow
 from kernel.web import Session
@@ -169,7 +170,7 @@ async def search_elders(
     ] = None,
     living: Annotated[LivingSituation | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> ElderPage:
     """Find elders; a community worker only finds their own centre's. Numbers are matched whole
     (an 18-character ID number, a mobile, a whole landline); number searches are limited per
@@ -225,7 +226,7 @@ async def search_elders(
 
 @router.get("/{elder_id}", response_model=ElderProfile, responses=ElderNotFoundError.response_doc())
 async def get_elder(
-    elder_id: int, request: Request, session: Session, actor: CurrentActor
+    elder_id: Id, request: Request, session: Session, actor: CurrentActor
 ) -> ElderProfile:
     """The elder at a glance; every view is written to the audit log. A community worker sees
     their own centre's elders, and the elder of an open incident they hold anywhere."""
@@ -270,7 +271,7 @@ async def get_elder(
     responses=ElderNotFoundError.response_doc(),
 )
 async def elder_vitals(
-    elder_id: int,
+    elder_id: Id,
     request: Request,
     session: Session,
     actor: CurrentActor,
@@ -295,7 +296,7 @@ async def elder_vitals(
     responses={**ElderNotFoundError.response_doc(), **ForbiddenError.response_doc()},
 )
 async def mark_away(
-    elder_id: int, body: AwayRequest, session: Session, actor: CurrentActor
+    elder_id: Id, body: AwayRequest, session: Session, actor: CurrentActor
 ) -> AwayRead:
     """Mark the elder away (in hospital, visiting family): no welfare or wandering alarms."""
     await _visible_elder(session, elder_id, actor, Action.ELDER_AWAY)
@@ -333,7 +334,7 @@ async def mark_away(
         **AwayAlreadyEndedError.response_doc(),
     },
 )
-async def end_away(elder_id: int, away_id: int, session: Session, actor: CurrentActor) -> AwayRead:
+async def end_away(elder_id: Id, away_id: Id, session: Session, actor: CurrentActor) -> AwayRead:
     """The elder is back: the away period ends now (one not begun yet is called off)."""
     await _visible_elder(session, elder_id, actor, Action.ELDER_AWAY)
     period = await repository.away_period(session, elder_id, away_id)
@@ -366,7 +367,7 @@ async def end_away(elder_id: int, away_id: int, session: Session, actor: Current
     },
 )
 async def set_threshold(
-    elder_id: int, vital: Vital, body: ThresholdRequest, session: Session, actor: CurrentActor
+    elder_id: Id, vital: Vital, body: ThresholdRequest, session: Session, actor: CurrentActor
 ) -> ThresholdRead:
     """Set the elder's own bounds for one vital; a null bound keeps the clinical default
     (supervisors and admins, who relay the care team's decision)."""
@@ -408,7 +409,7 @@ async def set_threshold(
     },
 )
 async def clear_threshold(
-    elder_id: int, vital: Vital, session: Session, actor: CurrentActor
+    elder_id: Id, vital: Vital, session: Session, actor: CurrentActor
 ) -> ThresholdRead:
     """Back to the clinical defaults for one vital; answers the defaults now in force
     (supervisors and admins)."""

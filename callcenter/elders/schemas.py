@@ -6,10 +6,11 @@ import datetime as dt
 import math
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from devices.ids import DeviceKind
 from devices.vitals import VITALS
+from kernel.bounds import AwareMoment
 from kernel.models import DeviceEvent, IncidentKind, IncidentStatus, LivingSituation, SelfCare, Sex
 
 # The vitals a per-elder threshold may be set for (devices.vitals.VITALS, as a type for the API).
@@ -148,8 +149,8 @@ class VitalReadingRead(BaseModel):
 class AwayRequest(BaseModel):
     """Mark the elder away from `starts_at` until `ends_at` (None: until someone ends it)."""
 
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime | None = None
+    starts_at: AwareMoment
+    ends_at: AwareMoment | None = None
     reason: str = Field(min_length=1, max_length=255, examples=["住院 (in hospital)"])
 
     @model_validator(mode="after")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from typing import Annotated
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Query, Request
 from twilio.request_validator import RequestValidator
@@ -19,6 +18,7 @@ from callcenter.family.schemas import FamilyMessageRead, ManualMessage, StatusOu
 from callcenter.family.sender import status_callback_url
 from callcenter.incidents.repository import add_entry
 from kernel.audit import record
+from kernel.bounds import INT4_MAX, INT8_MAX, Id
 from kernel.database import insert_ignoring_duplicates
 from kernel.errors import DomainError, NotFoundError
 from kernel.models import EmergencyContact, FamilyMessage, FamilyStep, Incident, SmsState, utcnow
@@ -63,7 +63,8 @@ def _settings(request: Request) -> Settings:
 async def delivery_receipt(request: Request, session: Session) -> StatusOutcome:
     """Record queued, sent, delivered, undelivered or failed; only with Twilio's valid signature."""
     settings = _settings(request)
-    params = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
+    form = service.receipt_form(await request.body())
+    params = form if form is not None else {}
     signature = request.headers.get("x-twilio-signature", "")
     base = status_callback_url(settings)
     # Signed over the exact URL Twilio was given, query included (?message=<job id>).
@@ -71,6 +72,7 @@ async def delivery_receipt(request: Request, session: Session) -> StatusOutcome:
     token = settings.twilio_auth_token
     if (
         not signature
+        or form is None  # not UTF-8: no form Twilio signed
         or url is None
         or token is None
         or not RequestValidator(token.get_secret_value()).validate(url, params, signature)
@@ -79,10 +81,15 @@ async def delivery_receipt(request: Request, session: Session) -> StatusOutcome:
         log.warning("SMS status callback refused from %s: no valid Twilio signature", client)
         raise ForgedCallbackError("no valid X-Twilio-Signature for this call centre")
     sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
-    job = await repository.by_sid(session, sid) if sid else None
-    if job is None and request.query_params.get("message", "").isdigit():
+    if not (service.TWILIO_SID.fullmatch(sid) and service.TWILIO_STATUS.fullmatch(status)):
+        # Signed, so Twilio's; but nothing a message row can hold: kept out, and said so.
+        log.warning("SMS status callback with an unusable MessageSid or MessageStatus, ignored")
+        return StatusOutcome(message_id=None, status=status[:16])
+    job = await repository.by_sid(session, sid)
+    job_id = service.whole_number(request.query_params.get("message"), INT8_MAX)
+    if job is None and job_id is not None:
         # The receipt may beat Twilio's answer to the send: the signed URL names the job.
-        job = await repository.claimed_for_receipt(session, int(request.query_params["message"]))
+        job = await repository.claimed_for_receipt(session, job_id)
         if job is not None:
             job.twilio_sid = sid
     if job is None:
@@ -90,10 +97,10 @@ async def delivery_receipt(request: Request, session: Session) -> StatusOutcome:
         return StatusOutcome(message_id=None, status=status)
     if not service.advances(job.delivery_status, status):
         return StatusOutcome(message_id=job.id, status=job.delivery_status or status)
-    code = params.get("ErrorCode")
+    code = service.whole_number(params.get("ErrorCode"), INT4_MAX)
     job.delivery_status, job.status_at = status, utcnow()
-    if code and code.isdigit():
-        job.error_code = int(code)
+    if code is not None:
+        job.error_code = code
     incident = await session.get(Incident, job.incident_id)
     if incident is not None:
         add_entry(
@@ -122,7 +129,7 @@ def _where(incident: Incident, actor: Actor) -> Where:
 async def list_messages(
     session: Session,
     actor: CurrentActor,
-    incident: Annotated[int | None, Query()] = None,
+    incident: Annotated[Id | None, Query()] = None,
     state: Annotated[SmsState | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[FamilyMessageRead]:

@@ -6,6 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kernel.bounds import Id
 from kernel.models import FamilyStep, SmsState
 
 
@@ -40,8 +41,8 @@ class FamilyMessageRead(BaseModel):
 class ManualMessage(BaseModel):
     """An operator's own SMS to one of the elder's contacts about an incident."""
 
-    incident_id: int
-    contact_id: int
+    incident_id: Id
+    contact_id: Id
     text: str = Field(min_length=1, max_length=300)
     request_id: str = Field(
         min_length=1,

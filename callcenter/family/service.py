@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import tomllib
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
+from urllib.parse import parse_qsl
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,6 +58,31 @@ def advances(current: str | None, status: str) -> bool:
     if current in ("delivered", *DELIVERY_FAILED):
         return False  # final
     return PROGRESS.get(status, 99) > PROGRESS.get(current or "accepted", -1)
+
+
+# What a receipt may carry into the outbox row (family_messages: twilio_sid String(40),
+# delivery_status String(16), error_code integer): Twilio's SIDs are 34 letters and digits,
+# its statuses short lower-case words, its error codes five digits.
+TWILIO_SID = re.compile(r"[A-Za-z0-9]{1,40}")
+TWILIO_STATUS = re.compile(r"[a-z_]{1,16}")
+
+
+def receipt_form(body: bytes) -> dict[str, str] | None:
+    """The fields of a status callback's form body; None if the body is not UTF-8 text (a form
+    Twilio signs is percent-encoded ASCII; a stray escape decodes to U+FFFD, never fails)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return dict(parse_qsl(text, keep_blank_values=True))
+
+
+def whole_number(text: str | None, largest: int) -> int | None:
+    """`text` as a whole number from 0 to `largest` (ASCII digits only), else None."""
+    if text is None or not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= largest else None
 
 
 LANGUAGES = ("zh", "en")

@@ -31,6 +31,7 @@ from callcenter.incidents.schemas import (
     StatusChange,
     TimelineEntryRead,
 )
+from kernel.bounds import Id
 from kernel.bus import Bus
 from kernel.errors import DomainError, NotFoundError
 from kernel.models import (
@@ -75,8 +76,8 @@ async def list_incidents(
     status: Annotated[list[IncidentStatus] | None, Query()] = None,
     kind: Annotated[list[IncidentKind] | None, Query()] = None,
     priority: Annotated[int | None, Query(ge=1, le=4)] = None,
-    elder_id: Annotated[int | None, Query(ge=1)] = None,
-    assigned_to: Annotated[int | None, Query(ge=1)] = None,
+    elder_id: Annotated[Id | None, Query()] = None,
+    assigned_to: Annotated[Id | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[IncidentRead]:
     """The queue: most urgent first, then oldest first; a community worker sees their centre's
@@ -167,7 +168,7 @@ async def _detail(session: AsyncSession, incident: Incident) -> IncidentDetail:
 @router.get(
     "/{incident_id}", response_model=IncidentDetail, responses=IncidentNotFoundError.response_doc()
 )
-async def get_incident(incident_id: int, session: Session, actor: CurrentActor) -> IncidentDetail:
+async def get_incident(incident_id: Id, session: Session, actor: CurrentActor) -> IncidentDetail:
     """One incident and every step of its timeline."""
     return await _detail(session, await _visible_incident(session, incident_id, actor))
 
@@ -184,7 +185,7 @@ ACTOR_ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.post("/{incident_id}/acknowledge", response_model=IncidentDetail, responses=ACTOR_ERRORS)
 async def acknowledge_incident(
-    incident_id: int, body: AcknowledgeRequest, session: Session, actor: CurrentActor
+    incident_id: Id, body: AcknowledgeRequest, session: Session, actor: CurrentActor
 ) -> IncidentDetail:
     """Take the incident as the signed-in person: the escalation clock stops (acknowledging
     twice changes nothing)."""
@@ -201,7 +202,7 @@ async def acknowledge_incident(
     responses={**CHANGE_ERRORS, **UnknownStaffError.response_doc()},
 )
 async def assign_incident(
-    incident_id: int, body: AssignRequest, session: Session, actor: CurrentActor, request: Request
+    incident_id: Id, body: AssignRequest, session: Session, actor: CurrentActor, request: Request
 ) -> IncidentDetail:
     """Give the incident to a staff member, or hand it on to another (a community worker: only
     within their own centre)."""
@@ -218,7 +219,7 @@ async def assign_incident(
 
 @router.post("/{incident_id}/notes", response_model=IncidentDetail, responses=CHANGE_ERRORS)
 async def add_incident_note(
-    incident_id: int, body: NoteRequest, session: Session, actor: CurrentActor
+    incident_id: Id, body: NoteRequest, session: Session, actor: CurrentActor
 ) -> IncidentDetail:
     """Add a note to the timeline."""
     incident = await _changeable_incident(session, incident_id, actor, Action.INCIDENT_NOTE)
@@ -238,7 +239,7 @@ async def add_incident_note(
     },
 )
 async def change_incident_status(
-    incident_id: int, body: StatusChange, session: Session, actor: CurrentActor
+    incident_id: Id, body: StatusChange, session: Session, actor: CurrentActor
 ) -> IncidentDetail:
     """On the way, on site, resolved (with an outcome), followed up (回访), closed: made and
     recorded as the signed-in person."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kernel.bounds import Id
 from kernel.models import IncidentKind, IncidentStatus, Outcome
 
 
@@ -63,7 +64,7 @@ ACTOR_FIELD = (
 class AcknowledgeRequest(BaseModel):
     """Take the incident, as the signed-in person."""
 
-    staff_id: int | None = Field(default=None, gt=0, description=ACTOR_FIELD)
+    staff_id: Id | None = Field(default=None, description=ACTOR_FIELD)
 
 
 class AssignRequest(BaseModel):
@@ -72,7 +73,7 @@ class AssignRequest(BaseModel):
     `staff_id` is the person it goes to, not who assigns: that is the signed-in person.
     """
 
-    staff_id: int = Field(gt=0)
+    staff_id: Id
     note: str = Field(default="", max_length=2000)
 
 
@@ -85,7 +86,7 @@ class NoteRequest(BaseModel):
 class StatusChange(BaseModel):
     """Move an incident on (as the signed-in person): to what, how it ended."""
 
-    staff_id: int | None = Field(default=None, gt=0, description=ACTOR_FIELD)
+    staff_id: Id | None = Field(default=None, description=ACTOR_FIELD)
     status: IncidentStatus
     outcome: Outcome | None = None
     note: str = Field(default="", max_length=2000)

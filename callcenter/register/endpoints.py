@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
+from kernel.bounds import Id
 from kernel.errors import NotFoundError
 from kernel.models import IssueSeverity, RegisterImport, RegisterIssue
 from kernel.web import Session
@@ -66,7 +67,7 @@ async def list_imports(session: Session) -> list[RegisterImportRead]:
     responses=ImportNotFoundError.response_doc(),
 )
 async def list_issues(
-    import_id: int,
+    import_id: Id,
     session: Session,
     severity: Annotated[IssueSeverity | None, Query()] = None,
 ) -> list[RegisterIssueRead]:

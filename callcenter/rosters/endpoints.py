@@ -13,6 +13,7 @@ from callcenter.accounts.permissions import Action
 from callcenter.rosters import repository
 from callcenter.rosters.schemas import ShiftRead, ShiftRequest
 from kernel.audit import record
+from kernel.bounds import Day, Id
 from kernel.errors import DomainError, NotFoundError
 from kernel.models import Centre, Shift, StaffMember
 from kernel.web import Session
@@ -84,10 +85,10 @@ async def list_shifts(
     actor: CurrentActor,
     centre: Annotated[str | None, Query(max_length=8, description="Centre code, e.g. PH03")] = None,
     first_day: Annotated[
-        dt.date | None, Query(alias="from", description="First local day (default today)")
+        Day | None, Query(alias="from", description="First local day (default today)")
     ] = None,
     last_day: Annotated[
-        dt.date | None, Query(alias="to", description="Last local day, included (default from + 7)")
+        Day | None, Query(alias="to", description="Last local day, included (default from + 7)")
     ] = None,
 ) -> list[ShiftRead]:
     """The shifts overlapping these local days (Asia/Shanghai), with staff names."""
@@ -155,7 +156,7 @@ async def add_shift(body: ShiftRequest, session: Session, actor: CurrentActor) -
     status_code=status.HTTP_204_NO_CONTENT,
     responses={**ForbiddenError.response_doc(), **ShiftNotFoundError.response_doc()},
 )
-async def remove_shift(shift_id: int, session: Session, actor: CurrentActor) -> Response:
+async def remove_shift(shift_id: Id, session: Session, actor: CurrentActor) -> Response:
     """Take a shift off the roster (supervisors and admins)."""
     permissions.require(actor, Action.ROSTER_EDIT)
     shift = await session.get(Shift, shift_id, with_for_update=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from kernel.bounds import AwareMoment, Id
 from kernel.models import StaffRole
 
 # Longer than a day is a typing slip (a wrong date), not a shift anyone works.
@@ -27,10 +28,10 @@ class ShiftRead(BaseModel):
 class ShiftRequest(BaseModel):
     """A shift to add: who, at which centre, from when until when (with a time zone)."""
 
-    staff_id: int = Field(gt=0)
+    staff_id: Id
     centre_code: str = Field(min_length=1, max_length=8, examples=["PH03"])
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: AwareMoment
+    ends_at: AwareMoment
 
     @model_validator(mode="after")
     def _sensible_window(self) -> ShiftRequest:
