@@ -58,7 +58,12 @@ from kernel.models import Device, Elder, StaffRole, utcnow
 from kernel.settings import Role, Settings
 from kernel.streams import EventStream
 from kernel.supervisor import Supervisor
-from kernel.web import SecurityHeaders, document_dependency_errors, redact_access_logs
+from kernel.web import (
+    NoNulCharacters,
+    SecurityHeaders,
+    document_dependency_errors,
+    redact_access_logs,
+)
 
 EMBEDDED_GATEWAY_USER = "eldercare-gateway"
 
@@ -143,6 +148,7 @@ def create_app(
     )
 
     # Every answer, pages and API alike, whatever the role of the process.
+    app.add_middleware(NoNulCharacters)
     app.add_middleware(SecurityHeaders, cacheable=(STATIC_PATH,))
     redact_access_logs()
     document_dependency_errors(app)

@@ -4,10 +4,11 @@ the errors each route can answer."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
@@ -15,6 +16,7 @@ from fastapi.openapi.utils import validation_error_definition, validation_error_
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import MutableHeaders
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kernel.errors import ErrorBody, errors_raised_by
@@ -81,6 +83,74 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class NoNulCharacters:
+    """Refuses, with a 422, a request whose path, query or body holds a NUL character.
+
+    No text the API keeps may hold one (PostgreSQL's text cannot, and its driver raised on it:
+    a note or a search with `\\u0000` was a 500); refused here, in one place, before any route
+    or driver sees it. A body is read whole only when it holds a NUL byte or a `\\u0000`
+    escape, and then parsed to tell an escaped backslash from a real NUL."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or b"\x00" in unquote_to_bytes(scope["query_string"]):
+            await _refuse_nul(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if _holds_nul(body):
+            await _refuse_nul(scope, receive, send)
+            return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _holds_nul(body: bytes) -> bool:
+    if b"\x00" in body:
+        return True
+    if b"\\u0000" not in body:
+        return False
+    try:
+        return _has_nul(json.loads(body))
+    except ValueError:
+        return False  # not JSON: its route refuses it as it is
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+async def _refuse_nul(scope: Scope, receive: Receive, send: Send) -> None:
+    body = ErrorBody(code="nul_character", message="text may not hold a NUL character")
+    await JSONResponse(body.model_dump(), status_code=422)(scope, receive, send)
 
 
 def without_query_values(target: str) -> str:
