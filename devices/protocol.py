@@ -24,12 +24,14 @@ from pydantic_core import PydanticCustomError
 from devices.ids import DeviceKind
 
 MAX_PAYLOAD_BYTES = 4096
-# The largest MQTT packet a client of this protocol sends: a PUBLISH of a MAX_PAYLOAD_BYTES message
-# on the longest topic (a prefix and a 64-character id, 84 bytes with its length), with its fixed
-# header (5 bytes at most), packet id (2) and room for MQTT 5 properties. Every broker disconnects
-# a client sending a larger packet before it holds it whole (docs/protocol.md). Between the two,
-# an oversized message still reaches the gateway and is rejected as `too_large`, kept for review.
-MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + 512
+# The largest MQTT packet a broker takes: sixteen times the largest message. Beyond it every broker
+# closes the connection before it holds the packet whole (a 50 MB message once went through
+# whole). Between MAX_PAYLOAD_BYTES and this an oversized message reaches the gateway, is
+# rejected as `too_large` with an ack the device reads, and is kept for review. The cap is not
+# set at the message's own size: a terminal whose client resends its unacknowledged message after
+# every reconnect (a persistent session does) would be thrown off by that message for ever, and
+# its SOS with it; the chaos suite's poison experiment saw 19 SOS never acked so.
+MAX_PACKET_BYTES = 16 * MAX_PAYLOAD_BYTES
 DEFAULT_MAX_SKEW = timedelta(hours=24)
 WELCOME = b'{"v":1,"type":"welcome"}'
 # The close code the gateway uses when a WebSocket hello is refused (docs/protocol.md).

@@ -327,8 +327,9 @@ def mosquitto_conf(
         # The protocol retains nothing (a will is "not retained"): a message or a will with the
         # retain flag is refused (the client is disconnected) and nothing is ever kept for later.
         "retain_available false",
-        # No packet beyond the protocol's largest (devices.protocol.MAX_PACKET_BYTES): the client
-        # is disconnected before the broker holds it (it took 50 MB messages whole).
+        # No packet beyond devices.protocol.MAX_PACKET_BYTES: the client is disconnected before
+        # the broker holds it (it took 50 MB messages whole); smaller oversized messages reach
+        # the gateway, which rejects them with a reason the device reads.
         f"max_packet_size {MAX_PACKET_BYTES}",
         f"max_queued_messages {MAX_QUEUED_MESSAGES}",
         f"max_inflight_messages {MAX_INFLIGHT_MESSAGES}",
