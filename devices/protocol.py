@@ -467,13 +467,14 @@ def _decode_hello(text: str) -> Hello | Rejection:
 # A field whose value is a credential: the hello's `secret`, and whatever a confused client calls
 # one. Its value is never kept, logged or shown (docs/gateway.md, "Rejected messages").
 _SECRET_KEY = re.compile(r"secret|pass(?:word|wd)?|pwd|token|credential|auth", re.IGNORECASE)
-# A JSON member with such a key, in raw bytes that may not be JSON at all (cut, or broken): the
-# value is a string up to its closing quote (or the end), or anything up to the next , } or ].
-_SECRET_MEMBER = re.compile(
-    rb'("(?:[^"\\]|\\.)*(?:secret|pass|pwd|token|credential|auth)(?:[^"\\]|\\.)*"\s*:\s*)'
-    rb'(?:"(?:[^"\\]|\\.)*(?:"|$)|[^,}\]]*)',
-    re.IGNORECASE | re.DOTALL,
-)
+# The raw-bytes scan, for bytes that are not JSON (cut, broken): each string in turn, and when one
+# is a key (a colon follows) of a credential, its value (a string up to its closing quote or the
+# end, or anything up to the next , } or ]). Every pattern matches in one pass without
+# backtracking across quotes, so the scan is linear in the payload (a device sends what it likes).
+_RAW_STRING = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.DOTALL)
+_RAW_COLON = re.compile(rb"\s*:\s*")
+_RAW_BARE_VALUE = re.compile(rb"[^,}\]]*")
+_RAW_SECRET_KEY = re.compile(_SECRET_KEY.pattern.encode(), re.IGNORECASE)
 REDACTED = "[redacted]"
 
 
@@ -500,13 +501,33 @@ def redact_secrets(payload: bytes) -> bytes:
     except (ValueError, RecursionError):  # not UTF-8, not JSON, a repeated key, too deep
         value = None
     if isinstance(value, dict | list):
-        redacted = _redact_value(value)
-        if redacted != value:
-            return (
-                _encode(redacted) if isinstance(redacted, dict) else json.dumps(redacted).encode()
-            )
-        return payload
-    return _SECRET_MEMBER.sub(rb'\1"' + REDACTED.encode() + rb'"', payload)
+        try:
+            redacted = _redact_value(value)
+            if redacted != value:
+                # ASCII escapes: JSON may carry a lone surrogate (`"\\ud800"`), which UTF-8 cannot.
+                return json.dumps(redacted, separators=(",", ":")).encode()
+            return payload
+        except RecursionError:  # nested nearly as deep as the decoder goes: the raw bytes' way
+            pass
+    return _redact_raw(payload)
+
+
+def _redact_raw(payload: bytes) -> bytes:
+    parts: list[bytes] = []
+    kept_to = at = 0
+    while (key := _RAW_STRING.search(payload, at)) is not None:
+        at = key.end()
+        colon = _RAW_COLON.match(payload, at)
+        if colon is None or not _RAW_SECRET_KEY.search(key.group()):
+            continue
+        start = colon.end()
+        value = (_RAW_STRING if payload[start : start + 1] == b'"' else _RAW_BARE_VALUE).match(
+            payload, start
+        )
+        assert value is not None  # the bare pattern matches the empty string
+        parts += [payload[kept_to:start], b'"' + REDACTED.encode() + b'"']
+        kept_to = at = value.end()
+    return b"".join([*parts, payload[kept_to:]]) if parts else payload
 
 
 def message_id_of(payload: bytes) -> str | None:

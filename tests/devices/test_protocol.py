@@ -678,6 +678,12 @@ def test_any_physically_possible_reading_round_trips(
         b'{"v":1,"Password": "s3cr3t-value", "x": 1}',
         b'\xff{"auth_token":"s3cr3t-value"}',  # not UTF-8
         b'[{"nested":{"token":"s3cr3t-value"}}]',
+        # A lone surrogate, which JSON may escape and UTF-8 cannot hold: this raised, and the
+        # WebSocket frame carrying it was never answered.
+        b'{"secret":"s3cr3t-value","note":"\\ud800"}',
+        b'[{"a":"\\udfff"},{"password":"s3cr3t-value"}]',
+        # Nested nearly as deep as json decodes: walking it raised RecursionError.
+        b'{"secret":"s3cr3t-value","n":' + b"[" * 980 + b"]" * 980 + b"}",
     ],
 )
 def test_redact_secrets_leaves_no_credential_in_any_payload(raw: bytes) -> None:
