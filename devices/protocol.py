@@ -479,13 +479,16 @@ REDACTED = "[redacted]"
 
 
 def _redact_value(value: Any) -> Any:
+    """The value with credential-like members redacted; the very same object if it had none."""
     if isinstance(value, dict):
-        return {
+        items = {
             key: REDACTED if _SECRET_KEY.search(key) else _redact_value(item)
             for key, item in value.items()
         }
+        return value if all(items[key] is item for key, item in value.items()) else items
     if isinstance(value, list):
-        return [_redact_value(item) for item in value]
+        redacted = [_redact_value(item) for item in value]
+        return value if all(a is b for a, b in zip(redacted, value, strict=True)) else redacted
     return value
 
 
@@ -498,18 +501,13 @@ def redact_secrets(payload: bytes) -> bytes:
     """
     try:
         value = _DECODER.decode(payload.decode("utf-8"))
+        redacted = _redact_value(value)
     except (ValueError, RecursionError):  # not UTF-8, not JSON, a repeated key, too deep
-        value = None
-    if isinstance(value, dict | list):
-        try:
-            redacted = _redact_value(value)
-            if redacted != value:
-                # ASCII escapes: JSON may carry a lone surrogate (`"\\ud800"`), which UTF-8 cannot.
-                return json.dumps(redacted, separators=(",", ":")).encode()
-            return payload
-        except RecursionError:  # nested nearly as deep as the decoder goes: the raw bytes' way
-            pass
-    return _redact_raw(payload)
+        return _redact_raw(payload)
+    if redacted is value:
+        return payload
+    # ASCII escapes: a lone surrogate ("\\ud800") in the message cannot be written as UTF-8.
+    return json.dumps(redacted, separators=(",", ":")).encode("ascii")
 
 
 def _redact_raw(payload: bytes) -> bytes:

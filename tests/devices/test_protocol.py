@@ -696,3 +696,16 @@ def test_redact_secrets_leaves_a_message_without_credentials_as_it_came() -> Non
     raw = b'{"v":1, "id":"a1","type":"sos","button":"main"}'
     assert redact_secrets(raw) is raw
     assert redact_secrets(b"not json at all") == b"not json at all"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 990 + b"]" * 990,  # as deep as the decoder takes: a walk of it may not be
+        b'{"secret":"s3cr3t-value","x":"\\ud800"}',  # a lone surrogate, not UTF-8 writable
+        b'"' + b"secret" * 1400,  # a quote and no end
+        b'{"' + b"\\" * 4000,
+    ],
+)
+def test_redact_secrets_never_raises(raw: bytes) -> None:
+    assert b"s3cr3t-val" not in redact_secrets(raw)
