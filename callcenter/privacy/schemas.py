@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from callcenter.incidents.schemas import TimelineEntryRead
 from devices.ids import DeviceKind
 from kernel.models import IncidentKind, IncidentStatus, LivingSituation, SelfCare, Sex
 from kernel.models.elders import LifeStatus
@@ -151,17 +152,6 @@ class ExportedThreshold(BaseModel):
     set_at: dt.datetime
 
 
-class ExportedStep(BaseModel):
-    """One step of an incident's timeline."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    at: dt.datetime
-    actor: str
-    action: str
-    detail: dict[str, Any]
-
-
 class ExportedIncident(BaseModel):
     """An incident about the elder, with its whole timeline."""
 
@@ -180,7 +170,7 @@ class ExportedIncident(BaseModel):
     acknowledged_at: dt.datetime | None
     resolved_at: dt.datetime | None
     outcome: str | None
-    timeline: list[ExportedStep] = []
+    timeline: list[TimelineEntryRead] = []
 
 
 class ExportedEvent(BaseModel):

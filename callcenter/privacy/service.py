@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.incidents import repository as incidents_repository
+from callcenter.incidents.schemas import TimelineEntryRead
 from callcenter.privacy import repository
 from callcenter.privacy.schemas import (
     ElderExport,
@@ -37,7 +38,6 @@ from callcenter.privacy.schemas import (
     ExportedEvent,
     ExportedIncident,
     ExportedMessage,
-    ExportedStep,
     ExportedThreshold,
     LifeStatusRequest,
 )
@@ -250,7 +250,9 @@ async def export(
         ],
         incidents=[
             ExportedIncident.model_validate(incident).model_copy(
-                update={"timeline": [ExportedStep.model_validate(s) for s in steps[incident.id]]}
+                update={
+                    "timeline": [TimelineEntryRead.model_validate(s) for s in steps[incident.id]]
+                }
             )
             for incident in incidents
         ],
