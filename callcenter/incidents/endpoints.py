@@ -261,8 +261,10 @@ async def live_feed(websocket: WebSocket, actor: CurrentActor, centre: str | Non
     and the ones they hold.
     """
     bus: Bus = websocket.app.state.bus
-    await websocket.accept()
+    # Subscribed before the socket opens: the page resyncs when it opens, so a change
+    # committed between that resync and a later subscription would reach it never.
     async with bus.subscribe(FEED) as changes:
+        await websocket.accept()
         gone = asyncio.create_task(_until_closed(websocket))
         try:
             while True:

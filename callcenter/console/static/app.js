@@ -163,6 +163,32 @@ function elderLabel(incident) {
   return incident.elder_name || (incident.elder && incident.elder.name) || `#${incident.elder_id}`;
 }
 
+// When the page last learnt each incident's state, on one clock: a list asked for before the
+// feed brought a change must not put the older state back when its answer comes late (a worker's
+// task, assigned while their page's list request was on its way, vanished that way).
+const Heard = { clock: 0, at: new Map() };
+
+// Bring `shown` (a Map of incidents by id) up to a fresh list from `path`: what the list lacks
+// goes, the rest goes through `apply`; except an incident the feed (or a newer list) told of since.
+async function resync(path, shown, apply) {
+  Heard.clock += 1;
+  const asked = Heard.clock;
+  const listed = await api(path);
+  const current = (id) => (Heard.at.get(id) ?? 0) < asked;
+  const ids = new Set(listed.map((incident) => incident.id));
+  for (const id of [...shown.keys()]) {
+    if (!ids.has(id) && current(id)) {
+      shown.delete(id);
+      Heard.at.set(id, asked);
+    }
+  }
+  for (const incident of listed) {
+    if (!current(incident.id)) continue;
+    Heard.at.set(incident.id, asked);
+    apply(incident);
+  }
+}
+
 // The live feed: every incident change as it commits; reconnects, and resyncs after a gap.
 function connectFeed({ onIncident, onResync, centre } = {}) {
   const stateEl = document.getElementById("feed-state");
@@ -185,7 +211,10 @@ function connectFeed({ onIncident, onResync, centre } = {}) {
     });
     socket.addEventListener("message", (event) => {
       const message = JSON.parse(event.data);
-      if (message.type === "incident" && onIncident) onIncident(message.incident);
+      if (message.type !== "incident") return;
+      Heard.clock += 1;
+      Heard.at.set(message.incident.id, Heard.clock);
+      if (onIncident) onIncident(message.incident);
     });
     socket.addEventListener("close", (event) => {
       setState("offline");

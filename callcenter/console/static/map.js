@@ -78,8 +78,7 @@ async function pick(incident) {
 }
 
 async function reload() {
-  incidents.clear();
-  for (const incident of await api("/api/incidents?limit=500")) incidents.set(incident.id, incident);
+  await resync("/api/incidents?limit=500", incidents, (incident) => incidents.set(incident.id, incident));
   draw();
 }
 

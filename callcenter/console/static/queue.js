@@ -77,9 +77,7 @@ function tick() {
 }
 
 async function reload() {
-  const incidents = await api("/api/incidents?limit=500");
-  queue.clear();
-  for (const incident of incidents) upsert(incident);
+  await resync("/api/incidents?limit=500", queue, upsert);
   render();
 }
 

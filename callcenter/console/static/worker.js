@@ -93,9 +93,7 @@ function upsert(incident) {
 }
 
 async function reload() {
-  const mine = await api(`/api/incidents?assigned_to=${ME.staff_id}&limit=200`);
-  tasks.clear();
-  for (const incident of mine) upsert(incident);
+  await resync(`/api/incidents?assigned_to=${ME.staff_id}&limit=200`, tasks, upsert);
   render();
 }
 
