@@ -193,6 +193,10 @@ def up(
     ] = None,
 ) -> None:
     """Run the whole system in one process on the embedded defaults (or the servers configured)."""
+    # Ctrl-C and SIGTERM stop it from here on, also where it was started with SIGINT ignored (a
+    # background job of a script, nohup): Python then leaves it ignored, and Ctrl-C during
+    # start-up went unheard while the process went on to serve.
+    stops = _Stops.install()
     settings = get_settings()
     # A data folder from before, or copied in, may be readable by others: not from now on.
     make_data_dir_private(settings.data_dir)
@@ -239,14 +243,17 @@ def up(
         asyncio.run(
             _up(
                 settings, seed_count if seed else 0, demo, mqtt_moved=moved,
-                http_socket=http_socket, mqtt_socket=mqtt_socket,
+                http_socket=http_socket, mqtt_socket=mqtt_socket, stops=stops,
             )
         )  # fmt: skip
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError) as stopped:
+        if isinstance(stopped, asyncio.CancelledError) and not stops.asked:
+            raise
         # Only reachable before serving (e.g. while seeding): the seed's transaction rolled back.
         console.print("Interrupted before start-up finished; nothing half-imported was kept.")
         raise typer.Exit(130) from None
     finally:
+        stops.uninstall()
         http_socket.close()
         if mqtt_socket is not None:
             mqtt_socket.close()
@@ -261,7 +268,9 @@ async def _up(
     mqtt_moved: bool = False,
     http_socket: socket.socket,
     mqtt_socket: socket.socket | None = None,
+    stops: _Stops,
 ) -> None:
+    stops.attach()
     engine = create_engine(settings.effective_database_url)
     sessions = session_factory(engine)
     demo_password = await _start_up(settings, sessions, seed_count)
@@ -302,6 +311,7 @@ async def _up(
     )
     server = _Server(config)
     server.mqtt_socket = mqtt_socket
+    server.stops = stops
     if demo:
         # The demo: simulated devices over the wire (simulate_cli), stopped before the broker is.
         stop_demo = asyncio.Event()
@@ -320,6 +330,7 @@ async def _up(
     # `eldercare simulate` beside it looks for the devices' side: the broker and /ws/device.
     here = running.Running(os.getpid(), base, mqtt_host, mqtt_port)
     try:
+        stops.raise_if_asked()  # a stop asked during start-up that its cancel did not end
         with (
             running.announced(settings, here)
             if settings.role is not Role.CALLCENTER
@@ -414,12 +425,67 @@ def _demo_accounts_lines(password: str | None, settings: Settings) -> str:
     )
 
 
+class _Stops:
+    """Ctrl-C and SIGTERM, from start-up to shutdown, through one handler that is never swapped.
+
+    Before the event loop runs, a stop is noted and acted on as the loop's first task starts
+    (raised at an arbitrary point, it broke asyncio.run half-way and printed tracebacks); during
+    start-up in the loop it cancels the start-up, as asyncio.run's own handler does (a second
+    one interrupts); once the server runs, it asks uvicorn to stop. A signal is handled by whichever handler is
+    set when the main thread gets to it, which may be later than it arrived: with handlers
+    swapped along the way (asyncio.run's, then the server's), a stop could land on one that
+    had stopped caring. This one looks at where things stand when it runs, and remembers it.
+    """
+
+    def __init__(self) -> None:
+        self.asked = 0
+        self.server: uvicorn.Server | None = None
+        self._task: asyncio.Task[object] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._before: dict[int, object] = {}
+
+    @classmethod
+    def install(cls) -> _Stops:
+        stops = cls()
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            stops._before[stop_signal] = signal.signal(stop_signal, stops._handle)
+        return stops
+
+    def attach(self) -> None:
+        """Called first thing in the loop's main task: stops cancel it from now on."""
+        self._task = asyncio.current_task()
+        self._loop = asyncio.get_running_loop()
+        self.raise_if_asked()
+
+    def uninstall(self) -> None:
+        for stop_signal, before in self._before.items():
+            signal.signal(stop_signal, before)  # type: ignore[arg-type]
+        self._before.clear()
+
+    def _handle(self, stop_signal: int, frame: object) -> None:
+        self.asked += 1
+        if self.server is not None:
+            self.server.handle_exit(stop_signal, None)
+        elif self._task is None or self._loop is None:
+            return  # not in the loop yet: `attach` acts on it
+        elif self.asked == 1:
+            self._task.cancel()
+            self._loop.call_soon_threadsafe(lambda: None)  # wake a loop asleep in select
+        else:
+            raise KeyboardInterrupt
+
+    def raise_if_asked(self) -> None:
+        if self.asked:
+            raise KeyboardInterrupt
+
+
 class _Server(uvicorn.Server):
     """Uvicorn, minus re-raising Ctrl-C after its shutdown: here Ctrl-C is the normal way to stop."""
 
     before_shutdown: Callable[[], Awaitable[None]] | None = None
     # Holds the embedded broker's port until the app's start-up starts the broker on it.
     mqtt_socket: socket.socket | None = None
+    stops: _Stops | None = None
 
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
@@ -446,14 +512,17 @@ class _Server(uvicorn.Server):
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
-        loop = asyncio.get_running_loop()
-        for stop_signal in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(stop_signal, self.handle_exit, stop_signal, None)
+        """Stops come through `_Stops`, which from now on hands them to `handle_exit`."""
+        if self.stops is None:
+            yield
+            return
+        self.stops.server = self
+        if self.stops.asked:
+            self.handle_exit(signal.SIGINT, None)
         try:
             yield
         finally:
-            for stop_signal in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(stop_signal)
+            self.stops.server = None
 
 
 def _embedded_mqtt_socket(settings: Settings, *, asked: bool) -> socket.socket:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from signal import Handlers
 
 import aiomqtt
 import httpx
@@ -71,14 +72,21 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def start_up(tmp_path: Path, seed_count: int, *more: str) -> Running:
-    """`eldercare up` on free HTTP and MQTT ports, seeding `seed_count` elders on first start."""
+def start_up(
+    tmp_path: Path, seed_count: int, *more: str, sigint: Handlers | None = None
+) -> Running:
+    """`eldercare up` on free HTTP and MQTT ports, seeding `seed_count` elders on first start.
+
+    `sigint`: how it finds Ctrl-C on start (SIG_IGN as a script's background job does); else as
+    this test process has it.
+    """
     port, mqtt_port = free_port(), free_port()
     command = [sys.executable, "-m", "eldercare", "up", "--port", str(port),
                "--mqtt-port", str(mqtt_port), "--seed-count", str(seed_count), "--no-demo", *more]  # fmt: skip
     process = subprocess.Popen(
         command, cwd=tmp_path, env=clean_env(tmp_path),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=None if sigint is None else lambda: signal.signal(signal.SIGINT, sigint),
     )  # fmt: skip
     return Running(process, port, mqtt_port)
 
@@ -277,6 +285,23 @@ def test_a_second_up_on_the_same_port_refuses_while_the_first_is_still_starting(
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"HTTP port {first.port} on 127.0.0.1 is in use." in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("sigint", [signal.SIG_DFL, signal.SIG_IGN], ids=["heard", "ignored"])
+def test_ctrl_c_during_start_up_stops_it_however_the_process_found_ctrl_c(
+    tmp_path: Path, sigint: Handlers
+) -> None:
+    """Started as a background job of a script (Ctrl-C ignored, which Python keeps), Ctrl-C
+    during start-up went unheard: the process went on to serve and never stopped."""
+    running = start_up(tmp_path, 20, sigint=sigint)
+    assert running.process.stdout is not None
+    assert running.process.stdout.readline().startswith("Database:")
+    running.process.send_signal(signal.SIGSTOP)  # held inside its start-up
+    running.process.send_signal(signal.SIGCONT)
+    output = interrupt(running.process)
+    assert running.process.returncode == 130, output
+    assert "Interrupted before start-up finished" in output
+    assert "Traceback" not in output
 
 
 def test_an_acknowledged_sos_survives_the_process_being_killed_right_after(tmp_path: Path) -> None:
