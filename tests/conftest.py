@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import hypothesis
 import pytest
 import redis
 import redis.asyncio as aioredis
@@ -29,6 +30,13 @@ from kernel.database import create_engine, session_factory
 from kernel.settings import Settings
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+# Property tests check answers, not speed: no per-example deadline and no "too slow" health check,
+# which on a loaded machine failed examples whose answers were right (speed is for bench/).
+hypothesis.settings.register_profile(
+    "eldercare", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("eldercare")
 REQUIRE_SERVERS = os.environ.get("ELDERCARE_REQUIRE_SERVERS") == "1"
 
 
