@@ -104,14 +104,14 @@ def client(port: int, username: str, password: str) -> aiomqtt.Client:
     )
 
 
-async def ceiling(port: int, logins: Path, monitors: int, total: int) -> float:
-    """Messages per second a bare subscriber receives from this broker."""
+async def ceiling(port: int, gateway_port: int, logins: Path, monitors: int, total: int) -> float:
+    """Messages per second a bare subscriber on the gateways' listener receives from this broker."""
     received = 0
     done = asyncio.Event()
     expected = (total // monitors) * monitors
     # Read as the gateway reads (gateway.mqtt.BufferedSocket, the queue drained), so the ratio
     # is the gateway's own work.
-    async with with_buffered_reads(client(port, GATEWAY_USER, GATEWAY_PASSWORD)) as sub:
+    async with with_buffered_reads(client(gateway_port, GATEWAY_USER, GATEWAY_PASSWORD)) as sub:
         await sub.subscribe("eldercare/v1/up/+", qos=1)
 
         async def count() -> None:
@@ -237,7 +237,9 @@ async def main() -> None:
         data = Path(folder)
         print("preparing: 2,000 elders, their devices, Mosquitto files ...", flush=True)
         eldercare(data, "seed", "--count", "2000")
-        broker_port, http_port = free_port(), free_port()
+        # Devices log in on broker_port, where the client id is the login; gateways on a
+        # listener of their own (`broker-config --gateway-port`), as on a single production broker.
+        broker_port, gateway_port, http_port = free_port(), free_port(), free_port()
         env = {
             **os.environ,
             "ELDERCARE_DATA_DIR": str(data),
@@ -253,6 +255,8 @@ async def main() -> None:
                 str(data / "mq"),
                 "--port",
                 str(broker_port),
+                "--gateway-port",
+                str(gateway_port),
                 "--gateway-username",
                 GATEWAY_USER,
             ],
@@ -275,15 +279,18 @@ async def main() -> None:
         http_ports = [http_port]
         try:
             _wait_port(broker_port)
+            _wait_port(gateway_port)
             print(
                 f"(a) ceiling: bare subscriber, {args.messages:,} QoS 1 readings from {len(monitors)} devices",
                 flush=True,
             )
-            bare = await ceiling(broker_port, monitor_logins, len(monitors), args.messages)
+            bare = await ceiling(
+                broker_port, gateway_port, monitor_logins, len(monitors), args.messages
+            )
             print(f"    {bare:,.0f} msg/s", flush=True)
             gateway_env = {
                 **env,
-                "ELDERCARE_MQTT_URL": f"mqtt://{GATEWAY_USER}:{GATEWAY_PASSWORD}@127.0.0.1:{broker_port}",
+                "ELDERCARE_MQTT_URL": f"mqtt://{GATEWAY_USER}:{GATEWAY_PASSWORD}@127.0.0.1:{gateway_port}",
                 "ELDERCARE_LOG_LEVEL": "WARNING",
             }
             http_ports = [http_port] + [free_port() for _ in range(args.gateways - 1)]
