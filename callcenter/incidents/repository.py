@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import inspect, select, update
@@ -54,9 +54,27 @@ async def open_incident(
 _PREFETCHED = "incidents.prefetched"
 
 
-async def prefetch(session: AsyncSession, events: Sequence[DeviceEvent]) -> None:
-    """Load in two queries what handling a batch of events asks per event (which events already
-    made a step; the elders' own vital bounds), instead of two queries an event."""
+async def vital_overrides_of(
+    session: AsyncSession, elders: Collection[int]
+) -> dict[int, dict[str, Thresholds]]:
+    """The own vital bounds of each of these elders (empty for most), in one query."""
+    overrides: dict[int, dict[str, Thresholds]] = {elder: {} for elder in elders}
+    if elders:
+        rows = await session.scalars(
+            select(VitalThreshold).where(VitalThreshold.elder_id.in_(overrides))
+        )
+        for row in rows:
+            overrides[row.elder_id][row.vital] = _thresholds(row)
+    return overrides
+
+
+async def prefetch(
+    session: AsyncSession,
+    events: Sequence[DeviceEvent],
+    overrides: dict[int, dict[str, Thresholds]] | None = None,
+) -> None:
+    """Load in one or two queries what handling a batch of events asks per event (which events
+    already made a step; the elders' own vital bounds, unless given), instead of two an event."""
     ids = [e.id for e in events]
     handled = set(
         (
@@ -65,30 +83,25 @@ async def prefetch(session: AsyncSession, events: Sequence[DeviceEvent]) -> None
             )
         ).all()
     )
-    elders = {e.elder_id for e in events if e.type == "vitals" and e.elder_id is not None}
-    overrides: dict[int, dict[str, Thresholds]] = {elder: {} for elder in elders}
-    if elders:
-        rows = await session.scalars(
-            select(VitalThreshold).where(VitalThreshold.elder_id.in_(elders))
-        )
-        for row in rows:
-            overrides[row.elder_id][row.vital] = _thresholds(row)
+    if overrides is None:
+        elders = {e.elder_id for e in events if e.type == "vitals" and e.elder_id is not None}
+        overrides = await vital_overrides_of(session, elders)
     session.info[_PREFETCHED] = (set(ids), handled, overrides)
 
 
-async def lock_elders(session: AsyncSession, events: Sequence[DeviceEvent]) -> None:
-    """Lock the elders (and, for unbound devices, the devices) these events are about, in id
+async def lock_elders(
+    session: AsyncSession, elders: Collection[int], devices: Collection[str]
+) -> None:
+    """Lock the elders (and, for unbound devices, the devices) a batch of events is about, in id
     order, until the transaction ends: two call-centre processes judging alarms of one elder at
     once would each find no open incident and open two. Taken together and in order, the locks
     cannot deadlock between batches; `FOR NO KEY UPDATE` leaves the gateway's inserts of events
     referring to these rows (FOR KEY SHARE) unblocked. SQLite has one writer at a time."""
-    if session.get_bind().dialect.name != "postgresql" or not events:
+    if session.get_bind().dialect.name != "postgresql":
         return
-    elders = sorted({e.elder_id for e in events if e.elder_id is not None})
-    devices = sorted({e.device_id for e in events if e.elder_id is None})
     for key, values in ((Elder.id, elders), (Device.id, devices)):
         if values:
-            locked = select(key).where(key.in_(values)).order_by(key)
+            locked = select(key).where(key.in_(sorted(values))).order_by(key)
             await session.execute(locked.with_for_update(key_share=True))
 
 

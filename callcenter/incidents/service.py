@@ -10,6 +10,7 @@ for the daytime welfare check (welfare.py). Sweeps that find silence open incide
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,7 @@ from callcenter.family import service as family
 from callcenter.incidents import repository
 from callcenter.routing import repository as routing_repository
 from callcenter.routing.service import route
-from devices.vitals import Band, assess, describe, worst
+from devices.vitals import Band, Thresholds, assess, describe, worst
 from kernel import audit
 from kernel.models import DeviceEvent, Incident, IncidentKind, IncidentStatus
 from kernel.models.elders import LifeStatus
@@ -49,6 +50,22 @@ def incident_kind(event: DeviceEvent, settings: Settings) -> IncidentKind | None
     if event.type == "service":
         return IncidentKind.SERVICE
     return None
+
+
+def is_routine_reading(
+    type_: str,
+    elder_id: int | None,
+    payload: Mapping[str, Any],
+    overrides: Mapping[str, Thresholds],
+    *,
+    departed: bool,
+) -> bool:
+    """Whether an event is a reading that handling would leave as it is: in the normal range by
+    the elder's bounds (`overrides`), of a device bound to nobody, or of an elder marked
+    departed. Judging such a reading is marking it judged, nothing more."""
+    if type_ != "vitals":
+        return False
+    return elder_id is None or departed or not assess(payload, overrides)
 
 
 async def handle_device_event(

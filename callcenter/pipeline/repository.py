@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Sequence
+from typing import Any
 
-from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy import Row, func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.models import DeviceEvent, Elder
@@ -16,6 +17,18 @@ _UNJUDGED = DeviceEvent.judged_at.is_(None)
 # types as bound parameters neither SQLite nor a generic PostgreSQL plan could use that index.
 ALARM_TYPES = ("sos", "fall")
 _UNJUDGED_ALARMS = text("device_events.judged_at IS NULL AND device_events.type IN ('sos', 'fall')")
+# What a claim reads of each event: columns, not ORM objects (an entity costs tens of µs to load,
+# more than judging a routine reading). The few events a rule acts on are loaded whole later.
+Claimed = Row[tuple[int, str, str, str, int | None, dt.datetime, dict[str, Any]]]
+_CLAIMED_COLUMNS = (
+    DeviceEvent.id,
+    DeviceEvent.device_id,
+    DeviceEvent.message_id,
+    DeviceEvent.type,
+    DeviceEvent.elder_id,
+    DeviceEvent.received_at,
+    DeviceEvent.payload,
+)
 
 
 async def claim_unjudged(
@@ -26,7 +39,7 @@ async def claim_unjudged(
     keys: Collection[tuple[str, str]] | None = None,
     received_before: dt.datetime | None = None,
     ids: Collection[int] | None = None,
-) -> Sequence[DeviceEvent]:
+) -> Sequence[Claimed]:
     """The oldest unjudged events (of these types, these (device, message id) keys, or recorded
     before a moment), locked for this transaction.
 
@@ -34,7 +47,7 @@ async def claim_unjudged(
     claim disjoint events and none waits for another; a row another process has just judged is
     no longer unjudged when this one reads it. SQLite has one writer at a time and no row locks.
     """
-    query = select(DeviceEvent).where(_UNJUDGED)
+    query = select(*_CLAIMED_COLUMNS).where(_UNJUDGED)
     if types is not None:
         query = query.where(
             _UNJUDGED_ALARMS if tuple(types) == ALARM_TYPES else DeviceEvent.type.in_(types)
@@ -46,7 +59,15 @@ async def claim_unjudged(
     if received_before is not None:
         query = query.where(DeviceEvent.received_at <= received_before)
     query = query.order_by(DeviceEvent.id).limit(limit).with_for_update(skip_locked=True)
-    return (await session.scalars(query)).all()
+    return (await session.execute(query)).all()
+
+
+async def events_by_id(session: AsyncSession, ids: Collection[int]) -> dict[int, DeviceEvent]:
+    """Claimed events loaded whole, for the rules that act on them (one query a batch)."""
+    if not ids:
+        return {}
+    rows = await session.scalars(select(DeviceEvent).where(DeviceEvent.id.in_(ids)))
+    return {event.id: event for event in rows}
 
 
 async def mark_judged(
@@ -68,9 +89,8 @@ async def oldest_unjudged(session: AsyncSession, types: Collection[str]) -> dt.d
     return await session.scalar(query)
 
 
-async def departed_elders(session: AsyncSession, events: Collection[DeviceEvent]) -> set[int]:
-    """The elders of these events who are marked deceased or moved away (one query a batch)."""
-    elders = {e.elder_id for e in events if e.elder_id is not None}
+async def departed_elders(session: AsyncSession, elders: Collection[int]) -> set[int]:
+    """Those of these elders who are marked deceased or moved away (one query a batch)."""
     if not elders:
         return set()
     query = select(Elder.id).where(Elder.id.in_(elders), Elder.life_status != LifeStatus.ACTIVE)

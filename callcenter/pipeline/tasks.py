@@ -30,11 +30,12 @@ from collections.abc import Callable, Collection, Sequence
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.incidents import repository as incidents_repository
-from callcenter.incidents.service import handle_device_event
+from callcenter.incidents.service import handle_device_event, is_routine_reading
 from callcenter.pipeline import metrics, repository
+from devices.vitals import Thresholds
 from kernel.database import write_turn
 from kernel.faults import is_transient
-from kernel.models import DeviceEvent, utcnow
+from kernel.models import utcnow
 from kernel.settings import Settings
 from kernel.stopping import Stopping
 from kernel.streams import EventStream, StreamEntry
@@ -42,6 +43,7 @@ from kernel.streams import EventStream, StreamEntry
 log = logging.getLogger(__name__)
 
 BATCH = 50
+_NO_OVERRIDES: dict[str, Thresholds] = {}
 # A batch stops after this long (and commits what it did), so that an alarm recorded meanwhile
 # is not kept waiting behind readings, nor an SOS ack behind the batch's turn on SQLite.
 BATCH_BUDGET_S = 0.015
@@ -101,23 +103,46 @@ async def judge_events(
 
 async def _judge(
     session: AsyncSession,
-    events: Sequence[DeviceEvent],
+    events: Sequence[repository.Claimed],
     settings: Settings,
     clock: Callable[[], dt.datetime],
     budget_s: float | None,
-) -> Sequence[DeviceEvent]:
-    """Judge claimed events in order and mark those judged; returns them."""
-    await incidents_repository.lock_elders(session, events)
-    await incidents_repository.prefetch(session, events)
+) -> Sequence[repository.Claimed]:
+    """Judge claimed events in order and mark those judged; returns them.
+
+    A reading in the normal range is judged by marking it: a dictionary lookup and a few
+    comparisons, no query, no write beyond the batch's one UPDATE. The events a rule acts on
+    (alarms, abnormal readings, doors, cancels, the green key) are loaded whole, in one query,
+    and handled one by one.
+    """
+    elders = {e.elder_id for e in events if e.elder_id is not None}
+    await incidents_repository.lock_elders(
+        session, elders, {e.device_id for e in events if e.elder_id is None}
+    )
     # Read under the elders' locks: a death or a move recorded meanwhile is seen here.
-    departed = await repository.departed_elders(session, events)
+    departed = await repository.departed_elders(session, elders)
+    overrides = await incidents_repository.vital_overrides_of(
+        session, {e.elder_id for e in events if e.type == "vitals" and e.elder_id is not None}
+    )
+    acted_on = [
+        e.id
+        for e in events
+        if not is_routine_reading(
+            e.type, e.elder_id, e.payload, overrides.get(e.elder_id, _NO_OVERRIDES),
+            departed=e.elder_id in departed,
+        )
+    ]  # fmt: skip
+    whole = await repository.events_by_id(session, acted_on)
+    if whole:
+        await incidents_repository.prefetch(session, list(whole.values()), overrides)
     loop = asyncio.get_running_loop()
     # The budget is for judging: the batch's fixed cost (claim, prefetch) is paid anyway.
     started = loop.time()
-    judged: list[DeviceEvent] = []
+    judged: list[repository.Claimed] = []
     for event in events:
-        gone = event.elder_id is not None and event.elder_id in departed
-        await handle_device_event(session, event, settings, clock(), departed=gone)
+        if (loaded := whole.get(event.id)) is not None:
+            gone = event.elder_id is not None and event.elder_id in departed
+            await handle_device_event(session, loaded, settings, clock(), departed=gone)
         judged.append(event)
         if budget_s is not None and loop.time() - started >= budget_s:
             break  # the rest next round, after any alarm recorded meanwhile
@@ -179,7 +204,7 @@ async def _keep_failure(
     metrics.EVENTS_FAILED.labels(type_).inc()
 
 
-def _count(events: Sequence[DeviceEvent]) -> None:
+def _count(events: Sequence[repository.Claimed]) -> None:
     """Metrics of events just committed: how many, and how long after their arrival."""
     now = utcnow()
     metrics.EVENTS_HANDLED.inc(len(events))

@@ -159,6 +159,23 @@ async def test_an_elders_own_bounds_replace_the_defaults(
     assert incident.priority == 1
 
 
+async def test_a_reading_normal_by_default_raises_when_the_elders_own_bounds_say_so(
+    sessions: Sessions, settings: Settings, street: Street
+) -> None:
+    # Readings in the normal range take the engine's short way (marked, nothing else): the
+    # elder's own bounds must decide what is normal there too, not the defaults.
+    monitor = await monitor_of(sessions, street)
+    async with sessions() as session, session.begin():
+        elder_id = await session.scalar(select(Device.elder_id).where(Device.id == monitor))
+        # beta-blocked heart: the care team wants a call above 100, where the default is 111
+        session.add(VitalThreshold(elder_id=elder_id, vital="hr", warn_high=100, set_by="test"))
+    await record(sessions, monitor, "vitals", hr=72)
+    await record(sessions, monitor, "vitals", hr=105)
+    assert await process_pending(sessions, settings, lambda: local(settings, 14)) == 2
+    (incident,) = await incidents(sessions)
+    assert (incident.kind, incident.priority) == ("vitals", 2)
+
+
 async def monitor_of(sessions: Sessions, street: Street) -> str:
     async with sessions() as session:
         elder_id = await session.scalar(select(Device.elder_id).where(Device.id == street.terminal))
