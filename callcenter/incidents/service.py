@@ -57,15 +57,11 @@ def is_routine_reading(
     elder_id: int | None,
     payload: Mapping[str, Any],
     overrides: Mapping[str, Thresholds],
-    *,
-    departed: bool,
 ) -> bool:
     """Whether an event is a reading that handling would leave as it is: in the normal range by
-    the elder's bounds (`overrides`), of a device bound to nobody, or of an elder marked
-    departed. Judging such a reading is marking it judged, nothing more."""
-    if type_ != "vitals":
-        return False
-    return elder_id is None or departed or not assess(payload, overrides)
+    the elder's own bounds (`overrides`), or of a device bound to nobody. Judging such a
+    reading is marking it judged, nothing more, whoever the elder is and whatever is open."""
+    return type_ == "vitals" and (elder_id is None or not assess(payload, overrides))
 
 
 async def handle_device_event(

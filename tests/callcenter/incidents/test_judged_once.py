@@ -10,7 +10,8 @@ from sqlalchemy import func, insert, select
 
 from callcenter.pipeline import metrics
 from callcenter.pipeline.tasks import process_pending, process_stream_batch
-from kernel.models import Device, DeviceEvent, Incident, IncidentEntry
+from devices.ids import DeviceKind
+from kernel.models import Device, DeviceEvent, Elder, Incident, IncidentEntry
 from kernel.settings import Settings
 from kernel.streams import StreamEntry
 from tests.callcenter.incidents.conftest import Sessions, Street, incidents, local, record
@@ -131,3 +132,27 @@ async def test_an_event_whose_mark_was_lost_is_judged_again_without_a_second_ste
     assert await process_pending(sessions, settings) == 1
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Incident)) == 1
+
+
+async def test_readings_in_the_normal_range_wait_for_no_lock_on_their_elder(
+    sessions: Sessions, settings: Settings, street: Street
+) -> None:
+    # Two call-centre processes judging readings of the same elders must not take turns: a
+    # reading that changes nothing locks nothing (on PostgreSQL; SQLite has no row locks).
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    async with sessions() as session:
+        monitor, elder = (
+            await session.execute(
+                select(Device.id, Device.elder_id).where(
+                    Device.kind == DeviceKind.HEALTH_MONITOR, Device.elder_id.is_not(None)
+                )
+            )
+        ).first() or pytest.fail("no monitor")
+    await record(sessions, monitor, "vitals", hr=72)
+    async with sessions() as holder, holder.begin():
+        # Another process judging an alarm of this elder holds its lock until it commits.
+        await holder.execute(select(Elder.id).where(Elder.id == elder).with_for_update())
+        # Bounded only so that a failure is reported rather than hanging the suite.
+        judged = await asyncio.wait_for(process_pending(sessions, settings), 30)
+    assert judged == 1
