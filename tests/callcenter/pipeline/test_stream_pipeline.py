@@ -119,6 +119,44 @@ async def test_two_call_centres_share_the_stream_each_event_handled_once(
     assert await stream.pending_count(GROUP) == 0
 
 
+async def test_an_sos_behind_a_backlog_on_the_stream_is_judged_before_it(
+    sessions: Sessions, settings: Settings, street: Street, stream: EventStream
+) -> None:
+    for _ in range(3):
+        await record(sessions, street.terminal, "location", lat=22.68, lon=114.12)
+    await record(sessions, street.terminal, "sos", button="main")
+    async with sessions() as session:
+        rows = await session.execute(
+            select(DeviceEvent.device_id, DeviceEvent.message_id).where(
+                DeviceEvent.type == "location"
+            )
+        )
+        backlog = [(device, message) for device, message in rows]
+    # Only the readings are on the stream so far: the SOS's entry is still behind them.
+    await stream.append(backlog)
+    stop = Stopping()
+    consumer = asyncio.create_task(
+        run_stream_pipeline(sessions, settings, stream, stop, consumer="cc-1")
+    )
+    deadline = asyncio.get_running_loop().time() + 20
+    while await unjudged_of_type(sessions, "location"):
+        assert asyncio.get_running_loop().time() < deadline, "readings not judged in time"
+        await asyncio.sleep(0.05)
+    stop.set()
+    await consumer
+    # Judged in the same round as the readings ahead of it, or before.
+    (incident,) = await incidents(sessions)
+    assert incident.kind == "sos"
+
+
+async def unjudged_of_type(sessions: Sessions, type_: str) -> int:
+    async with sessions() as session:
+        query = select(func.count()).where(
+            DeviceEvent.type == type_, DeviceEvent.judged_at.is_(None)
+        )
+        return int(await session.scalar(query) or 0)
+
+
 def test_an_sos_over_the_gateway_reaches_an_incident_through_redis(
     settings: Settings, tmp_path: Path, redis_target: RedisTarget
 ) -> None:
