@@ -19,9 +19,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from callcenter.accounts.endpoints import signed_in_member
+from callcenter.centres.service import centre_facts
 from callcenter.console.texts import language_of, texts_for
 from kernel.bounds import Id
-from kernel.models import StaffMember, StaffRole
+from kernel.models import CentreTier, StaffMember, StaffRole
 
 HERE = Path(__file__).parent
 STATIC_PATH = "/console/static"
@@ -75,6 +76,19 @@ def _nav(member: StaffMember) -> list[tuple[str, str]]:
     return items
 
 
+def centre_names(texts: dict[str, str], language: str) -> dict[str, str]:
+    """Each centre's name as people say it, by code: codes like PH03 are the database's."""
+    names = {}
+    for centre in centre_facts():
+        if centre.tier is CentreTier.STREET:
+            names[centre.code] = texts["centre.street"]
+        elif language == "zh":
+            names[centre.code] = centre.name
+        else:
+            names[centre.code] = f"{centre.name_en} {texts['centre.community']}"
+    return names
+
+
 def _render(
     request: Request, template: str, member: StaffMember | None, language: str | None, **page: Any
 ) -> HTMLResponse:
@@ -90,12 +104,14 @@ def _render(
             "centre_code": member.centre_code,
         }
     # Times are shown in the street's zone, whatever the browser's machine is set to.
+    centres = centre_names(texts, lang)
     boot = {
-        "me": me, "lang": lang, "texts": texts, "page": page,
+        "me": me, "lang": lang, "texts": texts, "page": page, "centres": centres,
         "tz": request.app.state.settings.timezone,
     }  # fmt: skip
     context = {
         "t": lambda key: texts.get(key, key),
+        "centre_name": lambda code: centres.get(code, code),
         "lang": lang,
         "me": me,
         "nav": _nav(member) if member is not None else [],

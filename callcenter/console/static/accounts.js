@@ -6,7 +6,7 @@ async function load() {
   document.querySelector("#accounts tbody").replaceChildren(...accounts.map((a) => {
     const input = el("input", { type: "password", placeholder: t("accounts.new_password"), minlength: 8 });
     return el("tr", { dataset: { username: a.username } },
-      el("td", {}, a.username), el("td", {}, a.name), el("td", {}, t("role." + a.role)), el("td", {}, a.centre_code),
+      el("td", {}, a.username), el("td", {}, a.name), el("td", {}, t("role." + a.role)), el("td", {}, centreName(a.centre_code)),
       el("td", {}, a.locked_until ? `${t("accounts.locked")} ${formatTime(a.locked_until)}` : ""),
       el("td", {}, input, el("button", {
         type: "button",

@@ -126,6 +126,31 @@ function tWord(prefix, value) {
   return Object.prototype.hasOwnProperty.call(BOOT.texts, key) ? BOOT.texts[key] : value;
 }
 
+// A centre's name in the page's language (BOOT.centres, from the server), never its code.
+function centreName(code) {
+  if (code === null || code === undefined || code === "") return "—";
+  return (BOOT.centres && BOOT.centres[code]) || code;
+}
+
+function deviceKindName(kind) {
+  return tWord("device_kind", kind);
+}
+
+// Small line icons drawn inline as SVG: they need no emoji font (a 📍 is an empty box without one).
+const ICON_PATHS = {
+  pin: "M12 2a7 7 0 0 0-7 7c0 5 7 13 7 13s7-8 7-13a7 7 0 0 0-7-7zm0 9.5a2.5 2.5 0 1 1 0-5 2.5 2.5 0 0 1 0 5z",
+  home: "M3 11 12 3l9 8h-3v9h-5v-6h-2v6H6v-9z",
+  phone: "M6.6 10.8a15 15 0 0 0 6.6 6.6l2.2-2.2a1 1 0 0 1 1-.25 11.4 11.4 0 0 0 3.6.57 1 1 0 0 1 1 1V20a1 1 0 0 1-1 1A17 17 0 0 1 3 4a1 1 0 0 1 1-1h3.5a1 1 0 0 1 1 1c0 1.25.2 2.45.57 3.57a1 1 0 0 1-.25 1z",
+  pencil: "M3 17.25V21h3.75L17.8 9.94l-3.75-3.75zM20.7 7.04a1 1 0 0 0 0-1.41l-2.34-2.34a1 1 0 0 0-1.41 0l-1.83 1.83 3.75 3.75z",
+  bell: "M12 22a2 2 0 0 0 2-2h-4a2 2 0 0 0 2 2zm6-6V11a6 6 0 0 0-5-5.9V4a1 1 0 0 0-2 0v1.1A6 6 0 0 0 6 11v5l-2 2v1h16v-1z",
+};
+function icon(name, label) {
+  const node = svg("svg", { viewBox: "0 0 24 24", class: `icon icon-${name}`, "aria-hidden": label ? undefined : "true", role: label ? "img" : undefined },
+    svg("path", { d: ICON_PATHS[name] }));
+  if (label) node.append(svg("title", {}, label));
+  return node;
+}
+
 function isOpen(incident) {
   return ["new", "assigned", "acknowledged", "en_route", "on_site"].includes(incident.status);
 }
@@ -154,7 +179,7 @@ const Staff = {
   },
   name(id) {
     if (id === null || id === undefined) return t("queue.nobody");
-    return this.names.get(id) || `#${id}`;
+    return this.names.get(id) || t("staff.unknown");
   },
 };
 
@@ -163,90 +188,170 @@ function elderLabel(incident) {
   return incident.elder_name || (incident.elder && incident.elder.name) || `#${incident.elder_id}`;
 }
 
-// When the page last learnt each incident's state, on one clock: a list asked for before the
-// feed brought a change must not put the older state back when its answer comes late (a worker's
-// task, assigned while their page's list request was on its way, vanished that way).
-const Heard = { clock: 0, at: new Map() };
+// When each view of the page last learnt each incident's state, on one clock: a list asked for
+// before the feed brought a change must not put the older state back when its answer comes late
+// (a worker's task, assigned while their page's list request was on its way, vanished that way).
+// One record per view (a page's list, the P1 alarm): one view's fresh list must not make another
+// view's list, asked earlier, look stale.
+const Heard = { clock: 0, views: new Map() };
+
+function heardBy(shown) {
+  if (!Heard.views.has(shown)) Heard.views.set(shown, new Map());
+  return Heard.views.get(shown);
+}
 
 // Bring `shown` (a Map of incidents by id) up to a fresh list from `path`: what the list lacks
 // goes, the rest goes through `apply`; except an incident the feed (or a newer list) told of since.
 async function resync(path, shown, apply) {
+  const heard = heardBy(shown);
   Heard.clock += 1;
   const asked = Heard.clock;
   const listed = await api(path);
-  const current = (id) => (Heard.at.get(id) ?? 0) < asked;
+  const current = (id) => (heard.get(id) ?? 0) < asked;
   const ids = new Set(listed.map((incident) => incident.id));
   for (const id of [...shown.keys()]) {
     if (!ids.has(id) && current(id)) {
       shown.delete(id);
-      Heard.at.set(id, asked);
+      heard.set(id, asked);
     }
   }
   for (const incident of listed) {
     if (!current(incident.id)) continue;
-    Heard.at.set(incident.id, asked);
+    heard.set(incident.id, asked);
     apply(incident);
   }
 }
 
-// The live feed: every incident change as it commits; reconnects, and resyncs after a gap.
-function connectFeed({ onIncident, onResync, centre } = {}) {
-  const stateEl = document.getElementById("feed-state");
-  let delay = 500;
-  function setState(state) {
-    if (!stateEl) return;
-    stateEl.dataset.state = state;
-    stateEl.textContent = state === "live" ? "● " + t("queue.live") : t("queue.offline");
-  }
-  function open() {
+// The live feed: one socket per page, shared by the page's own views and the P1 alarm; every
+// incident change as it commits; reconnects, and every listener resyncs after a gap.
+const Feed = {
+  listeners: [],
+  socket: null,
+  live: false,
+  delay: 500,
+  listen(listener) {
+    this.listeners.push(listener);
+    if (this.live && listener.onResync) listener.onResync();
+    if (!this.socket) this.open();
+  },
+  setState(state) {
+    for (const node of document.querySelectorAll(".feed-state")) {
+      node.dataset.state = state;
+      node.textContent = state === "live" ? "● " + t("queue.live") : t("queue.offline");
+    }
+  },
+  open() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const query = centre ? `?centre=${encodeURIComponent(centre)}` : "";
-    const socket = new WebSocket(`${scheme}://${location.host}/ws/feed${query}`);
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/feed`);
+    this.socket = socket;
     socket.addEventListener("open", () => {
-      delay = 500;
-      setState("live");
+      this.delay = 500;
+      this.live = true;
+      this.setState("live");
       // Every open resyncs, the first too: a change committed after the page's first load
       // and before this socket opened was published to nobody.
-      if (onResync) onResync();
+      for (const listener of this.listeners) if (listener.onResync) listener.onResync();
     });
     socket.addEventListener("message", (event) => {
       const message = JSON.parse(event.data);
       if (message.type !== "incident") return;
       Heard.clock += 1;
-      Heard.at.set(message.incident.id, Heard.clock);
-      if (onIncident) onIncident(message.incident);
+      for (const heard of Heard.views.values()) heard.set(message.incident.id, Heard.clock);
+      for (const listener of this.listeners) if (listener.onIncident) listener.onIncident(message.incident);
     });
     socket.addEventListener("close", (event) => {
-      setState("offline");
+      this.live = false;
+      this.setState("offline");
       if (event.code === 4401) {
         location.assign("/sign-in?next=" + encodeURIComponent(location.pathname));
         return;
       }
-      setTimeout(open, delay);
-      delay = Math.min(delay * 2, 10000);
+      setTimeout(() => this.open(), this.delay);
+      this.delay = Math.min(this.delay * 2, 10000);
     });
-  }
-  open();
+  },
+};
+
+function connectFeed({ onIncident, onResync } = {}) {
+  Feed.listen({ onIncident, onResync });
 }
 
-// A new P1 must be impossible to miss: a red banner, a beep every two seconds, the title flashing,
-// until somebody has acknowledged it (or, for this console, until it is opened).
-const Alarm = {
+// The alarm's sound. Browsers let a page start sound only once the person has used it (a click,
+// a key) or, in Chromium, when they used the previous page of this site before following a link
+// to this one; an operator turns the sound on once, and every console page after that tries to
+// start it at once and, where the browser holds it back, says so and starts it at the first touch.
+const SOUND_KEY = "eldercare.sound";
+const Sound = {
   context: null,
-  ringing: new Map(),
-  timer: null,
-  baseTitle: document.title,
-  ensureAudio() {
+  wanted() {
+    try {
+      return localStorage.getItem(SOUND_KEY) === "on";
+    } catch (_error) {
+      return false;
+    }
+  },
+  remember(on) {
+    try {
+      if (on) localStorage.setItem(SOUND_KEY, "on");
+      else localStorage.removeItem(SOUND_KEY);
+    } catch (_error) {
+      // private mode without storage: the choice holds for this page only
+    }
+  },
+  start() {
     if (!this.context) {
       const Context = window.AudioContext || window.webkitAudioContext;
-      if (Context) this.context = new Context();
+      if (!Context) return null;
+      this.context = new Context();
+      this.context.addEventListener("statechange", () => this.show());
     }
-    if (this.context && this.context.state === "suspended") this.context.resume();
+    if (this.context.state === "suspended") this.context.resume().catch(() => {});
+    this.show();
     return this.context;
   },
+  running() {
+    return Boolean(this.context && this.context.state === "running");
+  },
+  // What the sound button says: off, on, or on but held back by the browser until a touch.
+  state() {
+    if (!this.wanted()) return "off";
+    return this.running() ? "on" : "blocked";
+  },
+  show() {
+    const state = this.state();
+    const button = document.getElementById("sound");
+    if (button) {
+      button.dataset.sound = state;
+      button.textContent = state === "on" ? t("sound.on") : state === "blocked" ? t("sound.blocked") : t("sound.enable");
+      button.classList.toggle("blocked", state === "blocked");
+    }
+    const banner = document.getElementById("p1-banner");
+    if (banner) banner.dataset.sound = state;
+  },
+  toggle() {
+    if (this.state() === "on") {
+      this.remember(false);
+      if (this.context) this.context.suspend().catch(() => {});
+    } else {
+      this.remember(true);
+      this.start();
+    }
+    this.show();
+  },
+};
+
+// A new P1 must be impossible to miss, on every page: a red banner, a beep every two seconds, the
+// title flashing, until somebody has acknowledged it (or, for this console, until it is opened).
+const Alarm = {
+  ringing: new Map(),
+  shown: new Map(),
+  timer: null,
+  beeps: 0,
+  baseTitle: document.title,
   beep() {
-    const ctx = this.context;
-    if (!ctx || ctx.state !== "running") return;
+    const ctx = Sound.context;
+    if (!Sound.wanted() || !ctx || ctx.state !== "running") return;
+    this.beeps += 1;
     for (let i = 0; i < 3; i += 1) {
       const osc = ctx.createOscillator();
       const gain = ctx.createGain();
@@ -262,7 +367,6 @@ const Alarm = {
     }
   },
   raise(incident) {
-    if (this.ringing.has(incident.id)) return;
     this.ringing.set(incident.id, incident);
     this.render();
     if (!this.timer) {
@@ -296,19 +400,43 @@ const Alarm = {
     for (const incident of this.ringing.values()) {
       banner.append(
         el("a", { href: `/console/incidents/${incident.id}`, class: "p1-link" },
-          `${t("queue.new_p1")}：${t("kind." + incident.kind)} · ${elderLabel(incident)} · ${incident.centre_code}`),
+          icon("bell"), ` ${t("queue.new_p1")}：${t("kind." + incident.kind)} · ${elderLabel(incident)} · ${centreName(incident.centre_code)}`),
       );
     }
   },
-  // Needs an unacknowledged P1: new, assigned, escalated, nobody has taken it yet.
+  // Whose alarm it is: a community worker's own tasks; everyone else hears every P1 they see.
+  concerns(incident) {
+    return ME.role !== "community_worker" || incident.assigned_staff_id === ME.staff_id;
+  },
+  // Needs an unacknowledged P1: new, assigned, escalated, nobody has taken it yet; the incident
+  // screen settles its own incident while it is open.
   consider(incident) {
-    if (incident.priority === 1 && isOpen(incident) && !incident.acknowledged_at) this.raise(incident);
-    else this.settle(incident.id);
+    const quiet = PAGE.incident_id === incident.id;
+    if (!quiet && incident.priority === 1 && isOpen(incident) && !incident.acknowledged_at && this.concerns(incident)) {
+      this.raise(incident);
+    } else {
+      this.settle(incident.id);
+    }
+  },
+  async resync() {
+    await resync("/api/incidents?priority=1&limit=500", this.shown, (incident) => {
+      this.shown.set(incident.id, incident);
+      this.consider(incident);
+    });
+    for (const id of [...this.ringing.keys()]) if (!this.shown.has(id)) this.settle(id);
   },
 };
 
-// Browsers start audio only after a gesture on the page: the first click anywhere enables it.
-document.addEventListener("click", () => Alarm.ensureAudio(), { once: true });
+// A person who has turned the sound on once need not click again on each page: try at once,
+// and where the browser holds the sound back, start it at the first touch of the page.
+function armSound() {
+  if (Sound.wanted()) Sound.start();
+  Sound.show();
+  const touched = () => {
+    if (Sound.wanted() && !Sound.running()) Sound.start();
+  };
+  for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, touched, { capture: true });
+}
 
 function showMessage(id, text) {
   const node = document.getElementById(id);
@@ -318,6 +446,12 @@ function showMessage(id, text) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  if (ME) {
+    armSound();
+    const sound = document.getElementById("sound");
+    if (sound) sound.addEventListener("click", () => Sound.toggle());
+    Feed.listen({ onIncident: (incident) => Alarm.consider(incident), onResync: () => Alarm.resync().catch(() => {}) });
+  }
   const language = document.getElementById("language");
   if (language) {
     language.addEventListener("click", () => {

@@ -8,8 +8,9 @@ document.addEventListener("DOMContentLoaded", async () => {
   renderVitals(document.getElementById("vitals"), await api(`/api/elders/${id}/vitals?days=30`).catch(() => []));
   document.getElementById("thresholds").replaceChildren(
     el("table", {}, el("tbody", {}, (elder.thresholds || []).map((th) =>
-      el("tr", {}, el("td", {}, th.vital), el("td", {}, [th.critical_low, th.warn_low, th.warn_high, th.critical_high].map((v) => v ?? "—").join(" / ")),
-        el("td", { class: "muted" }, th.overridden ? th.reason || "✎" : ""))))),
+      el("tr", {}, el("td", {}, tWord("vital", th.vital)),
+        el("td", { title: t("vital.thresholds") }, [th.critical_low, th.warn_low, th.warn_high, th.critical_high].map((v) => v ?? "—").join(" / ")),
+        el("td", { class: "muted" }, th.overridden ? [icon("pencil", t("vital.overridden")), " ", th.reason || t("vital.overridden")] : ""))))),
   );
   document.getElementById("away").replaceChildren(
     el("ul", {}, (elder.away_periods || []).map((a) => el("li", {}, `${formatTime(a.starts_at)} – ${a.ends_at ? formatTime(a.ends_at) : "…"} ${a.reason || ""}`))),

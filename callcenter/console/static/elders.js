@@ -39,7 +39,7 @@ async function search() {
       el("tr", { dataset: { elderId: e.id } },
         el("td", {}, el("a", { href: `/console/elders/${e.id}` }, e.name)),
         el("td", {}, `${t("sex." + e.sex)} · ${e.age}`),
-        el("td", {}, e.community_code),
+        el("td", {}, centreName(e.community_code)),
         el("td", {}, e.address),
         el("td", {}, e.phone || "—"),
         el("td", {}, e.national_id),
@@ -50,7 +50,7 @@ async function search() {
 document.addEventListener("DOMContentLoaded", async () => {
   const centres = await api("/api/centres");
   document.getElementById("community").append(
-    ...centres.filter((c) => c.tier === "community").map((c) => el("option", { value: c.code }, `${c.code} ${BOOT.lang === "zh" ? c.name : c.name_en}`)),
+    ...centres.filter((c) => c.tier === "community").map((c) => el("option", { value: c.code }, centreName(c.code))),
   );
   let timer = null;
   const form = document.getElementById("search");

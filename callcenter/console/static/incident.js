@@ -19,14 +19,60 @@ const STEP_LABEL = { en_route: "action.en_route", on_site: "action.on_site", fol
 
 function actorLabel(actor) {
   const match = /^staff:(\d+)$/.exec(actor || "");
-  return match ? Staff.name(Number(match[1])) : actor;
+  return match ? Staff.name(Number(match[1])) : tWord("actor", actor);
 }
 
+// How each detail of a timeline step reads: staff ids as names, codes as words, moments in the
+// street's time. A key not listed here shows as itself, so that a new one is seen and named.
+const staffWord = (id) => Staff.name(id);
+const DETAIL_WORDS = {
+  staff_id: staffWord,
+  previous_staff_id: staffWord,
+  unanswered_by: staffWord,
+  supervisor_id: staffWord,
+  holder: staffWord,
+  centre: centreName,
+  level: String,
+  seconds: (v) => `${v} ${t("common.seconds")}`,
+  minutes_open: (v) => `${v} ${t("common.minutes")}`,
+  outcome: (v) => tWord("outcome", v),
+  type: (v) => tWord("event", v),
+  band: (v) => tWord("band", v),
+  state: (v) => tWord("door", v),
+  reason: (v) => tWord("reason", v),
+  devices: (v) => (Array.isArray(v) ? v.join("、") : String(v)),
+  battery: (v) => `${v}%`,
+  since: formatTime,
+  still_since: formatTime,
+  sensed_at: formatTime,
+  until: formatTime,
+  step: (v) => tWord("sms_step", v),
+  status: (v) => tWord("delivery", v),
+  to: String,
+  error_code: String,
+};
+// Said as a flag when true, left out when false.
+const DETAIL_FLAGS = ["street_operators_alerted", "unidentified_caller", "registered_elder_departed"];
+// Shown as they are, without a label: a person's own words, the engine's own sentence.
+const DETAIL_PROSE = ["note", "text", "summary", "routing"];
+// Kept for the record, not for reading: ids of messages and receipts, a duplicate of a name.
+const DETAIL_HIDDEN = ["staff_name", "message_id", "sid", "ref", "device_event_id"];
+
 function detailText(detail) {
-  return Object.entries(detail || {})
-    .filter(([, v]) => v !== null && v !== undefined && v !== "")
-    .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`)
-    .join(" · ");
+  const parts = [];
+  for (const [key, value] of Object.entries(detail || {})) {
+    if (value === null || value === undefined || value === "" || DETAIL_HIDDEN.includes(key)) continue;
+    if (DETAIL_FLAGS.includes(key)) {
+      if (value === true) parts.push(t(`detail.${key}`));
+    } else if (DETAIL_PROSE.includes(key)) {
+      parts.push(String(value));
+    } else if (Object.prototype.hasOwnProperty.call(DETAIL_WORDS, key)) {
+      parts.push(`${t(`detail.${key}`)} ${DETAIL_WORDS[key](value)}`);
+    } else {
+      parts.push(`${key}: ${typeof value === "object" ? JSON.stringify(value) : value}`);
+    }
+  }
+  return parts.join(" · ");
 }
 
 function renderHead() {
@@ -39,7 +85,7 @@ function renderHead() {
       t("kind." + i.kind), " · ", elder ? elder.name : elderLabel(i), " ",
       el("span", { class: "status", id: "incident-status", dataset: { status: i.status } }, t("status." + i.status))),
     el("p", {},
-      `#${i.id} · ${i.centre_code} · ${t("incident.opened")} ${formatTime(i.opened_at)} · `,
+      `#${i.id} · ${centreName(i.centre_code)} · ${t("incident.opened")} ${formatTime(i.opened_at)} · `,
       el("span", { class: "age", dataset: { opened: i.opened_at } }, formatAge(Date.now() - new Date(i.opened_at))),
       ` · ${t("queue.holder")}: `, el("strong", { id: "holder" }, Staff.name(i.assigned_staff_id)),
       i.device_id ? ` · ${t("incident.device")} ${i.device_id}` : "",
@@ -76,9 +122,19 @@ function renderActions() {
   document.getElementById("assign-form").hidden = !isOpen(i);
 }
 
+// The outbox on the timeline: a message recorded there (no SMS provider) has no step of its own
+// on the incident, so the page adds one for each, at the moment it was recorded.
+function outboxEntries() {
+  return smsMessages
+    .filter((m) => m.state === "outbox" && m.sent_at)
+    .map((m) => ({ at: m.sent_at, actor: "sms", action: "sms_outbox",
+      detail: { step: m.step, to: `${m.relation} ${m.contact_name} ${m.phone}`, text: m.body } }));
+}
+
 function renderTimeline(timeline) {
+  const entries = [...timeline, ...outboxEntries()].sort((a, b) => new Date(a.at) - new Date(b.at));
   document.getElementById("timeline").replaceChildren(
-    ...timeline.map((entry) =>
+    ...entries.map((entry) =>
       el("li", { dataset: { action: entry.action } },
         el("time", {}, formatTime(entry.at)), " ",
         el("strong", {}, tWord("timeline", entry.action)), " ",
@@ -94,7 +150,6 @@ function render(detail) {
   renderActions();
   document.getElementById("routing").textContent = detail.routing || "—";
   if (detail.timeline) renderTimeline(detail.timeline);
-  Alarm.settle(detail.id);
 }
 
 async function act(path, body) {
@@ -117,7 +172,7 @@ async function loadAssignees() {
   for (const p of onDuty) {
     if (seen.has(p.staff_id)) continue;
     seen.add(p.staff_id);
-    assignees.push({ id: p.staff_id, label: `${p.name} · ${t("role." + p.role)} · ${p.centre_code}`, centre: p.centre_code });
+    assignees.push({ id: p.staff_id, label: `${p.name} · ${t("role." + p.role)} · ${centreName(p.centre_code)}`, centre: p.centre_code });
   }
   // The incident's own centre first: that is who is usually sent.
   assignees.sort((a, b) => (b.centre === current.centre_code) - (a.centre === current.centre_code) || a.label.localeCompare(b.label));
@@ -127,7 +182,7 @@ async function loadAssignees() {
   const staff = await api("/api/staff").catch(() => []);
   const offDuty = staff
     .filter((p) => near.has(p.centre_code) && p.active && !p.on_duty && !seen.has(p.id))
-    .map((p) => ({ id: p.id, label: `${p.name} · ${t("role." + p.role)} · ${p.centre_code}` }));
+    .map((p) => ({ id: p.id, label: `${p.name} · ${t("role." + p.role)} · ${centreName(p.centre_code)}` }));
   const options = (list) => list.map((a) => el("option", { value: a.id }, a.label));
   select.replaceChildren(
     el("optgroup", { label: t("incident.on_duty") }, ...options(assignees)),
@@ -138,12 +193,22 @@ async function loadAssignees() {
 // The family SMS (the family messages feature's API): one contact, the operator's own words; a
 // retried send carries the same request id, so it goes once.
 let smsRequestId = null;
+let smsMessages = [];
+let smsPoll = null;
+const SMS_WAITING = ["pending", "sending", "unsure"];
+// A message waiting to go is looked at again this often until it has gone (or failed): the
+// sender's outbox records change no incident, so the feed does not tell of them.
+const SMS_RECHECK_MS = 1500;
 
 async function renderSmsLog() {
-  const messages = await api(`/api/sms/messages?incident=${INCIDENT_ID}`).catch(() => []);
+  smsMessages = await api(`/api/sms/messages?incident=${INCIDENT_ID}`).catch(() => smsMessages);
   document.getElementById("sms-log").replaceChildren(
-    ...messages.map((m) => el("li", { dataset: { state: m.state } }, `${formatTime(m.created_at || m.due_at)} ${m.contact_name}（${m.relation}） ${tWord("sms", m.state)} ${m.body || m.operator_text || ""}`)),
+    ...smsMessages.map((m) => el("li", { dataset: { state: m.state } },
+      `${formatTime(m.created_at || m.due_at)} ${m.contact_name}（${m.relation}） ${tWord("sms", m.state)} ${m.body || m.operator_text || ""}`)),
   );
+  if (current && current.timeline) renderTimeline(current.timeline);
+  clearTimeout(smsPoll);
+  if (smsMessages.some((m) => SMS_WAITING.includes(m.state))) smsPoll = setTimeout(renderSmsLog, SMS_RECHECK_MS);
 }
 
 async function setUpSms() {
@@ -232,10 +297,14 @@ document.addEventListener("DOMContentLoaded", async () => {
   // Someone else's change to this incident shows at once; the timeline is fetched with it.
   connectFeed({
     onIncident: async (incident) => {
-      if (incident.id === INCIDENT_ID) render(await api(`/api/incidents/${INCIDENT_ID}`));
-      else Alarm.consider(incident);
+      if (incident.id !== INCIDENT_ID) return;
+      render(await api(`/api/incidents/${INCIDENT_ID}`));
+      await renderSmsLog();
     },
-    onResync: async () => render(await api(`/api/incidents/${INCIDENT_ID}`)),
+    onResync: async () => {
+      render(await api(`/api/incidents/${INCIDENT_ID}`));
+      await renderSmsLog();
+    },
   });
   setInterval(() => {
     const age = document.querySelector("#incident-head .age");

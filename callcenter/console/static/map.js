@@ -42,7 +42,7 @@ function draw() {
     const [x, y] = project(c.lat, c.lon);
     map.append(svg("g", { class: `centre ${c.tier}`, "data-code": c.code },
       svg("rect", { x: x - 7, y: y - 7, width: 14, height: 14 }),
-      svg("text", { x: x + 10, y: y + 4 }, BOOT.lang === "zh" ? c.name : c.name_en)));
+      svg("text", { x: x + 10, y: y + 4 }, centreName(c.code))));
   }
   const perCentre = new Map();
   for (const incident of [...incidents.values()].sort(compareIncidents)) {
@@ -67,7 +67,7 @@ function draw() {
     }
     map.append(svg("g", { class: `incident p${picked.incident.priority} home` },
       svg("circle", { cx: ex, cy: ey, r: 9 }),
-      svg("text", { x: ex + 12, y: ey + 4 }, `🏠 ${picked.elder.name}`)));
+      svg("text", { x: ex + 12, y: ey + 4 }, picked.elder.name)));
   }
 }
 
@@ -89,7 +89,6 @@ document.addEventListener("DOMContentLoaded", async () => {
     onIncident: (incident) => {
       if (isOpen(incident)) incidents.set(incident.id, incident);
       else incidents.delete(incident.id);
-      Alarm.consider(incident);
       draw();
     },
     onResync: reload,

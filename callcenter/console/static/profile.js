@@ -6,7 +6,7 @@ function telLink(number, label) {
   if (!number) return el("span", { class: "muted" }, "—");
   // A masked number (for roles that do not call) is shown but not dialled.
   if (number.includes("*")) return el("span", { class: "phone" }, number);
-  return el("a", { class: "tel", href: `tel:${number}` }, `☎ ${label ? label + " " : ""}${number}`);
+  return el("a", { class: "tel", href: `tel:${number}` }, icon("phone"), ` ${label ? label + " " : ""}${number}`);
 }
 
 function fact(label, ...value) {
@@ -17,7 +17,7 @@ function deviceLine(device) {
   const state = device.online ? t("device.online") : t("device.offline");
   const battery = device.battery !== null && device.battery !== undefined ? ` · ${t("device.battery")} ${device.battery}%` : "";
   const seen = device.last_seen_at ? ` · ${t("device.last_seen")} ${formatTime(device.last_seen_at)}` : "";
-  return el("li", { class: device.online ? "online" : "offline" }, `${device.kind} ${device.id} · ${state}${battery}${seen}`);
+  return el("li", { class: device.online ? "online" : "offline" }, `${deviceKindName(device.kind)} ${device.id} · ${state}${battery}${seen}`);
 }
 
 function renderProfile(container, elder, { heading = true } = {}) {
@@ -29,7 +29,7 @@ function renderProfile(container, elder, { heading = true } = {}) {
   container.append(el("h3", { class: "elder-name" }, el("a", { href: `/console/elders/${elder.id}` }, title)));
   const facts = el("dl", { class: "facts" });
   facts.append(fact(t("elder.address"), elder.address || "—"));
-  if (elder.community_code || elder.community) facts.append(fact(t("elder.community"), elder.community_name || elder.community || elder.community_code));
+  if (elder.community_code || elder.community) facts.append(fact(t("elder.community"), elder.community_code ? centreName(elder.community_code) : elder.community));
   facts.append(fact(t("elder.phone"), telLink(elder.phone)));
   if (elder.national_id) facts.append(fact(t("elder.national_id"), elder.national_id));
   facts.append(fact(t("elder.living"), elder.living_situation ? t("living." + elder.living_situation) : "—"));
@@ -48,11 +48,11 @@ function renderProfile(container, elder, { heading = true } = {}) {
 }
 
 const VITAL_SERIES = [
-  { key: "bp", label: "BP mmHg", fields: ["bp_sys", "bp_dia"] },
-  { key: "hr", label: "HR /min", fields: ["hr"] },
-  { key: "spo2", label: "SpO₂ %", fields: ["spo2"] },
-  { key: "glucose", label: "Glucose mmol/L", fields: ["glucose"] },
-  { key: "temp", label: "Temp °C", fields: ["temp"] },
+  { key: "bp", fields: ["bp_sys", "bp_dia"] },
+  { key: "hr", fields: ["hr"] },
+  { key: "spo2", fields: ["spo2"] },
+  { key: "glucose", fields: ["glucose"] },
+  { key: "temp", fields: ["temp"] },
 ];
 
 function readingsOf(answer) {
@@ -100,7 +100,7 @@ function renderVitals(container, answer) {
     const last = points[points.length - 1];
     const latest = series.fields.map((f) => last[f]).filter((v) => v !== null && v !== undefined).join("/");
     container.append(
-      el("div", { class: "vital" }, el("div", { class: "vital-head" }, el("strong", {}, series.label), ` ${latest} · ${formatTime(last.measured_at || last.at)}`), chart),
+      el("div", { class: "vital" }, el("div", { class: "vital-head" }, el("strong", {}, t("vital." + series.key)), ` ${latest} · ${formatTime(last.measured_at || last.at)}`), chart),
     );
   }
 }

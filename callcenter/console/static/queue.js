@@ -7,7 +7,6 @@ const queue = new Map();
 function upsert(incident) {
   if (isOpen(incident)) queue.set(incident.id, incident);
   else queue.delete(incident.id);
-  Alarm.consider(incident);
 }
 
 async function claim(incident) {
@@ -55,7 +54,7 @@ function row(incident) {
     el("td", {}, el("span", { class: `badge p${incident.priority}` }, `P${incident.priority}`)),
     el("td", { class: "kind" }, t("kind." + incident.kind), " ", flags),
     el("td", { class: "elder" }, elderLabel(incident)),
-    el("td", {}, incident.centre_code),
+    el("td", { class: "centre" }, centreName(incident.centre_code)),
     el("td", { class: "status" }, t("status." + incident.status)),
     el("td", { class: "age", dataset: { opened: incident.opened_at } }, formatAge(Date.now() - new Date(incident.opened_at))),
     el("td", { class: "holder" }, Staff.name(incident.assigned_staff_id)),
@@ -82,10 +81,6 @@ async function reload() {
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
-  const sound = document.getElementById("sound");
-  sound.addEventListener("click", () => {
-    if (Alarm.ensureAudio()) sound.textContent = t("queue.sound_ready");
-  });
   await Staff.load();
   // Subscribe first, then load: a change that lands in between is not lost.
   connectFeed({

@@ -7,7 +7,7 @@ function percent(share) {
 }
 
 // One row per group: a bar for the share within 60 s, the bar's target tick at the industry bar.
-function shareBars(rows, target, field) {
+function shareBars(rows, target, field, label) {
   return el("div", { class: "bars" }, rows.map((row) => {
     const share = row[field];
     const width = share === null ? 0 : share * 200;
@@ -16,7 +16,7 @@ function shareBars(rows, target, field) {
       svg("rect", { x: 0, y: 2, width, height: 12, class: `fill ${share !== null && share < target ? "below" : ""}` }),
       svg("line", { x1: target * 200, x2: target * 200, y1: 0, y2: 16, class: "target" }));
     return el("div", { class: "bar-row", dataset: { key: row.key } },
-      el("span", {}, `${row.key} (${row.calls})`), chart, el("span", {}, percent(share)));
+      el("span", {}, `${label(row.key)} (${row.calls})`), chart, el("span", {}, percent(share)));
   }));
 }
 
@@ -29,11 +29,11 @@ function countBars(counts, label) {
       el("span", {}, String(n)))));
 }
 
-function shareTable(rows, report) {
+function shareTable(rows, report, label) {
   return el("table", {},
     el("thead", {}, el("tr", {}, el("th", {}, ""), el("th", {}, t("reports.incidents")), el("th", {}, t("reports.ack60")), el("th", {}, t("reports.ack180")), el("th", {}, t("reports.onsite")))),
     el("tbody", {}, rows.map((r) => el("tr", { dataset: { key: r.key } },
-      el("td", {}, r.key), el("td", {}, r.calls), el("td", {}, percent(r.share_60s)), el("td", {}, percent(r.share_180s)), el("td", {}, r.median_on_site_min ?? "—")))),
+      el("td", {}, label(r.key)), el("td", {}, r.calls), el("td", {}, percent(r.share_60s)), el("td", {}, percent(r.share_180s)), el("td", {}, r.median_on_site_min ?? "—")))),
     el("caption", { class: "muted" }, `${t("reports.target")}: ${percent(report.target_60s)} / ${percent(report.target_180s)}`));
 }
 
@@ -41,14 +41,15 @@ async function load() {
   const days = document.getElementById("days").value;
   document.getElementById("csv").href = `/api/reports/incidents.csv?days=${days}`;
   const report = await api(`/api/reports/summary?days=${days}`);
-  document.getElementById("per-centre").replaceChildren(shareBars(report.per_centre, report.target_60s, "share_60s"), shareTable(report.per_centre, report));
-  document.getElementById("per-day").replaceChildren(shareBars(report.per_day, report.target_60s, "share_60s"), shareTable(report.per_day, report));
+  const day = (key) => key;
+  document.getElementById("per-centre").replaceChildren(shareBars(report.per_centre, report.target_60s, "share_60s", centreName), shareTable(report.per_centre, report, centreName));
+  document.getElementById("per-day").replaceChildren(shareBars(report.per_day, report.target_60s, "share_60s", day), shareTable(report.per_day, report, day));
   document.getElementById("by-kind").replaceChildren(countBars(report.by_kind, (k) => t("kind." + k)));
   document.getElementById("by-outcome").replaceChildren(countBars(report.by_outcome, (k) => (k === "open" ? t("reports.still_open") : t("outcome." + k))));
   document.getElementById("offline").replaceChildren(
     el("table", {},
       el("thead", {}, el("tr", {}, el("th", {}, t("reports.community")), el("th", {}, t("reports.offline_now")), el("th", {}, t("reports.never_connected")), el("th", {}, t("reports.devices")))),
-      el("tbody", {}, report.devices_offline.map((d) => el("tr", {}, el("td", {}, d.community_code), el("td", {}, d.offline), el("td", { class: "muted" }, d.never_connected), el("td", {}, d.devices))))),
+      el("tbody", {}, report.devices_offline.map((d) => el("tr", {}, el("td", {}, centreName(d.community_code)), el("td", {}, d.offline), el("td", { class: "muted" }, d.never_connected), el("td", {}, d.devices))))),
   );
 }
 

@@ -37,7 +37,7 @@ async function remove(id) {
 document.addEventListener("DOMContentLoaded", async () => {
   const centres = await api("/api/centres");
   const select = document.getElementById("centre");
-  select.replaceChildren(...centres.map((c) => el("option", { value: c.code }, `${c.code} ${BOOT.lang === "zh" ? c.name : c.name_en}`)));
+  select.replaceChildren(...centres.map((c) => el("option", { value: c.code }, centreName(c.code))));
   select.value = ME.role === "community_worker" ? ME.centre_code : "PH00";
   select.addEventListener("change", async () => {
     await load();

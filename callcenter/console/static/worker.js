@@ -51,7 +51,7 @@ async function card(incident) {
   const elder = incident.elder_id ? await elderOf(incident.elder_id) : null;
   const before = [];
   if (elder) {
-    before.push(el("p", { class: "address" }, "📍 ", elder.address));
+    before.push(el("p", { class: "address" }, icon("pin"), " ", elder.address));
     const notes = [
       elder.living_situation ? t("living." + elder.living_situation) : null,
       elder.self_care ? t("selfcare." + elder.self_care) : null,
@@ -87,8 +87,6 @@ function render() {
 function upsert(incident) {
   if (isOpen(incident) && incident.assigned_staff_id === ME.staff_id) tasks.set(incident.id, incident);
   else tasks.delete(incident.id);
-  if (incident.assigned_staff_id === ME.staff_id) Alarm.consider(incident);
-  else Alarm.settle(incident.id);
   render();
 }
 

@@ -95,7 +95,7 @@ def test_a_press_reaches_the_queue_live_and_is_claimed_handled_and_resolved(
 
     # The operator hands it on to the 禾花 worker on duty, who sees it on their phone at once.
     worker_name = worker.get_by_test_id("who").inner_text().split(" · ")[0]
-    operator.select_option("#assign-to", label=f"{worker_name} · 社区社工 · PH03")
+    operator.select_option("#assign-to", label=f"{worker_name} · 社区社工 · 禾花社区")
     operator.click("#assign-submit")
     task = worker.locator("#tasks article.task")
     expect(task).to_have_count(1)
@@ -128,7 +128,7 @@ def test_a_community_worker_sees_only_their_own_centre_and_accepts_a_task(
     street.press(street.pinghu_terminal, button="main")  # 平湖社区: PH01's
     street.press(street.hehua_terminal, button="main")
     expect(hehua.locator("#queue tbody tr")).to_have_count(1)
-    expect(hehua.locator("#queue tbody tr td").nth(3)).to_have_text("PH03")
+    expect(hehua.locator("#queue tbody tr td.centre")).to_have_text("禾花社区")
     hehua.wait_for_timeout(500)  # the PH01 change had its chance to (wrongly) arrive
     expect(hehua.locator("#queue tbody tr")).to_have_count(1)
     pinghu_id = hehua.evaluate("api('/api/incidents?centre=PH01').then(list => list.length)")
@@ -202,7 +202,7 @@ def test_a_supervisor_adds_a_shift_in_street_time_and_reads_the_reports(
     expect(supervisor.locator("#offline thead th")).to_have_count(4)
     rows = supervisor.locator("#offline tbody tr")
     expect(rows).to_have_count(2)  # the street's two elders live in 平湖 (PH01) and 禾花 (PH03)
-    expect(rows.first.locator("td").first).to_have_text("PH01")
+    expect(rows.first.locator("td").first).to_have_text("平湖社区")
     screenshot(supervisor, "console-reports.png")
     assert supervisor.errors == []  # type: ignore[attr-defined]
 
