@@ -6,8 +6,10 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, select, text, tuple_, update
+from sqlalchemy import Row, String, bindparam, func, select, text, tuple_, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from kernel.models import DeviceEvent, Elder
 from kernel.models.elders import LifeStatus
@@ -53,13 +55,32 @@ async def claim_unjudged(
             _UNJUDGED_ALARMS if tuple(types) == ALARM_TYPES else DeviceEvent.type.in_(types)
         )
     if keys is not None:
-        query = query.where(tuple_(DeviceEvent.device_id, DeviceEvent.message_id).in_(keys))
+        query = query.where(_among(session, keys))
     if ids is not None:
         query = query.where(DeviceEvent.id.in_(ids))
     if received_before is not None:
         query = query.where(DeviceEvent.received_at <= received_before)
     query = query.order_by(DeviceEvent.id).limit(limit).with_for_update(skip_locked=True)
     return (await session.execute(query)).all()
+
+
+def _among(session: AsyncSession, keys: Collection[tuple[str, str]]) -> ColumnElement[bool]:
+    """(device_id, message_id) among these keys.
+
+    On PostgreSQL the keys go as two arrays, unnested and joined to the unique index: a row-value
+    IN list of a stream read's 500 pairs was planned as 500 OR-ed index probes and cost the
+    stream pipeline ~0.8 ms an event (1,150 judged/s against 19,000 claimed in order).
+    """
+    pair = tuple_(DeviceEvent.device_id, DeviceEvent.message_id)
+    if session.get_bind().dialect.name != "postgresql":
+        return pair.in_(keys)
+    devices, messages = zip(*keys, strict=True) if keys else ((), ())
+    text_array = postgresql.ARRAY(String)
+    wanted = select(
+        func.unnest(bindparam("devices", list(devices), type_=text_array)),
+        func.unnest(bindparam("messages", list(messages), type_=text_array)),
+    )
+    return pair.in_(wanted)
 
 
 async def events_by_id(session: AsyncSession, ids: Collection[int]) -> dict[int, DeviceEvent]:

@@ -77,6 +77,28 @@ async def test_an_event_that_cannot_be_judged_is_kept_with_its_error_and_the_res
     assert await process_pending(sessions, settings, day) == 0  # not retried for ever
 
 
+async def test_an_alarm_that_cannot_be_judged_is_kept_with_its_error_on_the_stream_path_too(
+    sessions: Sessions, settings: Settings, street: Street
+) -> None:
+    # The stream reader claims the unjudged alarms with every batch: one that raises must be
+    # isolated there too, not met (and the batch rolled back) round after round.
+    await record(sessions, street.terminal, "fall", confidence="certainly")
+    await record(sessions, street.terminal, "service", button="green")
+    async with sessions() as session:
+        service = (
+            await session.scalars(select(DeviceEvent).where(DeviceEvent.type == "service"))
+        ).one()
+    entry = StreamEntry("1-0", service.device_id, service.message_id)
+    day = lambda: local(settings, 14)  # noqa: E731
+    assert await process_stream_batch(sessions, settings, [entry], day) == 1  # the fall: kept
+    (incident,) = await incidents(sessions)
+    assert incident.kind == "service"
+    (fall, judged_service) = await judged_and_errors(sessions)
+    assert fall[1] and fall[2] is not None and "ValueError" in fall[2]
+    assert judged_service[1:] == (True, None)
+    assert await process_stream_batch(sessions, settings, [], day) == 0
+
+
 async def test_a_replayed_stream_entry_is_a_no_op(
     sessions: Sessions, settings: Settings, street: Street
 ) -> None:
