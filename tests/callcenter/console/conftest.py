@@ -156,6 +156,16 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+@pytest.fixture(scope="module")
+def browser_as_shipped(browser: Browser) -> Iterator[Browser]:
+    """Chromium with its own autoplay policy (sound only after the person has used the site),
+    as operators' machines have it: the `browser` fixture lifts that policy."""
+    executable = os.environ.get("ELDERCARE_CHROMIUM", "/usr/bin/chromium")
+    chromium = browser.browser_type.launch(executable_path=executable, args=["--no-sandbox"])
+    yield chromium
+    chromium.close()
+
+
 def signed_in_page(browser: Browser, street: Street, username: str, *, phone: bool = False) -> Page:
     """A fresh browser profile signed in through the sign-in page."""
     # A browser whose machine is set to UTC: the pages must still show the street's own time.
