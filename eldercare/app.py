@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from callcenter.accounts.endpoints import role_in
 from callcenter.accounts.endpoints import router as accounts_router
 from callcenter.centres.endpoints import router as centres_router
-from callcenter.console.endpoints import STATIC_PATH, static_files
+from callcenter.console.endpoints import STATIC_PATH, api_docs_router, static_files
 from callcenter.console.endpoints import router as console_router
 from callcenter.elders.endpoints import router as elders_router
 from callcenter.family.endpoints import router as family_router
@@ -145,6 +145,11 @@ def create_app(
         description="Operator and worker API of the Pinghu street call centre. "
         "The device wire protocol is in docs/protocol.md.",
         lifespan=lifespan,
+        # /docs is the project's own page (callcenter/console): Swagger UI from vendored files,
+        # nothing from another site; FastAPI's pages load it, and ReDoc, from a CDN.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
 
     # Every answer, pages and API alike, whatever the role of the process.
@@ -206,6 +211,8 @@ def create_app(
         """Prometheus metrics: messages in by type, rejects by reason, ingest lag, acks, online."""
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    app.include_router(api_docs_router)
+    app.mount(STATIC_PATH, static_files(), name="console-static")
     if runs_gateway:
         app.include_router(device_socket_router)
     if not runs_callcenter:
@@ -228,7 +235,6 @@ def create_app(
     app.include_router(accounts_router)
     app.include_router(console_router)
     app.include_router(reports_router)
-    app.mount(STATIC_PATH, static_files(), name="console-static")
     return app
 
 

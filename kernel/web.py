@@ -41,16 +41,6 @@ CONSOLE_POLICY = "; ".join([
     "font-src 'self'", "connect-src 'self'", "manifest-src 'self'", "base-uri 'none'",
     "form-action 'self'", "frame-ancestors 'none'",
 ])  # fmt: skip
-# FastAPI's /docs and /redoc pages load Swagger UI and ReDoc from jsDelivr with an inline
-# script that starts them; they show the API's shape, no personal data.
-API_DOCS_POLICY = "; ".join([
-    "default-src 'none'", "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com",
-    "font-src https://fonts.gstatic.com", "img-src 'self' data: https://fastapi.tiangolo.com",
-    "connect-src 'self'", "worker-src blob:", "base-uri 'none'", "form-action 'self'",
-    "frame-ancestors 'none'",
-])  # fmt: skip
-API_DOCS_PATHS = ("/docs", "/redoc")
 
 
 class SecurityHeaders:
@@ -67,13 +57,12 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        docs = path == "/docs/oauth2-redirect" or path in API_DOCS_PATHS
         cache = any(path.startswith(prefix) for prefix in self.cacheable)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = API_DOCS_POLICY if docs else CONSOLE_POLICY
+                headers["Content-Security-Policy"] = CONSOLE_POLICY
                 headers["X-Frame-Options"] = "DENY"
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["Referrer-Policy"] = "no-referrer"

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from fastapi import APIRouter, Cookie, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -29,6 +29,8 @@ STATIC_PATH = "/console/static"
 LANGUAGE_COOKIE = "lang"
 
 router = APIRouter(include_in_schema=False)
+# The API's own documentation and the site's icon: served whatever the process's role.
+api_docs_router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=HERE / "templates")
 Language = Annotated[str | None, Cookie(alias=LANGUAGE_COOKIE)]
 
@@ -213,3 +215,20 @@ async def accounts_page(request: Request, lang: Language = None) -> Response:
 async def worker_page(request: Request, lang: Language = None) -> Response:
     """A community worker's tasks, for a phone."""
     return await _page(request, "worker.html", lang)
+
+
+@api_docs_router.get("/docs")
+async def api_docs(request: Request) -> HTMLResponse:
+    """Swagger UI for the OpenAPI, from this project's own files (works offline)."""
+    page = {
+        "title": request.app.title,
+        "static": STATIC_PATH,
+        "openapi_url": request.app.openapi_url,
+    }
+    return templates.TemplateResponse(request, "api_docs.html", page)
+
+
+@api_docs_router.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    """The icon browsers ask every site for (the pages name favicon.svg; this is for the rest)."""
+    return FileResponse(HERE / "static" / "favicon.ico", media_type="image/x-icon")

@@ -1,7 +1,8 @@
 """Every console page, in Chinese and in English, as the roles that open them, on a street with
 real history (an SOS escalated to the supervisor, acknowledged, noted, resolved with an outcome,
 followed up; family SMS in the outbox; a second SOS still ringing): no raw code in what a person
-sees (snake_case words, community codes, staff ids, JSON, `key: 38`)."""
+sees (snake_case words, community codes, staff ids, JSON, `key: 38`), and no symbol that needs an
+emoji font."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ RAW_CODES = [
     re.compile(r"\b(?:true|false|null|undefined|None|NaN)\b"),
     re.compile(r"[{}]|\":"),  # JSON
 ]
+# Symbols that need an emoji or symbol font the machine may lack (a 📍 is an empty box without
+# one): icons are drawn as inline SVG instead.
+NEEDS_AN_EMOJI_FONT = re.compile(r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]")
 # In Chinese, an English word is a code or a forgotten translation; these are not.
 ENGLISH_IN_CHINESE = re.compile(r"\b[A-Za-z]{3,}\b")
 ALLOWED_IN_CHINESE = {"English", "mmHg", "mmol", "CSV", "SpO", "admin"}  # admin: a username
@@ -122,6 +126,7 @@ def _visible_words(page: Page) -> str:
 
 def _raw_codes(text: str, language: str) -> list[str]:
     found = [m.group(0) for pattern in RAW_CODES for m in pattern.finditer(text)]
+    found += NEEDS_AN_EMOJI_FONT.findall(text)
     if language == "zh":
         found += [
             m.group(0)
