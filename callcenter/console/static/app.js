@@ -324,6 +324,7 @@ const Sound = {
       button.dataset.sound = state;
       button.textContent = state === "on" ? t("sound.on") : state === "blocked" ? t("sound.blocked") : t("sound.enable");
       button.classList.toggle("blocked", state === "blocked");
+      button.title = state === "on" ? t("sound.off") : "";
     }
     const banner = document.getElementById("p1-banner");
     if (banner) banner.dataset.sound = state;

@@ -22,6 +22,18 @@ function actorLabel(actor) {
   return match ? Staff.name(Number(match[1])) : tWord("actor", actor);
 }
 
+// A reason as the page's language says it: a code or sentence the texts know; else the SMS
+// sender's "中文 (English)" reasons (Twilio's refusals), the half in this language.
+function reasonWords(value) {
+  const key = `reason.${value}`;
+  if (Object.prototype.hasOwnProperty.call(BOOT.texts, key)) return BOOT.texts[key];
+  const both = /^([^()]*[\u4e00-\u9fff][^()]*) \(([^()]+)\)(.*)$/.exec(String(value));
+  if (!both) return String(value);
+  const [, zh, en, more] = both;
+  if (BOOT.lang !== "zh") return `${en}${more}`;
+  return more ? `${zh}${t("reason.as_before")}` : zh;
+}
+
 // How each detail of a timeline step reads: staff ids as names, codes as words, moments in the
 // street's time. A key not listed here shows as itself, so that a new one is seen and named.
 const staffWord = (id) => Staff.name(id);
@@ -39,7 +51,7 @@ const DETAIL_WORDS = {
   type: (v) => tWord("event", v),
   band: (v) => tWord("band", v),
   state: (v) => tWord("door", v),
-  reason: (v) => tWord("reason", v),
+  reason: reasonWords,
   devices: (v) => (Array.isArray(v) ? v.join("、") : String(v)),
   battery: (v) => `${v}%`,
   since: formatTime,
@@ -133,14 +145,16 @@ function outboxEntries() {
 
 function renderTimeline(timeline) {
   const entries = [...timeline, ...outboxEntries()].sort((a, b) => new Date(a.at) - new Date(b.at));
-  document.getElementById("timeline").replaceChildren(
-    ...entries.map((entry) =>
+  document.getElementById("timeline").replaceChildren(...timelineItems(entries));
+}
+
+function timelineItems(entries) {
+  return entries.map((entry) =>
       el("li", { dataset: { action: entry.action } },
         el("time", {}, formatTime(entry.at)), " ",
         el("strong", {}, tWord("timeline", entry.action)), " ",
         el("span", { class: "muted" }, actorLabel(entry.actor)),
         entry.detail && Object.keys(entry.detail).length ? el("div", { class: "detail" }, detailText(entry.detail)) : ""),
-    ),
   );
 }
 

@@ -187,3 +187,95 @@ def test_no_page_shows_a_raw_code_in_either_language(browser: Browser, street: S
             page.context.close()
     raw = {where: sorted(set(codes)) for where, codes in found.items() if codes}
     assert raw == {}, "\n".join(f"{where}: {codes}" for where, codes in raw.items())
+
+
+# Every step and detail the server writes on a timeline (callcenter/incidents, callcenter/family,
+# callcenter/privacy), with values as it writes them: steps the walk above cannot make happen in
+# a test's minute (a power cut, a reading, a failed SMS) are read here.
+EVERY_STEP = [
+    ("opened", "system", {"type": "sos", "unidentified_caller": False}),
+    ("opened", "system", {"type": "sos", "unidentified_caller": True,
+                          "registered_elder_departed": True}),
+    ("opened", "system", {"type": "vitals", "unidentified_caller": False, "band": "critical",
+                          "summary": "收缩压 192 mmHg（危急）"}),
+    ("opened", "system", {"reason": "power_cut", "devices": ["864500000000038", "BP0000000001"],
+                          "since": "2026-11-23T04:00:00Z", "summary": "疑似停电"}),
+    ("opened", "system", {"reason": "device_offline", "devices": ["864500000000038"],
+                          "since": "2026-11-23T04:00:00Z", "summary": "设备离线"}),
+    ("opened", "system", {"reason": "battery_low", "devices": ["BP0000000001"], "battery": 12,
+                          "summary": "电量低"}),
+    ("opened", "system", {"reason": "no_door_activity", "still_since": "2026-11-23T04:00:00Z",
+                          "summary": "无开关门"}),
+    ("assigned", "system", {"centre": "PH03", "staff_id": 1, "routing": "最近社区中心 禾花社区"}),
+    ("queued", "system", {"centre": "PH00", "staff_id": None, "routing": "无人值班"}),
+    ("reassigned", "staff:1", {"staff_id": 2, "staff_name": "某人", "centre": "PH01",
+                               "previous_staff_id": 1, "note": "请上门"}),
+    ("acknowledged", "staff:1", {"seconds": 12.5}),
+    ("note", "staff:1", {"text": "老人说头晕"}),
+    ("escalated", "escalation", {"level": 1, "unanswered_by": 1, "staff_id": 2,
+                                 "routing": "下一位", "street_operators_alerted": True}),
+    ("escalated", "escalation", {"level": 2, "supervisor_id": 1}),
+    ("not_on_site", "escalation", {"minutes_open": 31, "supervisor_id": 1,
+                                   "street_operators_alerted": True, "holder": 2}),
+    ("en_route", "staff:1", {"outcome": None, "note": ""}),
+    ("on_site", "staff:1", {"outcome": None, "note": ""}),
+    ("resolved", "staff:1", {"outcome": "ambulance_called", "note": "已送医"}),
+    ("resolved", "alarm-engine", {"outcome": "recovered", "devices": ["BP0000000001"],
+                                  "note": "设备已全部恢复在线"}),
+    ("followed_up", "staff:1", {"outcome": None, "note": ""}),
+    ("closed", "staff:1", {"outcome": "elder_deceased", "reason": "elder_deceased"}),
+    ("closed", "staff:1", {"outcome": "elder_moved_away", "reason": "elder_moved_away"}),
+    ("repeated", "system", {"type": "sos"}),
+    ("cancelled_by_elder", "system", {"ref": "m-17"}),
+    ("late_cancel", "system", {"ref": "m-18"}),
+    ("reading", "system", {"band": "warning", "summary": "心率 118 次/分（异常）"}),
+    ("door", "system", {"state": "open"}),
+    ("door_activity", "system", {"state": "closed", "sensed_at": "2026-11-23T04:00:00Z"}),
+    ("more_devices_offline", "system", {"devices": ["864500000000038"]}),
+    ("sms_sent", "sms", {"message_id": 3, "step": "opened", "to": "儿子 李明 ****0001",
+                         "sid": "SM0123456789abcdef0123456789abcdef", "status": "queued"}),
+    ("sms_skipped", "sms", {"message_id": 3, "step": "on_the_way", "to": "儿子 李明 ****0001",
+                            "reason": "superseded: the incident was over first"}),
+    ("sms_deferred", "sms", {"message_id": 3, "step": "resolved", "to": "儿子 李明 ****0001",
+                             "reason": "quiet hours", "until": "2026-11-23T23:00:00Z"}),
+    ("sms_failed", "sms", {"message_id": 3, "step": "manual", "to": "儿子 李明 ****0001",
+                           "error_code": 21610, "reason": "对方已退订 (unsubscribed, STOP)"}),
+    ("sms_failed", "sms", {"message_id": 4, "step": "manual", "to": "儿子 李明 ****0001",
+                           "error_code": 21211,
+                           "reason": "号码无效 (invalid number), as before on this incident"}),
+    ("sms_review", "sms", {"message_id": 3, "step": "welfare_finding", "to": "儿子 李明 ****0001",
+                           "reason": "短信是否已发出无法确认，请人工核对"}),
+    ("sms_status", "sms", {"message_id": 3, "step": "opened", "to": "儿子 李明 ****0001",
+                           "status": "undelivered", "error_code": 30003}),
+]  # fmt: skip
+
+
+def test_every_timeline_step_the_server_writes_reads_in_words(
+    browser: Browser, street: Street
+) -> None:
+    operator = signed_in_page(browser, street, "op1")
+    street.press(street.hehua_terminal, button="main")
+    operator.locator("#queue tbody tr a.button").first.click()
+    expect(operator.locator("#timeline li[data-action=opened]")).to_have_count(1)
+    entries = [
+        {"at": "2026-11-23T04:00:00Z", "actor": actor, "action": action, "detail": detail}
+        for action, actor, detail in EVERY_STEP
+    ]
+    found: dict[str, list[str]] = {}
+    for language in ("zh", "en"):
+        operator.context.add_cookies([{"name": "lang", "value": language, "url": street.base}])
+        operator.reload()
+        expect(operator.locator("#timeline li[data-action=opened]")).to_have_count(1)
+        operator.evaluate(
+            "entries => document.body.append(el('ol', {id: 'every-step'}, timelineItems(entries)))",
+            entries,
+        )
+        steps = operator.locator("#every-step li")
+        expect(steps).to_have_count(len(EVERY_STEP))
+        for index, (action, _actor, _detail) in enumerate(EVERY_STEP):
+            text = steps.nth(index).inner_text()
+            if codes := _raw_codes(text, language):
+                found[f"{language} {action} {text!r}"] = codes
+    assert found == {}
+    assert operator.errors == []  # type: ignore[attr-defined]
+    operator.context.close()
