@@ -140,7 +140,7 @@ def _raw_codes(text: str, language: str) -> list[str]:
 PAGES = [
     ("/console", "op1", "#queue tbody tr"),
     ("/console/incidents/{resolved}", "op1", "#timeline li[data-action=followed_up]"),
-    ("/console/incidents/{ringing}", "op1", "#timeline li[data-action=assigned]"),
+    ("/console/incidents/{ringing}", "op1", "#timeline li[data-action=reassigned]"),
     ("/console/map", "op1", "#street-map g.incident"),
     ("/console/elders", "op1", "#results tbody tr"),
     ("/console/elders/{elder}", "op1", "#history li"),
@@ -148,6 +148,12 @@ PAGES = [
     ("/console/rosters", "sup1", "#shifts tbody tr"),
     ("/console/accounts", "admin", "#accounts tbody tr"),
     ("/worker", "ph03-w1", "#tasks article.task"),
+    # A community worker opens the console's pages too: their centre's and their own tasks.
+    ("/console", "ph03-w1", "#queue tbody tr"),
+    ("/console/incidents/{ringing}", "ph03-w1", "#timeline li[data-action=reassigned]"),
+    ("/console/map", "ph03-w1", "#street-map g.incident"),
+    ("/console/elders", "ph03-w1", "#results tbody tr"),
+    ("/console/rosters", "ph03-w1", "#shifts tbody tr"),
 ]
 
 
