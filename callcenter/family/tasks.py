@@ -101,6 +101,7 @@ async def _claim(
                 job.sent_at = now
                 if gateway.mode == "outbox":
                     job.state, job.reason = SmsState.OUTBOX, "recorded; no Twilio credentials"
+                    _note(session, incident, job, "sms_outbox", text=job.body)
                     continue
                 job.attempts += 1
                 job.state, job.reason = SmsState.SENDING, ""

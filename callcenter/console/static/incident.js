@@ -134,18 +134,8 @@ function renderActions() {
   document.getElementById("assign-form").hidden = !isOpen(i);
 }
 
-// The outbox on the timeline: a message recorded there (no SMS provider) has no step of its own
-// on the incident, so the page adds one for each, at the moment it was recorded.
-function outboxEntries() {
-  return smsMessages
-    .filter((m) => m.state === "outbox" && m.sent_at)
-    .map((m) => ({ at: m.sent_at, actor: "sms", action: "sms_outbox",
-      detail: { step: m.step, to: `${m.relation} ${m.contact_name} ${m.phone}`, text: m.body } }));
-}
-
 function renderTimeline(timeline) {
-  const entries = [...timeline, ...outboxEntries()].sort((a, b) => new Date(a.at) - new Date(b.at));
-  document.getElementById("timeline").replaceChildren(...timelineItems(entries));
+  document.getElementById("timeline").replaceChildren(...timelineItems(timeline));
 }
 
 function timelineItems(entries) {
@@ -220,7 +210,6 @@ async function renderSmsLog() {
     ...smsMessages.map((m) => el("li", { dataset: { state: m.state } },
       `${formatTime(m.created_at || m.due_at)} ${m.contact_name}（${m.relation}） ${tWord("sms", m.state)} ${m.body || m.operator_text || ""}`)),
   );
-  if (current && current.timeline) renderTimeline(current.timeline);
   clearTimeout(smsPoll);
   if (smsMessages.some((m) => SMS_WAITING.includes(m.state))) smsPoll = setTimeout(renderSmsLog, SMS_RECHECK_MS);
 }

@@ -240,6 +240,8 @@ EVERY_STEP = [
     ("more_devices_offline", "system", {"devices": ["864500000000038"]}),
     ("sms_sent", "sms", {"message_id": 3, "step": "opened", "to": "儿子 李明 ****0001",
                          "sid": "SM0123456789abcdef0123456789abcdef", "status": "queued"}),
+    ("sms_outbox", "sms", {"message_id": 3, "step": "opened", "to": "儿子 李明 ****0001",
+                           "text": "【平湖街道】您的家人李秀英按了呼叫键，社工已接单"}),
     ("sms_skipped", "sms", {"message_id": 3, "step": "on_the_way", "to": "儿子 李明 ****0001",
                             "reason": "superseded: the incident was over first"}),
     ("sms_deferred", "sms", {"message_id": 3, "step": "resolved", "to": "儿子 李明 ****0001",

@@ -101,5 +101,7 @@ async def test_without_credentials_messages_are_recorded_in_the_outbox_and_nothi
     first, second = await messages(sessions)
     assert first.state is SmsState.OUTBOX and first.body and "王秀英" in first.body
     assert second.state is SmsState.SKIPPED and fake.create_requests == []
-    # Recorded, not sent: nothing for the incident's timeline to say.
-    assert [e.actor for e in await timeline(sessions, incident.id) if e.actor == "sms"] == []
+    # Recorded, not sent: the timeline says where it is (a person may read it out by phone).
+    steps = [e for e in await timeline(sessions, incident.id) if e.actor == "sms"]
+    assert [(e.action, e.detail["message_id"]) for e in steps] == [("sms_outbox", first.id)]
+    assert steps[0].detail["text"] == first.body
