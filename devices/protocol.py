@@ -39,9 +39,17 @@ WS_CLOSE_UNAUTHORIZED = 4401
 
 UPLINK_PREFIX = "eldercare/v1/up/"
 DOWNLINK_PREFIX = "eldercare/v1/down/"
+# A terminal's alarms, on a topic of their own: a broker delivers one subscription's messages in
+# order, and an SOS published behind a burst of readings on the uplink topic waited in the
+# broker for all of them. The gateway reads this topic on a connection of its own, ahead of
+# readings. Added to v1: a terminal that sends its alarms on the uplink topic is served as before.
+ALARM_PREFIX = "eldercare/v1/alarm/"
 
 # The device waits for an `ack` on these: a person pressed a key and is told "呼叫已收到".
 ACKED_TYPES = frozenset({"sos", "service", "fall", "cancel"})
+# What the alarm topic carries: every message a person waits on. `cancel` goes with them so that
+# it never overtakes the `sos` it cancels (MQTT keeps one topic's order, not two topics').
+ALARM_TYPES = ACKED_TYPES
 # Devices must publish these at QoS 1; `offline` is the last will, which the doc also puts at
 # QoS 1. Only `heartbeat` may go at QoS 0.
 QOS1_TYPES = frozenset(
@@ -589,9 +597,33 @@ def downlink_topic(device_id: str) -> str:
     return _topic(DOWNLINK_PREFIX, device_id)
 
 
+def alarm_topic(device_id: str) -> str:
+    """The topic a terminal publishes its alarms on (ALARM_TYPES)."""
+    return _topic(ALARM_PREFIX, device_id)
+
+
+def topic_for(device_id: str, message_type: str) -> str:
+    """The topic a device publishes a message of this type on: alarms on their own."""
+    return alarm_topic(device_id) if message_type in ALARM_TYPES else uplink_topic(device_id)
+
+
+def _device_under(prefix: str, topic: str) -> str | None:
+    if not topic.startswith(prefix):
+        return None
+    device_id = topic[len(prefix) :]
+    return device_id if _TOPIC_LEVEL.fullmatch(device_id) else None
+
+
 def device_from_uplink_topic(topic: str) -> str | None:
     """The device id of an uplink topic, or None for any other topic."""
-    if not topic.startswith(UPLINK_PREFIX):
-        return None
-    device_id = topic[len(UPLINK_PREFIX) :]
-    return device_id if _TOPIC_LEVEL.fullmatch(device_id) else None
+    return _device_under(UPLINK_PREFIX, topic)
+
+
+def device_from_alarm_topic(topic: str) -> str | None:
+    """The device id of an alarm topic, or None for any other topic."""
+    return _device_under(ALARM_PREFIX, topic)
+
+
+def device_from_topic(topic: str) -> str | None:
+    """The device id of a topic a device publishes on (uplink or alarm), or None."""
+    return _device_under(UPLINK_PREFIX, topic) or _device_under(ALARM_PREFIX, topic)

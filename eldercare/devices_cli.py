@@ -181,6 +181,7 @@ def credentials(
     table.add_row("password", login.password)
     table.add_row("client id", login.client_id)
     table.add_row("publish to", login.uplink_topic)
+    table.add_row("alarms to", login.alarm_topic)
     table.add_row("subscribe to", login.downlink_topic)
     console.print(table)
     if rotate:

@@ -1,4 +1,12 @@
-"""MQTT ingest: subscribe to every device's uplink and answer on its downlink.
+"""MQTT ingest: subscribe to every device's uplink and alarms, and answer on its downlink.
+
+Two lanes, each its own connection and session: uplinks (readings, heartbeats, wills, and the
+alarms of terminals that send them there) and alarms (`eldercare/v1/alarm/+`). A broker
+delivers one client's messages in order, holding at most its in-flight quota unacknowledged, so
+on one connection an SOS waited behind every reading queued before it; on its own connection
+it waits only for other alarms. The alarm lane's username and client id are the gateway's with
+ALARM_LANE_SUFFIX (gateway.broker.session); a gateway that takes over a dead peer's session takes
+over both of its lanes.
 
 On a real broker the gateway processes share the uplinks through a shared subscription
 (`$share/<group>/…`), each message going to one of them. The embedded broker (amqtt) has no
@@ -22,12 +30,14 @@ from typing import Any
 
 import aiomqtt
 
-from devices.protocol import UPLINK_PREFIX, device_from_uplink_topic, downlink_topic
+from devices.protocol import ALARM_PREFIX, UPLINK_PREFIX, device_from_topic, downlink_topic
 from gateway.broker.session import (
+    ALARM_LANE_SUFFIX,
     ONLINE,
     STATUS_FILTER,
     STATUS_PREFIX,
     PeerSessions,
+    alarm_lane_username,
     last_will,
     status_topic,
 )
@@ -99,12 +109,22 @@ class BrokerLogin:
     password: str
     client_id: str
     shared_group: str | None  # None: plain subscription (embedded broker)
+    alarms: bool = False  # the alarm lane (`alarm_lane()`), else the uplink lane
 
     @property
-    def uplink_filter(self) -> str:
-        """The subscription: shared between gateway processes where the broker supports it."""
-        plain = UPLINK_PREFIX + "+"
+    def topic_filter(self) -> str:
+        """The lane's subscription: shared between gateway processes where the broker can."""
+        plain = (ALARM_PREFIX if self.alarms else UPLINK_PREFIX) + "+"
         return f"$share/{self.shared_group}/{plain}" if self.shared_group else plain
+
+    def alarm_lane(self) -> BrokerLogin:
+        """The alarm lane's login: its own username, client id, session and subscription."""
+        return dataclasses.replace(
+            self,
+            username=alarm_lane_username(self.username),
+            client_id=self.client_id + ALARM_LANE_SUFFIX,
+            alarms=True,
+        )
 
 
 async def run_mqtt_ingest(
@@ -128,7 +148,8 @@ async def run_mqtt_ingest(
     backoff = BACKOFF_FIRST_S
     peers = PeerSessions(login.client_id)
     takeovers: dict[str, asyncio.Task[None]] = {}
-    watches_peers = login.shared_group is not None and not taken_over
+    # The uplink lane watches the peers, and takes over both lanes of a dead one.
+    watches_peers = login.shared_group is not None and not taken_over and not login.alarms
     try:
         while True:
             try:
@@ -151,13 +172,13 @@ async def run_mqtt_ingest(
                         )
                     )
                 ) as client:
-                    await _subscribe(client, login.uplink_filter)
+                    await _subscribe(client, login.topic_filter)
                     if watches_peers:
                         await _subscribe(client, STATUS_FILTER)
                         await client.publish(status_topic(login.client_id), ONLINE, qos=1)
                     log.info(
                         "gateway %s subscribed to %s on %s:%d",
-                        login.client_id, login.uplink_filter, login.host, login.port,
+                        login.client_id, login.topic_filter, login.host, login.port,
                     )  # fmt: skip
                     backoff = BACKOFF_FIRST_S
                     if on_publisher is not None:
@@ -208,13 +229,17 @@ async def run_mqtt_ingest(
 async def _hold_peer_session(
     login: BrokerLogin, peer: str, ingest: Ingest, peers: PeerSessions
 ) -> None:
-    """A dead gateway's session, taken over until its owner is back (or the broker goes)."""
+    """A dead gateway's sessions (both lanes), taken over until its owner is back (or the broker
+    goes)."""
     try:
         await asyncio.sleep(STALE_STATUS_GRACE_S)
         if not peers.is_down(peer):
             log.info("gateway %s is back; its session is not taken", peer)
             return
-        await run_mqtt_ingest(dataclasses.replace(login, client_id=peer), ingest, taken_over=True)
+        uplinks = dataclasses.replace(login, client_id=peer)
+        async with asyncio.TaskGroup() as lanes:
+            lanes.create_task(run_mqtt_ingest(uplinks, ingest, taken_over=True))
+            lanes.create_task(run_mqtt_ingest(uplinks.alarm_lane(), ingest, taken_over=True))
     except Exception:
         log.exception("taking over gateway %s's session failed", peer)
     finally:
@@ -400,7 +425,7 @@ async def _take(
     client: aiomqtt.Client, acks: PubAcks, ingest: Ingest, message: aiomqtt.Message
 ) -> None:
     topic = str(message.topic)
-    device_id = device_from_uplink_topic(topic)
+    device_id = device_from_topic(topic)
     payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
     inbound = Inbound(
         "mqtt", device_id, topic, bytes(payload), utcnow(), acks.recorded(message.mid, message.qos)

@@ -33,6 +33,24 @@ MQTT_DOWN_GRACE_S = 10.0
 STOP_MQTT_S = 5.0
 
 
+class LanesConnected:
+    """Whether both MQTT lanes (uplinks, alarms) are connected and subscribed."""
+
+    def __init__(self) -> None:
+        self.uplinks = asyncio.Event()
+        self.alarms = asyncio.Event()
+
+    def is_set(self) -> bool:
+        """Both lanes are up."""
+        return self.uplinks.is_set() and self.alarms.is_set()
+
+    async def wait(self) -> None:
+        """Until both lanes are up."""
+        while not self.is_set():
+            await self.uplinks.wait()
+            await self.alarms.wait()
+
+
 class GatewayRuntime:
     """Starts and stops the gateway's background work in the order that loses nothing."""
 
@@ -56,7 +74,7 @@ class GatewayRuntime:
             write_lock=write_turn(sessions, urgent=True),
             announce=announce,
         )
-        self.mqtt_connected = asyncio.Event()
+        self.mqtt_connected = LanesConnected()
         # Terminals on WebSocket, by device id: how to send them a frame, how to close them.
         self.sockets: dict[str, Callable[[bytes], Awaitable[None]]] = {}
         self.socket_closers: dict[str, Callable[[], Awaitable[None]]] = {}
@@ -68,8 +86,9 @@ class GatewayRuntime:
         # started again, and /healthz names it while it is down.
         self.supervisor = Supervisor()
         self._stop = self.supervisor.stop_signal
-        self._mqtt_task: asyncio.Task[None] | None = None
-        self._mqtt_down_since: float | None = time.monotonic()
+        self._mqtt_tasks: list[asyncio.Task[None]] = []
+        # Since when each lane is not connected (None: it is).
+        self._mqtt_down_since: dict[str, float | None] = {}
 
     async def start(self) -> None:
         """Load the registry, start writing, sweeping presence and refreshing the registry."""
@@ -92,28 +111,47 @@ class GatewayRuntime:
         )
 
     def start_mqtt(self, login: BrokerLogin) -> None:
-        """Begin taking uplinks from the broker."""
-        self._mqtt_task = self.supervisor.start(
-            "mqtt-ingest",
-            lambda: run_mqtt_ingest(
-                login, self.ingest, connected=self.mqtt_connected, on_publisher=self._set_publisher
+        """Begin taking uplinks and alarms from the broker, each lane on its own connection."""
+        now = time.monotonic()
+        self._mqtt_down_since = {"mqtt": now, "mqtt-alarms": now}
+        self._mqtt_tasks = [
+            self.supervisor.start(
+                "mqtt-ingest",
+                lambda: run_mqtt_ingest(
+                    login,
+                    self.ingest,
+                    connected=self.mqtt_connected.uplinks,
+                    on_publisher=self._set_publisher,
+                ),
             ),
-        )
+            self.supervisor.start(
+                "mqtt-alarms",
+                lambda: run_mqtt_ingest(
+                    login.alarm_lane(),
+                    self.ingest,
+                    connected=self.mqtt_connected.alarms,
+                    on_publisher=lambda publish: self._lane_up("mqtt-alarms", publish is not None),
+                ),
+            ),
+        ]
 
     def _set_publisher(self, publish: Callable[[str, bytes], Awaitable[None]] | None) -> None:
         self._mqtt_publish = publish
-        if publish is None:
-            self._mqtt_down_since = self._mqtt_down_since or time.monotonic()
+        self._lane_up("mqtt", publish is not None)
+
+    def _lane_up(self, lane: str, up: bool) -> None:
+        if up:
+            self._mqtt_down_since[lane] = None
         else:
-            self._mqtt_down_since = None
+            self._mqtt_down_since[lane] = self._mqtt_down_since.get(lane) or time.monotonic()
 
     def problems(self) -> dict[str, str]:
         """What keeps this gateway from serving devices now: loops down, the broker away."""
         found = self.supervisor.problems()
-        if self._mqtt_task is not None and self._mqtt_down_since is not None:
-            away = time.monotonic() - self._mqtt_down_since
+        for lane, since in self._mqtt_down_since.items():
+            away = 0.0 if since is None else time.monotonic() - since
             if away >= MQTT_DOWN_GRACE_S:
-                found["mqtt"] = f"not connected to the broker for {away:.0f} s"
+                found[lane] = f"not connected to the broker for {away:.0f} s"
         if not self.writer.running:
             found["batch-writer"] = "not running"
         return found
@@ -124,29 +162,33 @@ class GatewayRuntime:
         if send is not None:
             await send(payload)
             return True
-        if self._mqtt_publish is not None and self.mqtt_connected.is_set():
+        if self._mqtt_publish is not None and self.mqtt_connected.uplinks.is_set():
             await self._mqtt_publish(downlink_topic(device_id), payload)
             return True
         return False
 
     async def stop(self) -> None:
         """Stop taking messages first, let every loop finish its round, then write what is queued."""
-        if self._mqtt_task is not None:
+        if self._mqtt_tasks:
             # What is queued is written while the connection is up, so its PUBACKs reach the
             # broker and it delivers nothing of it again (a failure here is met again below).
             with contextlib.suppress(SQLAlchemyError, OSError):
                 await self.writer.flush()
-            # The reader waits on the broker, not the database: cancelling it there is clean.
-            self._mqtt_task.cancel()
-            _, waiting = await asyncio.wait({self._mqtt_task}, timeout=STOP_MQTT_S)
+            # The readers wait on the broker, not the database: cancelling them there is clean.
+            for task in self._mqtt_tasks:
+                task.cancel()
+            _, waiting = await asyncio.wait(self._mqtt_tasks, timeout=STOP_MQTT_S)
             if waiting:
                 # aiomqtt waits without a bound for the broker to see its DISCONNECT; a stop
                 # does not wait for ever on a broker's goodbye (a test's teardown hung there).
                 log.warning("MQTT client did not close within %.0f s; cancelled", STOP_MQTT_S)
-                self._mqtt_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._mqtt_task
-            self._mqtt_task = None
+                for task in waiting:
+                    task.cancel()
+            for task in self._mqtt_tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._mqtt_tasks = []
+            self._mqtt_down_since = {}
         await self.supervisor.stop()
         try:
             await self.writer.stop()

@@ -23,7 +23,7 @@ from gmqtt import Message as MqttMessage
 from gmqtt.mqtt.constants import MQTTv311
 
 from devices.ids import DeviceKind
-from devices.protocol import WELCOME, downlink_topic, uplink_topic
+from devices.protocol import ALARM_TYPES, WELCOME, alarm_topic, downlink_topic, uplink_topic
 from simulators.messages import DeviceProfile, Message, encode
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,9 @@ class Link(abc.ABC):
         """Log in and start hearing downlinks; LinkRefusedError if refused."""
 
     @abc.abstractmethod
-    async def send(self, payload: bytes, qos: int) -> None:
-        """Put one uplink on the wire."""
+    async def send(self, payload: bytes, qos: int, *, alarm: bool = False) -> None:
+        """Put one uplink on the wire; `alarm`: an alarm (ALARM_TYPES), where the link has a way
+        of its own for them."""
 
     @abc.abstractmethod
     async def close(self) -> None:
@@ -88,10 +89,19 @@ class Link(abc.ABC):
 
 
 class MqttLink(Link):
-    """MQTT 3.1.1 through gmqtt: client id = username = device id, last will on the uplink."""
+    """MQTT 3.1.1 through gmqtt: client id = username = device id, last will on the uplink,
+    alarms on the alarm topic (or, `alarm_topic` off, on the uplink as older terminals send them)."""
 
-    def __init__(self, broker: Broker, profile: DeviceProfile, *, subscribe: bool = True) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        profile: DeviceProfile,
+        *,
+        subscribe: bool = True,
+        alarm_topic: bool = True,
+    ) -> None:
         self._broker, self._profile, self._subscribe = broker, profile, subscribe
+        self._alarm_topic = alarm_topic
         topic = uplink_topic(profile.device_id)
         self._client = MqttClient(
             profile.device_id, will_message=_will(topic), logger=log, clean_session=True
@@ -121,8 +131,10 @@ class MqttLink(Link):
             async with asyncio.timeout(10):
                 await subscribed.wait()
 
-    async def send(self, payload: bytes, qos: int) -> None:
-        self._client.publish(uplink_topic(self._profile.device_id), payload, qos=qos)
+    async def send(self, payload: bytes, qos: int, *, alarm: bool = False) -> None:
+        device_id = self._profile.device_id
+        topic = alarm_topic(device_id) if alarm and self._alarm_topic else uplink_topic(device_id)
+        self._client.publish(topic, payload, qos=qos)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -171,7 +183,7 @@ class WebSocketLink(Link):
             async for frame in self._socket:
                 on_downlink(frame.encode() if isinstance(frame, str) else frame)
 
-    async def send(self, payload: bytes, qos: int) -> None:
+    async def send(self, payload: bytes, qos: int, *, alarm: bool = False) -> None:
         try:
             await self._socket.send(payload.decode("utf-8"))
         except UnicodeDecodeError:
@@ -244,7 +256,8 @@ class SimulatedDevice:
     async def send(self, message: Message) -> None:
         """Send once, no waiting: readings, door events, heartbeats (QoS 0), locations."""
         self.sent.append(message)
-        await self._link.send(encode(message), 0 if message["type"] == "heartbeat" else 1)
+        qos = 0 if message["type"] == "heartbeat" else 1
+        await self._link.send(encode(message), qos, alarm=message["type"] in ALARM_TYPES)
 
     async def send_raw(self, payload: bytes) -> None:
         """Put bytes on the uplink as they are (a broken device)."""
@@ -298,18 +311,22 @@ class SimulatedDevice:
 
 @dataclass(frozen=True, slots=True)
 class Connector:
-    """Where devices connect: an MQTT broker, or the gateway's WebSocket when `ws_url` is chosen."""
+    """Where devices connect: an MQTT broker, or the gateway's WebSocket when `ws_url` is chosen.
+
+    `alarm_topic` off: MQTT terminals send their alarms on the uplink topic, as terminals made
+    before the alarm topic do."""
 
     broker: Broker
     ws_url: str | None = None
     use_websocket: bool = False
+    alarm_topic: bool = True
 
     def link(self, profile: DeviceProfile) -> Link:
         if self.use_websocket:
             if self.ws_url is None:
                 raise ValueError("WebSocket chosen but no ws:// URL given")
             return WebSocketLink(self.ws_url, profile)
-        return MqttLink(self.broker, profile)
+        return MqttLink(self.broker, profile, alarm_topic=self.alarm_topic)
 
     async def device(
         self, profile: DeviceProfile, listener: Listener | None = None

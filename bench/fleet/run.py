@@ -29,7 +29,7 @@ from pathlib import Path
 import aiomqtt
 
 from bench.common import free_port, quantile
-from devices.protocol import downlink_topic, uplink_topic
+from devices.protocol import alarm_topic, downlink_topic, uplink_topic
 from eldercare.simulate_cli import read_profiles
 from kernel.database import create_engine, session_factory
 from simulators.devices import Broker
@@ -170,10 +170,13 @@ def broker_configs(data: Path, edges: int) -> tuple[int, list[int]]:
 
 
 async def sos_ack_times(
-    port: int, terminal: tuple[str, str], presses: int
+    port: int, terminal: tuple[str, str], presses: int, topic: str
 ) -> tuple[list[float], int]:
-    """Publish-to-ack times (ms) of SOS presses from a terminal on an edge broker; misses."""
+    """Publish-to-ack times (ms) of SOS presses from a terminal on an edge broker; misses.
+
+    `topic`: "alarm", the alarm topic (the alarm lane), or "uplink", as older terminals send."""
     device, secret = terminal
+    press_topic = alarm_topic(device) if topic == "alarm" else uplink_topic(device)
     times, missed = [], 0
     # The terminal's one connection: on the edge its client id is its login (the fleet leaves
     # this device out, or each would throw the other off).
@@ -187,7 +190,7 @@ async def sos_ack_times(
             body = json.dumps({"v": 1, "id": press_id, "ts": dt.datetime.now(dt.UTC).isoformat(),
                                "type": "sos", "button": "main"})  # fmt: skip
             sent = time.perf_counter()
-            await timed.publish(uplink_topic(device), body, qos=1)
+            await timed.publish(press_topic, body, qos=1)
             try:
                 async with asyncio.timeout(10):
                     while True:  # the fleet's own copy of this terminal may hear notices too
@@ -202,7 +205,12 @@ async def sos_ack_times(
 
 
 def bench_gateway(
-    data: Path, profiles: list[DeviceProfile], edges: int, rates: list[float], presses: int
+    data: Path,
+    profiles: list[DeviceProfile],
+    edges: int,
+    rates: list[float],
+    presses: int,
+    topic: str,
 ) -> None:
     """The whole fleet on edge Mosquittos bridged to a core read by `eldercare up`: SOS acks."""
     binary = "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else "mosquitto"
@@ -224,7 +232,7 @@ def bench_gateway(
     try:
         time.sleep(8)  # the gateway loads 25,000 devices and subscribes on the core
         for rate in rates:
-            _one_rate(fleet, edge_ports, rate, terminal, presses, up.pid)
+            _one_rate(fleet, edge_ports, rate, terminal, presses, topic, up.pid)
     finally:
         up.send_signal(signal.SIGINT)
         up.wait(120)
@@ -239,6 +247,7 @@ def _one_rate(
     rate: float,
     terminal: tuple[str, str],
     presses: int,
+    topic: str,
     gateway_pid: int,
 ) -> None:
     connected = threading.Event()
@@ -258,7 +267,7 @@ def _one_rate(
     time.sleep(10)  # the fleet's traffic reaches its rate
     _rss, cpu0 = proc_figures(gateway_pid)
     started = time.monotonic()
-    times, missed = asyncio.run(sos_ack_times(edge_ports[0], terminal, presses))
+    times, missed = asyncio.run(sos_ack_times(edge_ports[0], terminal, presses, topic))
     rss, cpu = proc_figures(gateway_pid)
     busy = (cpu - cpu0) / (time.monotonic() - started) * 100
     fleet.join()
@@ -270,7 +279,7 @@ def _one_rate(
     )
     if times:
         print(
-            f"   SOS ack (publish on an edge to ack back), {len(times)} presses: "
+            f"   SOS ack (publish on an edge's {topic} topic to ack back), {len(times)} presses: "
             f"p50 {quantile(times, 0.5):.1f}  p99 {quantile(times, 0.99):.1f}  "
             f"max {max(times):.1f} ms, missed {missed}"
         )
@@ -291,6 +300,13 @@ def main() -> None:
         "`eldercare up` reads, timing SOS acks while it runs",
     )
     parser.add_argument("--presses", type=int, default=100, help="SOS presses per rate")
+    parser.add_argument(
+        "--sos-topic",
+        choices=("alarm", "uplink"),
+        default="alarm",
+        help="where the timed terminal sends its SOS: the alarm topic (default), or the uplink "
+        "topic, as terminals made before the alarm topic do",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as folder:
         data = Path(folder)
@@ -304,7 +320,7 @@ def main() -> None:
             bench_embedded(data, profiles, args.embedded_count, args.hold)
         if args.with_gateway:
             rates = [float(r) for r in args.with_gateway.split(",")]
-            bench_gateway(data, profiles, args.brokers, rates, args.presses)
+            bench_gateway(data, profiles, args.brokers, rates, args.presses, args.sos_topic)
 
 
 if __name__ == "__main__":

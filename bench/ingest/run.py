@@ -28,7 +28,7 @@ from pathlib import Path
 import aiomqtt
 
 from bench.common import free_port, quantile
-from devices.protocol import downlink_topic, uplink_topic
+from devices.protocol import alarm_topic, downlink_topic, uplink_topic
 from gateway.mqtt import queued_message, with_buffered_reads
 
 GATEWAY_USER = "bench-gateway"
@@ -174,10 +174,13 @@ async def gateway_throughput(
 
 
 async def ack_latency(
-    port: int, terminal: tuple[str, str], logins: Path, rate: float, presses: int
+    port: int, terminal: tuple[str, str], logins: Path, rate: float, presses: int, topic: str
 ) -> tuple[list[float], int, float]:
-    """Publish-to-ack times (ms) of SOS presses under readings at `rate`/s; also misses, rate reached."""
+    """Publish-to-ack times (ms) of SOS presses under readings at `rate`/s; also misses, rate reached.
+
+    `topic`: "alarm", the alarm topic (the alarm lane), or "uplink", as older terminals send."""
     device, secret = terminal
+    press_topic = alarm_topic(device) if topic == "alarm" else uplink_topic(device)
     latencies: list[float] = []
     missed = 0
     async with client(port, device, secret) as c:
@@ -189,7 +192,7 @@ async def ack_latency(
         messages = aiter(c.messages)
         for n in range(presses):
             sent = time.perf_counter()
-            await c.publish(uplink_topic(device), sos(Load.runs * 10**7 + n), qos=1)
+            await c.publish(press_topic, sos(Load.runs * 10**7 + n), qos=1)
             try:
                 await asyncio.wait_for(anext(messages), 10)
             except TimeoutError:
@@ -214,6 +217,13 @@ async def main() -> None:
         "~430 msg/s, i.e. 25,585 devices with a heartbeat a minute, then 3x and 10x)",
     )
     parser.add_argument("--presses", type=int, default=150, help="SOS presses timed per rate")
+    parser.add_argument(
+        "--sos-topic",
+        choices=("alarm", "uplink"),
+        default="alarm",
+        help="where the timed terminal sends its SOS: the alarm topic (default), or the uplink "
+        "topic, as terminals made before the alarm topic do",
+    )
     parser.add_argument(
         "--gateways",
         type=int,
@@ -320,7 +330,7 @@ async def main() -> None:
                     flush=True,
                 )
                 latencies, missed, reached = await ack_latency(
-                    broker_port, terminal, monitor_logins, rate, args.presses
+                    broker_port, terminal, monitor_logins, rate, args.presses, args.sos_topic
                 )
                 runs.append((rate, reached, missed, latencies))
                 await asyncio.sleep(3)  # let a backlog drain before the next rate
@@ -345,7 +355,9 @@ async def main() -> None:
     print(f"gateway (end to end):        {through:10,.0f} msg/s")
     print(f"ratio gateway / ceiling:     {through / bare:10.2f}")
     print()
-    print("SOS ack latency (publish to ack received) while readings flow:")
+    print(
+        f"SOS ack latency (publish on the {args.sos_topic} topic to ack received) while readings flow:"
+    )
     print(
         f"{'asked/s':>9} {'reached/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'missed':>7}"
     )

@@ -40,13 +40,16 @@ from amqtt.session import Session
 from amqtt.utils import gen_client_id
 
 from devices.protocol import (
+    ALARM_PREFIX,
     DOWNLINK_PREFIX,
     MAX_PACKET_BYTES,
     UPLINK_PREFIX,
-    device_from_uplink_topic,
+    alarm_topic,
+    device_from_topic,
     downlink_topic,
     uplink_topic,
 )
+from gateway.broker.session import alarm_lane_username
 
 LoginCheck = Callable[[str, str], Awaitable[bool]]
 """(username, password) -> may this device log in?"""
@@ -119,11 +122,15 @@ def _is_device_id(username: str) -> bool:
 
 
 def _gateway_may_subscribe(topic_filter: str) -> bool:
-    # One level under the uplink prefix: `+`, `#` or one device. amqtt has already refused filters
-    # with a misplaced wildcard. `$share/...` lands here too and is refused (SUBACK 0x80): amqtt
-    # would grant it and then deliver nothing, and a refusal is what the gateway can notice.
-    device_level = topic_filter.removeprefix(UPLINK_PREFIX)
-    return topic_filter.startswith(UPLINK_PREFIX) and bool(device_level) and "/" not in device_level
+    # One level under the uplink or alarm prefix: `+`, `#` or one device. amqtt has already
+    # refused filters with a misplaced wildcard. `$share/...` lands here too and is refused (SUBACK
+    # 0x80): amqtt would grant it and then deliver nothing, and a refusal is what the gateway can
+    # notice.
+    for prefix in (UPLINK_PREFIX, ALARM_PREFIX):
+        device_level = topic_filter.removeprefix(prefix)
+        if topic_filter.startswith(prefix) and device_level and "/" not in device_level:
+            return True
+    return False
 
 
 def _own_client_id(client_id: str | None, username: str) -> bool:
@@ -137,24 +144,29 @@ def _own_client_id(client_id: str | None, username: str) -> bool:
     return client_id is not None and (client_id == username or client_id.startswith(username + "-"))
 
 
+def _is_gateway(gateway_username: str, username: str) -> bool:
+    """The gateway's login, or its alarm lane's (gateway.broker.session)."""
+    return username in (gateway_username, alarm_lane_username(gateway_username))
+
+
 def may_publish(gateway_username: str, username: str, topic: str) -> bool:
     """Whether this login may publish to `topic` (or name it as its last will)."""
-    if username == gateway_username:
+    if _is_gateway(gateway_username, username):
         return _is_downlink(topic)
-    return _is_device_id(username) and topic == uplink_topic(username)
+    return _is_device_id(username) and topic in (uplink_topic(username), alarm_topic(username))
 
 
 def may_subscribe(gateway_username: str, username: str, topic_filter: str) -> bool:
     """Whether this login may subscribe to `topic_filter`."""
-    if username == gateway_username:
+    if _is_gateway(gateway_username, username):
         return _gateway_may_subscribe(topic_filter)
     return _is_device_id(username) and topic_filter == downlink_topic(username)
 
 
 def may_receive(gateway_username: str, username: str, topic: str) -> bool:
     """Whether a message on `topic` may be delivered to this login."""
-    if username == gateway_username:
-        return device_from_uplink_topic(topic) is not None
+    if _is_gateway(gateway_username, username):
+        return device_from_topic(topic) is not None
     return _is_device_id(username) and topic == downlink_topic(username)
 
 
@@ -173,7 +185,7 @@ class DeviceLoginPlugin(BaseAuthPlugin):
         username, password = session.username, session.password
         if username is None or password is None:
             return False
-        if username == accounts.gateway_username:
+        if _is_gateway(accounts.gateway_username, username):
             allowed = hmac.compare_digest(password.encode(), accounts.gateway_password.encode())
         else:
             allowed = (
@@ -203,7 +215,7 @@ class DeviceLoginPlugin(BaseAuthPlugin):
 
 
 class DeviceTopicPlugin(BaseTopicPlugin):
-    """amqtt topic plugin: a device its own uplink and downlink, the gateway all of them."""
+    """amqtt topic plugin: a device its own uplink, alarm and downlink topics, the gateway all."""
 
     @dataclass
     class Config:

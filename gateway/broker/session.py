@@ -24,6 +24,19 @@ from __future__ import annotations
 import aiomqtt
 
 STATUS_PREFIX = "eldercare/v1/gateways/"
+# The gateway's alarm lane (gateway.mqtt) logs in as the gateway's username with this after it,
+# under its client id with this after it, on the gateway's password. Its own login, not only its
+# own client id: where a single broker's one gateway connects on the devices' listener, the
+# client id is the username (`use_username_as_clientid`), and the two lanes under one username
+# would throw each other off.
+ALARM_LANE_SUFFIX = "-alarms"
+
+
+def alarm_lane_username(gateway_username: str) -> str:
+    """The login of a gateway's alarm lane."""
+    return gateway_username + ALARM_LANE_SUFFIX
+
+
 STATUS_FILTER = STATUS_PREFIX + "+"
 ONLINE = b"online"
 OFFLINE = b"offline"

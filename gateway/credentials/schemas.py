@@ -34,4 +34,5 @@ class DeviceCredentials(BaseModel):
     password: str
     client_id: str
     uplink_topic: str
+    alarm_topic: str  # sos, fall, cancel and service (docs/protocol.md)
     downlink_topic: str

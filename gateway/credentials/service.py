@@ -32,13 +32,15 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from devices.protocol import (
+    ALARM_PREFIX,
     DOWNLINK_PREFIX,
     MAX_PACKET_BYTES,
     UPLINK_PREFIX,
+    alarm_topic,
     downlink_topic,
     uplink_topic,
 )
-from gateway.broker.session import STATUS_PREFIX
+from gateway.broker.session import STATUS_PREFIX, alarm_lane_username
 from gateway.credentials import repository
 from gateway.credentials.schemas import DeviceCredentials
 from kernel import audit
@@ -105,13 +107,14 @@ def issue_secret() -> str:
 
 
 def device_credentials(device_id: str, secret: str) -> DeviceCredentials:
-    """What an installer writes into the terminal: the MQTT login and its two topics."""
+    """What an installer writes into the terminal: the MQTT login and its topics."""
     return DeviceCredentials(
         device_id=device_id,
         username=device_id,
         password=secret,
         client_id=device_id,
         uplink_topic=uplink_topic(device_id),
+        alarm_topic=alarm_topic(device_id),
         downlink_topic=downlink_topic(device_id),
     )
 
@@ -200,7 +203,8 @@ class BrokerRole(enum.StrEnum):
 def mosquitto_acl(
     gateway_username: str | None, bridge_username: str | None = None, *, devices: bool = True
 ) -> str:
-    """The ACL file text: each device its own uplink (write) and downlink (read); the gateway all."""
+    """The ACL file text: each device its own uplink and alarm topics (write) and downlink (read);
+    the gateway (its alarm lane a login of its own) all of them."""
     lines = ["# Written by `eldercare broker-config`; regenerate rather than edit."]
     if devices:
         # Pattern lines rather than a `user <id>` block per device. They grant exactly the same:
@@ -214,6 +218,7 @@ def mosquitto_acl(
         lines += [
             "# Every registered device: username = client id = device id (docs/protocol.md).",
             f"pattern write {UPLINK_PREFIX}%u",
+            f"pattern write {ALARM_PREFIX}%u",
             f"pattern read {DOWNLINK_PREFIX}%u",
         ]
     if gateway_username is not None:
@@ -228,15 +233,22 @@ def mosquitto_acl(
             f"topic read {UPLINK_PREFIX}#",
             f"topic write {DOWNLINK_PREFIX}#",
             f"topic readwrite {STATUS_PREFIX}#",
+            "",
+            "# Its alarm lane (gateway.mqtt): the alarms, and their acks.",
+            f"user {alarm_lane_username(gateway_username)}",
+            f"topic read {ALARM_PREFIX}#",
+            f"topic write {DOWNLINK_PREFIX}#",
         ]
     if bridge_username is not None:
         _check_username(bridge_username)
         # Edge brokers carry devices' uplinks in and take the downlinks out: the gateway's mirror.
         lines += [
             "",
-            "# Edge brokers' bridges: they publish their devices' uplinks, read the downlinks.",
+            "# Edge brokers' bridges: they publish their devices' uplinks and alarms, read the",
+            "# downlinks.",
             f"user {bridge_username}",
             f"topic write {UPLINK_PREFIX}#",
+            f"topic write {ALARM_PREFIX}#",
             f"topic read {DOWNLINK_PREFIX}#",
         ]
     return "\n".join(lines) + "\n"
@@ -254,13 +266,27 @@ def mosquitto_bridge(bridge: BridgeLogin, edge_name: str) -> str:
 
     One Mosquitto holds at most ~19,900 connections here (20,000 open files a process), fewer than
     the street's 25,585 devices: edges carry the devices, the core carries the gateways.
+
+    Two bridge connections: the devices' alarms go on one of their own (`<edge>-alarms`). A
+    bridge is one client of the core and forwards in order, so on one connection an SOS waited
+    behind every reading the edge had queued before it (the gateway's alarm lane, gateway.mqtt).
     """
+    return "".join(
+        _bridge_connection(bridge, name, topics)
+        for name, topics in [
+            (edge_name, [f"topic {UPLINK_PREFIX}# out 1", f"topic {DOWNLINK_PREFIX}# in 1"]),
+            (f"{edge_name}-alarms", [f"topic {ALARM_PREFIX}# out 1"]),
+        ]
+    )
+
+
+def _bridge_connection(bridge: BridgeLogin, name: str, topics: list[str]) -> str:
     return (
         "\n".join(
             [
-                f"connection {edge_name}",
+                f"connection {name}",
                 f"address {bridge.host}:{bridge.port}",
-                f"remote_clientid {edge_name}",
+                f"remote_clientid {name}",
                 f"remote_username {bridge.username}",
                 f"remote_password {bridge.password}",
                 # A persistent session on the core: downlinks queued while the bridge reconnects.
@@ -270,8 +296,7 @@ def mosquitto_bridge(bridge: BridgeLogin, edge_name: str) -> str:
                 # The bridge's state notice is a retained message with a retained will, which the
                 # core, keeping no retained message (retain_available false), would refuse.
                 "notifications false",
-                f"topic {UPLINK_PREFIX}# out 1",
-                f"topic {DOWNLINK_PREFIX}# in 1",
+                *topics,
             ]
         )
         + "\n"
@@ -406,7 +431,7 @@ def write_mosquitto_config(
     else:
         role = BrokerRole.SINGLE
     devices = list(devices) if role is not BrokerRole.CORE else []
-    service_logins = [gateway_username]
+    service_logins = [gateway_username, alarm_lane_username(gateway_username)]
     if role is BrokerRole.CORE and bridge_username is not None:
         service_logins.append(bridge_username)
     for device_id, _ in devices:
@@ -416,6 +441,7 @@ def write_mosquitto_config(
     logins = list(devices)
     if role is not BrokerRole.EDGE:
         logins.append((gateway_username, gateway_password))
+        logins.append((alarm_lane_username(gateway_username), gateway_password))
     if role is BrokerRole.CORE and bridge_username is not None:
         if bridge_password is None:
             raise ValueError("a core broker needs the bridge account's password")

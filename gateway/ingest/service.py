@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from devices.protocol import (
     ACKED_TYPES,
+    ALARM_TYPES,
     UPLINK_TYPES_BY_KIND,
     Heartbeat,
     Offline,
@@ -29,6 +30,7 @@ from devices.protocol import (
     ack_received,
     ack_rejected,
     decode_uplink,
+    device_from_alarm_topic,
     message_id_of,
 )
 from gateway import metrics
@@ -51,6 +53,8 @@ RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 5.0
 
 T = TypeVar("T")
+
+_ALARM_TYPES_TEXT = ", ".join(sorted(ALARM_TYPES))
 
 
 # Alarms recorded lately, by (device, message id): a resend is acknowledged without a write. A
@@ -135,6 +139,18 @@ class Ingest:
         if decoded.type not in UPLINK_TYPES_BY_KIND[device.kind]:
             refusal = Rejection(
                 RejectReason.UNEXPECTED_TYPE, f"a {device.kind.value} does not send {decoded.type}"
+            )
+            return [self._reject(inbound, refusal)]
+        if (
+            decoded.type not in ALARM_TYPES
+            and inbound.topic is not None
+            and device_from_alarm_topic(inbound.topic) is not None
+        ):
+            # The alarm topic is read ahead of everything else: what is not an alarm is refused
+            # there, so that a device's readings cannot take the alarms' lane.
+            refusal = Rejection(
+                RejectReason.UNEXPECTED_TYPE,
+                f"{decoded.type} is not sent on the alarm topic (only {_ALARM_TYPES_TEXT})",
             )
             return [self._reject(inbound, refusal)]
         if device.elder_id is None and decoded.type not in UNBOUND_ALLOWED:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from devices.ids import DeviceKind
 from devices.protocol import (
     ACKED_TYPES,
+    ALARM_TYPES,
     DOWNLINK_PREFIX,
     MAX_PAYLOAD_BYTES,
     QOS1_TYPES,
@@ -37,13 +38,17 @@ from devices.protocol import (
     Vitals,
     ack_received,
     ack_rejected,
+    alarm_topic,
     decode_hello,
     decode_uplink,
+    device_from_alarm_topic,
+    device_from_topic,
     device_from_uplink_topic,
     downlink_topic,
     message_id_of,
     notice,
     redact_secrets,
+    topic_for,
     uplink_topic,
 )
 
@@ -92,7 +97,9 @@ def create_message(message_type: str = "vitals", **overrides: Any) -> dict[str, 
 
 
 def encode(message: Any) -> bytes:
-    return json.dumps(message, ensure_ascii=False).encode("utf-8")
+    # surrogatepass: a lone surrogate in a drawn value goes out as the bytes a broken device would
+    # send (not UTF-8), for the decoder to refuse; plain UTF-8 cannot encode it at all.
+    return json.dumps(message, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
 def decode(message: Any, **options: Any) -> Uplink | Rejection:
@@ -516,6 +523,22 @@ def test_topics_are_built_and_parsed_for_a_device() -> None:
     assert device_from_uplink_topic(uplink_topic("BP0000000001")) == "BP0000000001"
 
 
+def test_alarms_have_a_topic_of_their_own_and_every_other_message_the_uplink() -> None:
+    terminal = "864500000000017"
+    assert alarm_topic(terminal) == "eldercare/v1/alarm/864500000000017"
+    assert ALARM_TYPES == {"sos", "fall", "cancel", "service"} == ACKED_TYPES
+    for message_type in UPLINK_TYPES:
+        expected = alarm_topic if message_type in ALARM_TYPES else uplink_topic
+        assert topic_for(terminal, message_type) == expected(terminal)
+    assert device_from_alarm_topic(alarm_topic(terminal)) == terminal
+    assert device_from_topic(alarm_topic(terminal)) == terminal
+    assert device_from_topic(uplink_topic(terminal)) == terminal
+    # Each parser knows its own topic only; nobody names a device by its downlink.
+    assert device_from_uplink_topic(alarm_topic(terminal)) is None
+    assert device_from_alarm_topic(uplink_topic(terminal)) is None
+    assert device_from_topic(downlink_topic(terminal)) is None
+
+
 @pytest.mark.parametrize(
     "topic",
     [
@@ -535,12 +558,16 @@ def test_topics_are_built_and_parsed_for_a_device() -> None:
 )
 def test_malicious_or_foreign_topic_names_no_device(topic: str) -> None:
     assert device_from_uplink_topic(topic) is None
+    alarm = topic.replace("/up", "/alarm", 1)
+    assert device_from_alarm_topic(alarm) is None and device_from_topic(alarm) is None
 
 
 @pytest.mark.parametrize("device_id", ["", "a/b", "+", "#", "x" * 65])
 def test_topic_is_not_built_for_a_device_id_that_would_escape_its_level(device_id: str) -> None:
     with pytest.raises(ValueError):
         uplink_topic(device_id)
+    with pytest.raises(ValueError):
+        alarm_topic(device_id)
     with pytest.raises(ValueError):
         downlink_topic(device_id)
 

@@ -166,7 +166,7 @@ async def test_a_killed_gateways_share_reaches_the_living_gateway_within_seconds
     assert will.payload == OFFLINE and not will.retain
     doomed = await asyncio.create_subprocess_exec(
         sys.executable, "-c", _DOOMED_GATEWAY, str(broker.gateway_port), GATEWAY_USER,
-        broker.gateway_password, doomed_login.client_id, doomed_login.uplink_filter, will.topic,
+        broker.gateway_password, doomed_login.client_id, doomed_login.topic_filter, will.topic,
         stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     said: list[str] = []

@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 
 from callcenter.register import columns
 from devices.ids import DeviceKind
-from devices.protocol import downlink_topic, uplink_topic
+from devices.protocol import alarm_topic, downlink_topic, uplink_topic
 from eldercare import devices_cli
 from eldercare.devices_cli import broker_config, devices_app
 from eldercare.jobs import import_register_file
@@ -48,6 +48,7 @@ from tests.brokers import MosquittoProcess, free_port
 from tests.factories import AS_OF, create_imei, create_register_csv, create_row
 
 GATEWAY = "eldercare-gateway"
+GATEWAY_ALARMS = "eldercare-gateway-alarms"  # its alarm lane's login (gateway.mqtt)
 # How long a message that the broker should deliver may take on a loaded CI machine.
 DELIVERY_TIMEOUT_S = 5.0
 
@@ -82,12 +83,17 @@ def test_a_salt_mosquitto_would_reject_is_refused() -> None:
 def test_acl_grants_each_device_only_its_own_topics_by_username() -> None:
     lines = mosquitto_acl(GATEWAY).splitlines()
     assert "pattern write eldercare/v1/up/%u" in lines
+    assert "pattern write eldercare/v1/alarm/%u" in lines
     assert "pattern read eldercare/v1/down/%u" in lines
-    gateway_block = lines[lines.index(f"user {GATEWAY}") :]
-    assert gateway_block[1:] == [
+    gateway_block = lines[lines.index(f"user {GATEWAY}") : lines.index(f"user {GATEWAY_ALARMS}")]
+    assert [line for line in gateway_block[1:] if line and not line.startswith("#")] == [
         "topic read eldercare/v1/up/#",
         "topic write eldercare/v1/down/#",
         "topic readwrite eldercare/v1/gateways/#",
+    ]
+    assert lines[lines.index(f"user {GATEWAY_ALARMS}") + 1 :] == [
+        "topic read eldercare/v1/alarm/#",
+        "topic write eldercare/v1/down/#",
     ]
 
 
@@ -100,7 +106,7 @@ def test_password_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     files = write_mosquitto_config(tmp_path / "broker", [("BP0000000001", "s")], GATEWAY, "g", 1883)
     assert stat.S_IMODE(files.passwords.stat().st_mode) == 0o600
     users = [line.split(":")[0] for line in files.passwords.read_text().splitlines()]
-    assert users == ["BP0000000001", GATEWAY]
+    assert users == ["BP0000000001", GATEWAY, GATEWAY_ALARMS]
     config = files.config.read_text().splitlines()
     assert "allow_anonymous false" in config
     assert "listener 1883 127.0.0.1" in config
@@ -197,6 +203,44 @@ async def test_a_device_cannot_publish_as_another_device(broker: Broker) -> None
         await device.publish(uplink_topic(DEVICE_A), b"own", qos=1)
         message = await _next_message(gateway)
     assert (message.topic.value, message.payload) == (uplink_topic(DEVICE_A), b"own")
+
+
+@pytest.mark.mosquitto
+async def test_a_device_cannot_publish_on_another_devices_alarm_topic(broker: Broker) -> None:
+    async with (
+        _connected(broker, GATEWAY_ALARMS, broker.gateway_password) as alarms,
+        _as_device(broker, DEVICE_A) as device,
+    ):
+        await alarms.subscribe("$share/gateways/eldercare/v1/alarm/+", qos=1)
+        await device.publish(alarm_topic(DEVICE_B), b"forged", qos=1)
+        # Sent after the forgery on the same connection: had the forgery passed, it came first.
+        await device.publish(alarm_topic(DEVICE_A), b"own", qos=1)
+        message = await _next_message(alarms)
+    assert (message.topic.value, message.payload) == (alarm_topic(DEVICE_A), b"own")
+
+
+@pytest.mark.mosquitto
+async def test_the_gateway_reads_no_alarm_and_its_alarm_lane_no_uplink(broker: Broker) -> None:
+    """Each lane's login reads its own topics only (the ACL's two gateway blocks)."""
+    async with (
+        _connected(broker, GATEWAY, broker.gateway_password) as uplinks,
+        _connected(broker, GATEWAY_ALARMS, broker.gateway_password) as alarms,
+        _as_device(broker, DEVICE_A) as device,
+    ):
+        await uplinks.subscribe("eldercare/v1/+/+", qos=1)
+        await alarms.subscribe("eldercare/v1/+/+", qos=1)
+        await device.publish(alarm_topic(DEVICE_A), b"alarm", qos=1)
+        await device.publish(uplink_topic(DEVICE_A), b"reading", qos=1)
+        heard_by_uplinks = await _next_message(uplinks)
+        heard_by_alarms = await _next_message(alarms)
+    assert (heard_by_uplinks.topic.value, heard_by_uplinks.payload) == (
+        uplink_topic(DEVICE_A),
+        b"reading",
+    )
+    assert (heard_by_alarms.topic.value, heard_by_alarms.payload) == (
+        alarm_topic(DEVICE_A),
+        b"alarm",
+    )
 
 
 @pytest.mark.mosquitto
@@ -385,7 +429,7 @@ def test_broker_config_writes_a_login_for_every_device_and_the_gateway(
     result = CliRunner().invoke(_cli(), ["broker-config", "--out", str(out), "--port", "18883"])
     assert result.exit_code == 0, result.output
     users = [line.split(":")[0] for line in (out / "passwords").read_text().splitlines()]
-    assert sorted(users) == sorted([*_device_ids(register_url), GATEWAY])
+    assert sorted(users) == sorted([*_device_ids(register_url), GATEWAY, GATEWAY_ALARMS])
     assert "gateway-pw" not in result.output
     assert f"mosquitto -c {(out / 'mosquitto.conf').resolve()}" in result.output.replace("\n", "")
 
@@ -442,7 +486,23 @@ async def test_an_edge_broker_bridges_its_devices_to_the_core_and_back(tmp_path:
                 assert (up.topic.value, up.payload) == (uplink_topic(DEVICE_A), b"sos")
                 await gateway.publish(downlink_topic(DEVICE_A), b"ack", qos=1)
                 down = await _next_message(device)
+                # Alarms cross on a bridge connection of their own, to the alarm lane's login.
+                async with _connected(core_broker, GATEWAY_ALARMS, gateway_password) as alarms:
+                    await alarms.subscribe("$share/gateways/eldercare/v1/alarm/+", qos=1)
+                    async with asyncio.timeout(10):
+                        while True:
+                            await device.publish(alarm_topic(DEVICE_A), b"alarm", qos=1)
+                            try:
+                                async with asyncio.timeout(0.5):
+                                    alarm = await anext(aiter(alarms.messages))
+                                break
+                            except TimeoutError:
+                                continue
         assert (down.topic.value, down.payload) == (downlink_topic(DEVICE_A), b"ack")
+        assert (alarm.topic.value, alarm.payload) == (alarm_topic(DEVICE_A), b"alarm")
+        bridges = [line for line in edge_files.config.read_text().splitlines()
+                   if line.startswith("connection ")]  # fmt: skip
+        assert len(bridges) == 2 and bridges[1] == bridges[0] + "-alarms"
     finally:
         edge.stop()
         core.stop()

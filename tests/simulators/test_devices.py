@@ -25,13 +25,15 @@ class FlakyLink(Link):
 
     def __init__(self, lost: int) -> None:
         self.lost, self.sent = lost, []  # type: list[bytes]
+        self.as_alarm: list[bool] = []  # whether each went as an alarm (the alarm topic)
         self._hear: Downlink = lambda _payload: None
 
     async def open(self, on_downlink: Downlink) -> None:
         self._hear = on_downlink
 
-    async def send(self, payload: bytes, qos: int) -> None:
+    async def send(self, payload: bytes, qos: int, *, alarm: bool = False) -> None:
         self.sent.append(payload)
+        self.as_alarm.append(alarm)
         if len(self.sent) > self.lost:
             ref = json.loads(payload)["id"]
             self._hear(
@@ -52,6 +54,16 @@ async def test_a_press_is_resent_with_the_same_id_until_acknowledged() -> None:
     ack = await device.press(press, timeout_s=0.05, attempts=3)
     assert ack["ref"] == press["id"]
     assert [json.loads(p)["id"] for p in link.sent] == [press["id"]] * 3
+
+
+async def test_alarms_go_on_the_alarm_topic_and_everything_else_on_the_uplink() -> None:
+    link = FlakyLink(lost=0)
+    device = await SimulatedDevice(TERMINAL, link).connect()
+    for alarm in (m.sos(), m.fall(), m.service(), m.cancel("x")):
+        await device.press(alarm, timeout_s=0.05, attempts=1)
+    await device.send(m.heartbeat(battery=80))
+    await device.send(m.location(22.6, 114.1))
+    assert link.as_alarm == [True, True, True, True, False, False]
 
 
 async def test_a_press_gives_up_after_its_attempts() -> None:

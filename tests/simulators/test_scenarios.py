@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from typing import Any
 
 import pytest
@@ -39,6 +40,30 @@ async def test_sos_opens_a_p1_sos_incident_and_the_terminal_hears_its_ack(
 
     (incident,) = await eventually(sos, "an sos incident")
     assert incident["priority"] == 1 and not incident["cancelled_by_elder"]
+
+
+@pytest.mark.parametrize(
+    "mosquitto",
+    [
+        pytest.param(False, id="embedded"),
+        pytest.param(True, id="mosquitto", marks=pytest.mark.mosquitto),
+    ],
+)
+@pytest.mark.parametrize("alarm_topic", [True, False], ids=["alarm-topic", "old-terminal-uplink"])
+async def test_an_sos_on_the_alarm_topic_or_an_old_terminals_uplink_opens_its_incident(
+    start_system: StartSystem, mosquitto: bool, alarm_topic: bool
+) -> None:
+    system = await start_system(mosquitto=mosquitto)
+    system.connector = dataclasses.replace(system.connector, alarm_topic=alarm_topic)
+    stage = await system.play("sos")
+    (terminal,) = stage.devices
+    assert [m["status"] for m in terminal.heard if m["type"] == "ack"] == ["received"]
+
+    async def sos() -> list[dict[str, Any]]:
+        return of_kind(await system.incidents(), "sos", device_id=terminal.device_id)
+
+    (incident,) = await eventually(sos, "an sos incident")
+    assert incident["priority"] == 1
 
 
 async def test_sos_over_websocket_opens_the_same_incident(start_system: StartSystem) -> None:

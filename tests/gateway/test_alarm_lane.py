@@ -1,0 +1,148 @@
+"""The alarm lane: alarms on `eldercare/v1/alarm/{device}`, read on a connection of their own.
+
+On a real Mosquitto and on the embedded broker: an alarm on the alarm topic is acknowledged and
+recorded; a terminal made before the alarm topic (alarms on the uplink topic) is served as
+before; a device cannot publish on another device's alarm topic; the alarm topic carries alarms
+only; and an alarm is answered while the uplink lane is stuck (docs/protocol.md, "Topics").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import aiomqtt
+import pytest
+
+from devices.protocol import alarm_topic, downlink_topic, uplink_topic
+from gateway.ingest.schemas import Inbound
+from gateway.runtime import GatewayRuntime
+from tests.gateway.conftest import Broker, Street, events_of, message, rejects_of
+
+pytestmark = pytest.mark.mosquitto
+Start = Callable[..., Any]
+# How long the machine may take to deliver what must arrive (CI machines are loaded).
+DELIVERY_S = 10.0
+
+
+def device_client(broker: Broker, street: Street, device_id: str) -> aiomqtt.Client:
+    return aiomqtt.Client(
+        "127.0.0.1",
+        broker.port,
+        username=device_id,
+        password=street.secrets[device_id],
+        identifier=device_id,
+    )
+
+
+async def answer(client: aiomqtt.Client) -> dict[str, Any]:
+    """The next downlink the device hears."""
+    async with asyncio.timeout(DELIVERY_S):
+        payload = (await anext(aiter(client.messages))).payload
+    assert isinstance(payload, bytes)
+    parsed: dict[str, Any] = json.loads(payload)
+    return parsed
+
+
+async def test_an_sos_on_the_alarm_topic_gets_its_ack_and_is_recorded(
+    street: Street, broker: Broker, start_gateway: Start
+) -> None:
+    await start_gateway(broker.login())
+    async with device_client(broker, street, street.terminal) as terminal:
+        await terminal.subscribe(downlink_topic(street.terminal), qos=1)
+        await terminal.publish(
+            alarm_topic(street.terminal), message("sos", "lane-1", button="main"), qos=1
+        )
+        ack = await answer(terminal)
+    assert (ack["type"], ack["ref"], ack["status"]) == ("ack", "lane-1", "received")
+    events = await events_of(street.sessions, street.terminal)
+    assert [(e.type, e.message_id) for e in events] == [("sos", "lane-1")]
+
+
+async def test_an_old_terminals_sos_on_the_uplink_topic_still_gets_its_ack_and_is_recorded(
+    street: Street, broker: Broker, start_gateway: Start
+) -> None:
+    await start_gateway(broker.login())
+    async with device_client(broker, street, street.terminal) as terminal:
+        await terminal.subscribe(downlink_topic(street.terminal), qos=1)
+        await terminal.publish(
+            uplink_topic(street.terminal), message("sos", "old-1", button="main"), qos=1
+        )
+        ack = await answer(terminal)
+    assert (ack["ref"], ack["status"]) == ("old-1", "received")
+    events = await events_of(street.sessions, street.terminal)
+    assert [(e.type, e.message_id) for e in events] == [("sos", "old-1")]
+
+
+async def test_a_device_cannot_publish_on_another_devices_alarm_topic(
+    street: Street, broker: Broker, start_gateway: Start
+) -> None:
+    await start_gateway(broker.login())
+    async with device_client(broker, street, street.terminal) as terminal:
+        await terminal.subscribe(downlink_topic(street.terminal), qos=1)
+        forged = message("sos", "forged-1", button="main")
+        await terminal.publish(alarm_topic(street.terminal_2), forged, qos=1)
+        # Sent after the forgery on the same connection: the gateway, had it had the forgery,
+        # took it first (one lane, in order).
+        await terminal.publish(
+            alarm_topic(street.terminal), message("sos", "own-1", button="main"), qos=1
+        )
+        ack = await answer(terminal)
+    assert (ack["ref"], ack["status"]) == ("own-1", "received")
+    assert await events_of(street.sessions, street.terminal_2) == []
+    assert await rejects_of(street.sessions) == []
+
+
+async def test_a_reading_on_the_alarm_topic_is_rejected_and_kept(
+    street: Street, broker: Broker, start_gateway: Start
+) -> None:
+    await start_gateway(broker.login())
+    async with device_client(broker, street, street.terminal) as terminal:
+        await terminal.subscribe(downlink_topic(street.terminal), qos=1)
+        await terminal.publish(
+            alarm_topic(street.terminal), message("heartbeat", "beat-1", battery=80), qos=1
+        )
+        ack = await answer(terminal)
+    assert (ack["ref"], ack["status"], ack["reason"]) == ("beat-1", "rejected", "unexpected_type")
+    async with asyncio.timeout(DELIVERY_S):
+        # Rejects go to the batch writer: polled, the database has no event to wait on.
+        while not (rejects := await rejects_of(street.sessions)):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    assert [(r.device_id, r.reason) for r in rejects] == [(street.terminal, "unexpected_type")]
+    assert await events_of(street.sessions, street.terminal) == []
+
+
+async def test_an_sos_on_the_alarm_topic_is_answered_while_the_uplink_lane_is_stuck(
+    street: Street, broker: Broker, start_gateway: Start
+) -> None:
+    gateway: GatewayRuntime = await start_gateway(broker.login())
+    take = gateway.ingest.handle
+    stuck, release = asyncio.Event(), asyncio.Event()
+
+    async def held_on_uplinks(inbound: Inbound) -> list[bytes]:
+        # A reading the uplink lane cannot get past (a slow write, a burst ahead of it).
+        if inbound.topic is not None and inbound.topic.startswith("eldercare/v1/up/"):
+            stuck.set()
+            await release.wait()
+        return await take(inbound)
+
+    gateway.ingest.handle = held_on_uplinks  # type: ignore[method-assign]
+    try:
+        async with (
+            device_client(broker, street, street.monitor) as monitor,
+            device_client(broker, street, street.terminal) as terminal,
+        ):
+            await terminal.subscribe(downlink_topic(street.terminal), qos=1)
+            reading = message("vitals", "held-1", hr=72)
+            await monitor.publish(uplink_topic(street.monitor), reading, qos=1)
+            async with asyncio.timeout(DELIVERY_S):
+                await stuck.wait()
+            await terminal.publish(
+                alarm_topic(street.terminal), message("sos", "past-1", button="main"), qos=1
+            )
+            ack = await answer(terminal)
+    finally:
+        release.set()
+    assert (ack["ref"], ack["status"]) == ("past-1", "received")
