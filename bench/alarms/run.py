@@ -1,13 +1,24 @@
-"""Alarm benchmark: from an SOS published on MQTT to the incident on the console's live feed.
+"""Alarm benchmark: does the alarm engine keep up, and does an SOS pass the readings' backlog?
 
-One run, one machine, one Mosquitto, `eldercare up` in its own process (gateway, pipeline,
-escalation, the live feed) on SQLite:
+Default: one machine, one Mosquitto, `eldercare up` in its own process (gateway, alarm engine,
+escalation, the live feed) on SQLite, as `./dev up` runs it:
   (a) the cost of one routing decision (the rules alone, against the seeded street's centres
       and roster, for random elders' homes);
-  (b) the ceiling: the same presses' MQTT round trip through the bare broker (publish to a
-      subscriber in this process), the part of the latency no call centre can remove;
-  (c) SOS published to the incident assigned and pushed on `/ws/feed`, p50/p99/max, while
-      health monitors publish readings at each asked rate (the fleet's ~430 msg/s, and 10x).
+  (b) the bare broker's round trip for the same presses, the part of the latency no call
+      centre can remove;
+  (c) at each asked rate of readings (the fleet's ~430/s, and 10x): device events arriving
+      (recorded by the gateway) against events judged, a second, from the events table
+      (rows, and rows still unjudged, at the start and the end of the presses); and an SOS
+      published to its incident assigned and pushed on `/ws/feed`, p50/p99/max;
+  (d) the engine's own ceiling: `--backlog` readings recorded at once (straight into the
+      events table, as the gateway writes them) and judged as fast as the engine takes them
+      (judged/s), while SOS presses go on: their latency is an alarm's ahead of that backlog.
+
+`--callcentres N`: PostgreSQL + Redis, no broker. One gateway's worth of readings recorded
+and announced on the Redis stream at once, judged by 1 and then N call-centre processes
+(`eldercare up --role callcenter`); SOS events recorded and announced meanwhile, timed from
+their recording to their judging. Prints judged/s for each and the ratio of N to 1.
+
 Figures are printed; nothing is asserted.
 """
 
@@ -26,11 +37,18 @@ import tempfile
 import time
 import timeit
 import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiomqtt
+import asyncpg
+import redis.asyncio as aioredis
 import websockets
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.common import free_port, quantile
 from bench.ingest.run import (
@@ -46,10 +64,19 @@ from bench.ingest.run import (
 )
 from callcenter.routing import repository as routing_repository
 from callcenter.routing.service import route
+from devices.ids import DeviceKind
 from devices.protocol import downlink_topic, uplink_topic
-from kernel.database import create_engine, session_factory
-from kernel.models import Elder, utcnow
+from kernel.database import JsonText, create_engine, session_factory
+from kernel.models import Device, DeviceEvent, Elder, utcnow
 from kernel.settings import Settings
+from kernel.streams import EventStream
+
+Sessions = async_sessionmaker[AsyncSession]
+# Readings recorded a transaction when a backlog is written at once (the gateway's own chunks
+# are 1,024 rows; bigger ones only make the write longer for the engine waiting on SQLite).
+RECORD_CHUNK = 5_000
+# How often the drain of a backlog is looked at (a count over the unjudged rows' index).
+DRAIN_POLL_S = 0.1
 
 
 async def routing_cost(data: Path, decisions: int) -> tuple[float, int]:
@@ -77,15 +104,6 @@ def sign_in(http_port: int, data: Path) -> str:
         return str(json.loads(answer.read())["token"])
 
 
-def handled_so_far(http_port: int) -> float:
-    """Device events the call centre's alarm engine has handled (its /metrics counter)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=10) as answer:
-        for line in answer.read().decode().splitlines():
-            if line.startswith("eldercare_pipeline_events_total "):
-                return float(line.split()[1])
-    return 0.0
-
-
 async def bare_round_trip(port: int, terminals: list[tuple[str, str]]) -> list[float]:
     """Publish-to-delivery times (ms) through the bare broker, one press per terminal."""
     times = []
@@ -101,16 +119,112 @@ async def bare_round_trip(port: int, terminals: list[tuple[str, str]]) -> list[f
     return times
 
 
+@dataclass
+class Phase:
+    """One phase's figures: events arriving and judged a second, SOS latencies (ms)."""
+
+    name: str
+    asked: float | None = None  # readings/s the load was asked for
+    reached: float | None = None  # readings/s it published
+    arriving: float = 0.0  # device events recorded a second
+    judged: float = 0.0  # device events judged a second
+    backlog: int = 0  # events unjudged at the phase's end
+    latencies: list[float] | None = None  # SOS to the feed (or, on PostgreSQL, to judged)
+    acks: list[float] | None = None  # SOS to the gateway's ack
+    missed: int = 0
+
+
+async def event_counts(sessions: Sessions) -> tuple[int, int]:
+    """Device events recorded so far, and those of them not judged yet."""
+    async with sessions() as session:
+        total = await session.scalar(select(func.count()).select_from(DeviceEvent))
+    return int(total or 0), await unjudged_count(sessions)
+
+
+async def unjudged_count(sessions: Sessions) -> int:
+    """Device events not judged yet (a count over the partial index of those alone)."""
+    async with sessions() as session:
+        query = select(func.count()).select_from(DeviceEvent).where(DeviceEvent.judged_at.is_(None))
+        return int(await session.scalar(query) or 0)
+
+
+class Window:
+    """Events arriving and judged a second between `start` and `stop`, from the events table."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+        self._start = (0, 0, 0.0)
+
+    async def start(self) -> None:
+        self._start = (*await event_counts(self._sessions), time.perf_counter())
+
+    async def stop(self, phase: Phase) -> None:
+        total, unjudged = await event_counts(self._sessions)
+        seconds = time.perf_counter() - self._start[2]
+        phase.arriving = (total - self._start[0]) / seconds
+        phase.judged = ((total - unjudged) - (self._start[0] - self._start[1])) / seconds
+        phase.backlog = unjudged
+
+
+async def monitors_of(sessions: Sessions, count: int) -> list[tuple[str, int | None]]:
+    """Health monitors bound to elders (device id, elder id)."""
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Device.id, Device.elder_id)
+            .where(Device.kind == DeviceKind.HEALTH_MONITOR, Device.elder_id.is_not(None))
+            .order_by(Device.id)
+            .limit(count)
+        )
+        return [(device, elder) for device, elder in rows]
+
+
+def readings(monitors: list[tuple[str, int | None]], count: int, tag: str) -> Iterator[dict]:
+    """Rows of normal readings as the gateway records them (the load's values)."""
+    now = utcnow()
+    stamp = now.isoformat()
+    for n in range(count):
+        device, elder = monitors[n % len(monitors)]
+        message = f"{tag}-{n}"
+        body = {"v": 1, "id": message, "ts": stamp, "type": "vitals", "hr": 60 + n % 40}
+        yield {
+            "device_id": device, "message_id": message, "type": "vitals", "elder_id": elder,
+            "device_ts": now, "received_at": now, "transport": "mqtt",
+            "payload": JsonText(json.dumps({**body, "spo2": 97})), "judged_at": None,
+            "judge_error": None,
+        }  # fmt: skip
+
+
+async def record(sessions: Sessions, rows: list[dict]) -> None:
+    """Record rows in the events table, in one transaction."""
+    async with sessions() as session, session.begin():
+        for start in range(0, len(rows), RECORD_CHUNK):
+            await session.execute(insert(DeviceEvent), rows[start : start + RECORD_CHUNK])
+
+
+async def drain(sessions: Sessions, limit_s: float = 600) -> float:
+    """Seconds until no event is left unjudged (or `limit_s` passed)."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit_s:
+        if not await unjudged_count(sessions):
+            break
+        await asyncio.sleep(DRAIN_POLL_S)
+    return time.perf_counter() - started
+
+
 async def press_to_feed(
     port: int,
     http_port: int,
     token: str,
     terminals: list[tuple[str, str]],
-    monitors: Path,
-    rate: float,
-) -> tuple[list[float], list[float], int, float]:
-    """SOS publish to its incident on the live feed (ms) under readings at `rate`, publish to
-    the gateway's ack (ms), misses, the readings' reached rate."""
+    phase: Phase,
+    window: Window,
+    *,
+    load: Load | None,
+    until: asyncio.Future[float] | None = None,
+) -> None:
+    """SOS publish to its incident on the live feed (ms), and to the gateway's ack, one press
+    per terminal every 0.1 s, under readings published by `load` (or until `until` is done);
+    events arriving and judged meanwhile."""
     feed = await websockets.connect(
         f"ws://127.0.0.1:{http_port}/ws/feed",
         additional_headers={"Authorization": f"Bearer {token}"},
@@ -127,15 +241,17 @@ async def press_to_feed(
                 heard[device].set()
 
     listener = asyncio.create_task(listen())
-    load = Load(port, monitors, rate=rate)
-    await load.ready()
-    load.go()
-    await asyncio.sleep(1.0)  # let the load reach its rate
-    latencies, missed = [], 0
     async with asyncio.TaskGroup() as group:
         connected = [group.create_task(_connect(port, d, s)) for d, s in terminals]
-    acks = []
+    if load is not None:
+        await load.ready()
+        load.go()
+        await asyncio.sleep(1.0)  # let the load reach its rate
+        await window.start()
+    phase.latencies, phase.acks = [], []
     for n, ((device, _secret), session) in enumerate(zip(terminals, connected, strict=True)):
+        if until is not None and until.done():
+            break
         terminal = session.result()
         await terminal.subscribe(downlink_topic(device), qos=1)
         acked = asyncio.create_task(_first_downlink(terminal))
@@ -143,22 +259,203 @@ async def press_to_feed(
         await terminal.publish(uplink_topic(device), sos(Load.runs * 10**7 + n), qos=1)
         try:
             await asyncio.wait_for(heard[device].wait(), 10)
-            latencies.append((arrived[device] - sent) * 1000)
-            acks.append((await asyncio.wait_for(acked, 10) - sent) * 1000)
+            phase.latencies.append((arrived[device] - sent) * 1000)
+            phase.acks.append((await asyncio.wait_for(acked, 10) - sent) * 1000)
         except TimeoutError:
-            missed += 1
+            phase.missed += 1
             acked.cancel()  # its terminal disconnects at the end: nobody is waiting for it
             if listener.done():
                 listener.result()  # the feed's reader failed: say why
         if (n + 1) % 10 == 0:
-            print(f"    {n + 1} presses, {missed} missed", flush=True)
+            print(f"    {n + 1} presses, {phase.missed} missed", flush=True)
         await asyncio.sleep(0.1)
-    published, seconds = await load.finish(stop=True)
+    if load is not None:
+        await window.stop(phase)
+        published, seconds = await load.finish(stop=True)
+        phase.reached = published / seconds
     for task in connected:
         await task.result().__aexit__(None, None, None)
     listener.cancel()
     await feed.close()
-    return latencies, acks, missed, published / seconds
+
+
+async def ceiling_with_presses(
+    sessions: Sessions,
+    port: int,
+    http_port: int,
+    token: str,
+    terminals: list[tuple[str, str]],
+    backlog: int,
+) -> Phase:
+    """The engine's ceiling: `backlog` readings recorded at once, judged/s until none is left,
+    with SOS presses meanwhile."""
+    phase = Phase("ceiling")
+    monitors = await monitors_of(sessions, 50)
+    rows = list(readings(monitors, backlog, f"backlog-{uuid.uuid4().hex[:8]}"))
+    await record(sessions, rows)
+    drained = asyncio.ensure_future(drain(sessions))
+    window = Window(sessions)
+    await press_to_feed(port, http_port, token, terminals, phase, window, load=None, until=drained)
+    phase.judged = backlog / await drained
+    return phase
+
+
+async def callcentre_scaling(args: argparse.Namespace) -> None:
+    """judged/s of 1 and of N call-centre processes on PostgreSQL + Redis, and their ratio."""
+    admin = make_url(args.postgres_url)
+    name = f"bench_alarms_{uuid.uuid4().hex[:8]}"
+    await _admin(admin, f'CREATE DATABASE "{name}"')
+    url = admin.set(drivername="postgresql+asyncpg", database=name)
+    database_url = url.render_as_string(hide_password=False)
+    phases: list[Phase] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-alarms-") as folder:
+            data = Path(folder)
+            env = {**os.environ, "ELDERCARE_DATA_DIR": str(data),
+                   "ELDERCARE_DATABASE_URL": database_url}  # fmt: skip
+            print("preparing: 2,000 elders on PostgreSQL ...", flush=True)
+            subprocess.run(
+                [sys.executable, "-m", "eldercare", "seed", "--count", "2000"],
+                check=True, env=env, cwd=data, stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+            engine = create_engine(database_url)
+            sessions = session_factory(engine)
+            try:
+                for count in (1, args.callcentres):
+                    print(f"{count} call-centre process(es): {args.backlog:,} readings", flush=True)
+                    phases.append(await _judged_by(sessions, env, data, args, count))
+            finally:
+                await engine.dispose()
+    finally:
+        await _admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    print()
+    print(f"PostgreSQL + Redis, {args.backlog:,} readings recorded and announced at once:")
+    print(f"{'processes':>9} {'judged/s':>9}   SOS recorded -> judged: p50 / p99 / max ms")
+    for phase in phases:
+        print(f"{phase.name:>9} {phase.judged:9,.0f}   {_spread(phase.latencies)}")
+    one, many = phases
+    print(f"ratio {many.name} / {one.name}: {many.judged / one.judged:.2f}")
+
+
+async def _judged_by(
+    sessions: Sessions, env: dict[str, str], data: Path, args: argparse.Namespace, count: int
+) -> Phase:
+    """Start `count` call centres on a fresh stream, record and announce the backlog, and time
+    its judging; an SOS recorded and announced every 0.1 s meanwhile."""
+    prefix = f"bench-alarms-{uuid.uuid4().hex[:8]}:"
+    run_env = {**env, "ELDERCARE_REDIS_URL": args.redis_url, "ELDERCARE_REDIS_PREFIX": prefix,
+               "ELDERCARE_LOG_LEVEL": "WARNING"}  # fmt: skip
+    ports = [free_port() for _ in range(count)]
+    up = [sys.executable, "-m", "eldercare", "up", "--role", "callcenter", "--no-seed"]
+    centres = [
+        subprocess.Popen(
+            [*up, "--port", str(port)],
+            env=run_env,
+            cwd=data,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]
+    stream = EventStream(args.redis_url, prefix)
+    phase = Phase(f"{count}")
+    try:
+        for port in ports:
+            _wait_http(port)
+        await asyncio.sleep(1.0)  # their consumers join the group
+        monitors = await monitors_of(sessions, 50)
+        tag = uuid.uuid4().hex[:8]
+        rows = list(readings(monitors, args.backlog, f"backlog-{tag}"))
+        await record(sessions, rows)
+        await stream.append([(row["device_id"], row["message_id"]) for row in rows])
+        drained = asyncio.ensure_future(drain(sessions))
+        alarms = await _record_alarms_until(sessions, stream, drained, tag)
+        phase.judged = args.backlog / await drained
+        phase.latencies = await _recorded_to_judged(sessions, alarms)
+    finally:
+        await stream.close()
+        for centre in centres:
+            centre.send_signal(signal.SIGINT)
+        for centre in centres:
+            try:
+                centre.wait(60)
+            except subprocess.TimeoutExpired:
+                centre.kill()
+        await _forget(args.redis_url, prefix)
+    return phase
+
+
+async def _record_alarms_until(
+    sessions: Sessions, stream: EventStream, done: asyncio.Future[float], tag: str
+) -> list[str]:
+    """Record and announce an SOS of a different terminal every 0.1 s until `done`; their ids."""
+    async with sessions() as session:
+        terminals = (
+            await session.execute(
+                select(Device.id, Device.elder_id)
+                .where(Device.kind == DeviceKind.SOS_TERMINAL, Device.elder_id.is_not(None))
+                .order_by(Device.id)
+                .limit(200)
+            )
+        ).all()
+    messages = []
+    for n, (device, elder) in enumerate(terminals):
+        if done.done():
+            break
+        now = utcnow()
+        message = f"sos-{tag}-{n}"
+        body = {"v": 1, "id": message, "ts": now.isoformat(), "type": "sos", "button": "main"}
+        await record(sessions, [{
+            "device_id": device, "message_id": message, "type": "sos", "elder_id": elder,
+            "device_ts": now, "received_at": now, "transport": "mqtt",
+            "payload": JsonText(json.dumps(body)), "judged_at": None, "judge_error": None,
+        }])  # fmt: skip
+        await stream.append([(device, message)])
+        messages.append(message)
+        await asyncio.sleep(0.1)
+    return messages
+
+
+async def _recorded_to_judged(sessions: Sessions, messages: list[str]) -> list[float]:
+    """Milliseconds from each SOS's recording to its judging (both stamped on its row)."""
+    async with sessions() as session:
+        rows = await session.execute(
+            select(DeviceEvent.received_at, DeviceEvent.judged_at).where(
+                DeviceEvent.message_id.in_(messages)
+            )
+        )
+        return [
+            (judged - received).total_seconds() * 1000
+            for received, judged in rows
+            if judged is not None
+        ]
+
+
+async def _admin(url: URL, statement: str) -> None:
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(dsn, timeout=10)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def _forget(url: str, prefix: str) -> None:
+    """Delete the run's stream and group from Redis."""
+    client = aioredis.from_url(url)
+    try:
+        async for key in client.scan_iter(match=f"{prefix}*"):
+            await client.delete(key)
+    finally:
+        await client.aclose()
+
+
+def _spread(values: list[float] | None) -> str:
+    if not values:
+        return "-"
+    if len(values) < 2:
+        return f"{values[0]:.1f} (one)"
+    return f"{quantile(values, 0.5):.1f} / {quantile(values, 0.99):.1f} / {max(values):.1f}"
 
 
 async def _first_downlink(terminal: aiomqtt.Client) -> float:
@@ -182,7 +479,30 @@ async def main() -> None:
     parser.add_argument("--rates", default="430,4300", help="readings/s during the timed presses")
     parser.add_argument("--presses", type=int, default=100, help="SOS presses (terminals) per rate")
     parser.add_argument("--decisions", type=int, default=20_000, help="routing decisions timed")
+    parser.add_argument(
+        "--backlog", type=int, default=100_000, help="readings recorded at once for the ceiling"
+    )
+    parser.add_argument(
+        "--callcentres",
+        type=int,
+        default=0,
+        help="instead: 1, then N call-centre processes on PostgreSQL + Redis, and their ratio",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("ELDERCARE_TEST_POSTGRES_URL", "postgresql://localhost/postgres"),
+        help="a PostgreSQL login that may create databases (--callcentres; default "
+        "ELDERCARE_TEST_POSTGRES_URL); a database of the run's own is made and dropped",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("ELDERCARE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="Redis for --callcentres (keys under a prefix of the run's own, deleted after)",
+    )
     args = parser.parse_args()
+    if args.callcentres:
+        await callcentre_scaling(args)
+        return
     mosquitto = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin")
     if mosquitto is None:
         sys.exit("bench/alarms needs Mosquitto (apt-get install mosquitto)")
@@ -211,7 +531,7 @@ async def main() -> None:
         )
         terminals = [(d, s) for d, s in logins.items() if d[0].isdigit()]
         rates = [float(r) for r in args.rates.split(",")]
-        needed = args.presses * (len(rates) + 1)
+        needed = args.presses * (len(rates) + 2)
         if len(terminals) < needed:
             sys.exit(f"need {needed} terminals, the seed has {len(terminals)}")
         broker = subprocess.Popen(
@@ -219,8 +539,11 @@ async def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        settings = Settings(_env_file=None, data_dir=data)  # type: ignore[call-arg]
+        engine = create_engine(settings.effective_database_url)
+        sessions = session_factory(engine)
         centre = None
-        runs = []
+        phases = []
         try:
             _wait_port(broker_port)
             print(f"(b) ceiling: {args.presses} presses through the bare broker", flush=True)
@@ -241,12 +564,26 @@ async def main() -> None:
             for n, rate in enumerate(rates, start=1):
                 batch = terminals[n * args.presses : (n + 1) * args.presses]
                 print(f"(c) {args.presses} presses, readings at {rate:,.0f}/s", flush=True)
-                before, started = handled_so_far(http_port), time.perf_counter()
-                measured = await press_to_feed(broker_port, http_port, token, batch, monitors, rate)
-                judged = (handled_so_far(http_port) - before) / (time.perf_counter() - started)
-                runs.append((rate, *measured, judged))
-                await asyncio.sleep(3)  # let a backlog drain before the next rate
+                phase = Phase(f"{rate:,.0f}/s", asked=rate)
+                await press_to_feed(
+                    broker_port, http_port, token, batch, phase, Window(sessions),
+                    load=Load(broker_port, monitors, rate=rate),
+                )  # fmt: skip
+                phases.append(phase)
+                left = await drain(sessions, limit_s=120)  # the next phase starts with none
+                print(f"    backlog judged {left:.1f} s after the presses", flush=True)
+            print(
+                f"(d) the engine's ceiling: {args.backlog:,} readings at once, presses meanwhile",
+                flush=True,
+            )
+            batch = terminals[(len(rates) + 1) * args.presses : (len(rates) + 2) * args.presses]
+            phases.append(
+                await ceiling_with_presses(
+                    sessions, broker_port, http_port, token, batch, args.backlog
+                )
+            )
         finally:
+            await engine.dispose()
             if centre is not None:
                 centre.send_signal(signal.SIGINT)
                 try:
@@ -262,18 +599,26 @@ async def main() -> None:
         f"bare broker round trip (ceiling): p50 {quantile(bare, 0.5):6.1f}  "
         f"p99 {quantile(bare, 0.99):6.1f}  max {max(bare):6.1f} ms"
     )
-    print("SOS published -> incident assigned, on the live feed (and, of that, -> gateway's ack):")
+    print("Device events arriving and judged a second; SOS published -> incident assigned on the")
+    print("live feed (and, of that, -> the gateway's ack), ms:")
     print(
-        f"{'asked/s':>9} {'reached/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'missed':>7}"
-        f"   {'ack p50':>8} {'ack p99':>8} {'judged/s':>9}"
+        f"{'readings':>10} {'reached/s':>10} {'arriving/s':>11} {'judged/s':>9} {'backlog':>8}"
+        f" {'p50':>7} {'p99':>7} {'max':>7} {'missed':>7} {'ack p50':>8} {'ack p99':>8}"
     )
-    for rate, latencies, acks, missed, reached, judged in runs:
+    for phase in phases:
+        latencies, acks = phase.latencies or [0.0, 0.0], phase.acks or [0.0, 0.0]
+        reached = f"{phase.reached:10,.0f}" if phase.reached is not None else f"{'-':>10}"
+        arriving = f"{phase.arriving:11,.0f}" if phase.asked is not None else f"{'-':>11}"
         print(
-            f"{rate:9,.0f} {reached:10,.0f} {quantile(latencies, 0.5):8.1f} "
-            f"{quantile(latencies, 0.99):8.1f} {max(latencies):8.1f} {missed:7d}"
-            f"   {quantile(acks, 0.5):8.1f} {quantile(acks, 0.99):8.1f} {judged:9,.0f}"
+            f"{phase.name:>10} {reached} {arriving} {phase.judged:9,.0f} {phase.backlog:8,d}"
+            f" {quantile(latencies, 0.5):7.1f} {quantile(latencies, 0.99):7.1f}"
+            f" {max(latencies):7.1f} {phase.missed:7d} {quantile(acks, 0.5):8.1f}"
+            f" {quantile(acks, 0.99):8.1f}"
         )
-    print("(judged/s: device events the alarm engine handled a second meanwhile)")
+    print(
+        "(arriving/judged: from the events table over the presses; backlog: unjudged at their end;"
+    )
+    print(f" ceiling: {args.backlog:,} readings recorded at once, judged/s until none was left)")
 
 
 if __name__ == "__main__":
