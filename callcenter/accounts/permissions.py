@@ -28,6 +28,7 @@ class Action(enum.StrEnum):
     INCIDENT_ASSIGN = "incident.assign"
     INCIDENT_NOTE = "incident.note"
     INCIDENT_STATUS = "incident.status"
+    INCIDENT_EMERGENCY = "incident.emergency"  # 120/110/119 called, the reference, the hand-over
     SMS_LIST = "sms.list"
     SMS_SEND = "sms.send"
     ELDER_SEARCH = "elder.search"
@@ -37,6 +38,10 @@ class Action(enum.StrEnum):
     ELDER_THRESHOLD = "elder.threshold"
     ELDER_EXPORT = "elder.export"  # everything held about one elder (PIPL access, portability)
     ELDER_LIFE_STATUS = "elder.life_status"  # deceased or moved away: their alarms stop
+    ELDER_CONTACTS = "elder.contacts"  # the elder's phones, the emergency contacts and their order
+    ELDER_HOME_ACCESS = "elder.home_access"  # key holder, key-safe and door codes (set, change)
+    ELDER_ACCESS_CODES = "elder.access_codes"  # the codes shown, one showing at a time (audited)
+    ELDER_MEDICAL = "elder.medical"  # medications, allergies, doctor, preferred hospital
     ROSTER_EDIT = "roster.edit"
     REPORT_READ = "report.read"
 
@@ -56,11 +61,18 @@ _FLOOR: dict[Action, Scope] = {
     A.INCIDENT_ASSIGN: Scope.STREET,
     A.INCIDENT_NOTE: Scope.STREET,
     A.INCIDENT_STATUS: Scope.STREET,
+    A.INCIDENT_EMERGENCY: Scope.STREET,
     A.SMS_LIST: Scope.STREET,
     A.SMS_SEND: Scope.STREET,
     A.ELDER_SEARCH: Scope.STREET,
     A.ELDER_VIEW: Scope.STREET,
     A.ELDER_AWAY: Scope.STREET,
+    # The street's operators keep what they learn on calls up to date: numbers, how to get in,
+    # what the elder takes and who their doctor is; the one who sends help reads the codes.
+    A.ELDER_CONTACTS: Scope.STREET,
+    A.ELDER_HOME_ACCESS: Scope.STREET,
+    A.ELDER_ACCESS_CODES: Scope.STREET,
+    A.ELDER_MEDICAL: Scope.STREET,
 }
 # Supervisors run the floor (rosters, reports), relay the care team's clinical bounds and
 # handle complaints and identity checks (ID numbers whole), answer an elder's or their family's
@@ -87,12 +99,19 @@ PERMISSIONS: dict[StaffRole, dict[Action, Scope]] = {
         A.INCIDENT_ASSIGN: Scope.OWN_CENTRE_OR_HELD,
         A.INCIDENT_NOTE: Scope.OWN_CENTRE_OR_HELD,
         A.INCIDENT_STATUS: Scope.OWN_CENTRE_OR_HELD,
+        A.INCIDENT_EMERGENCY: Scope.OWN_CENTRE_OR_HELD,
         A.SMS_LIST: Scope.OWN_CENTRE_OR_HELD,
         A.SMS_SEND: Scope.OWN_CENTRE_OR_HELD,
         A.ELDER_SEARCH: Scope.OWN_CENTRE,
         A.ELDER_VIEW: Scope.OWN_CENTRE_OR_HELD,
         # An away period changes another centre's alarms: only for their own centre's elders.
         A.ELDER_AWAY: Scope.OWN_CENTRE,
+        # They know their own centre's elders and keep their record up to date; at another
+        # centre's door (an incident they hold) they read the codes to get in, but change nothing.
+        A.ELDER_CONTACTS: Scope.OWN_CENTRE,
+        A.ELDER_HOME_ACCESS: Scope.OWN_CENTRE,
+        A.ELDER_ACCESS_CODES: Scope.OWN_CENTRE_OR_HELD,
+        A.ELDER_MEDICAL: Scope.OWN_CENTRE,
     },
 }
 

@@ -14,6 +14,7 @@ from callcenter.accounts import permissions
 from callcenter.accounts.endpoints import CurrentActor, ForbiddenError
 from callcenter.accounts.permissions import Action, Where
 from callcenter.accounts.schemas import Actor
+from callcenter.incidents import handover
 from callcenter.incidents.acknowledge import acknowledge
 from callcenter.incidents.assign import add_note, assign
 from callcenter.incidents.lifecycle import (
@@ -25,6 +26,10 @@ from callcenter.incidents.repository import FEED
 from callcenter.incidents.schemas import (
     AcknowledgeRequest,
     AssignRequest,
+    EmergencyCallRequest,
+    EmergencyCallUpdate,
+    EmergencyService,
+    HandOverRequest,
     IncidentDetail,
     IncidentRead,
     NoteRequest,
@@ -153,15 +158,23 @@ async def _assignee(session: AsyncSession, staff_id: int, actor: Actor) -> Staff
     return member
 
 
-async def _detail(session: AsyncSession, incident: Incident) -> IncidentDetail:
+async def _timeline(session: AsyncSession, incident: Incident) -> list[TimelineEntryRead]:
     entries = await session.scalars(
         select(IncidentEntry)
         .where(IncidentEntry.incident_id == incident.id)
         .order_by(IncidentEntry.id)
     )
+    return [TimelineEntryRead.model_validate(e) for e in entries]
+
+
+async def _detail(session: AsyncSession, incident: Incident) -> IncidentDetail:
+    timeline = await _timeline(session, incident)
+    calls = handover.calls_of(timeline)
     return IncidentDetail(
         **IncidentRead.model_validate(incident).model_dump(),
-        timeline=[TimelineEntryRead.model_validate(e) for e in entries],
+        timeline=timeline,
+        emergency_calls=calls,
+        suggested_outcome=handover.suggested_outcome(calls),
     )
 
 
@@ -249,6 +262,79 @@ async def change_incident_status(
         session, incident, body.status, staff_id=member.id, now=utcnow(),
         outcome=body.outcome, note=body.note,
     )  # fmt: skip
+    await session.flush()
+    return await _detail(session, incident)
+
+
+EMERGENCY_ERRORS: dict[int | str, dict[str, Any]] = {
+    **CHANGE_ERRORS,
+    **handover.IncidentClosedError.response_doc(),
+    **handover.TimeInTheFutureError.response_doc(),
+}
+
+
+@router.post(
+    "/{incident_id}/emergency",
+    response_model=IncidentDetail,
+    responses={**EMERGENCY_ERRORS, **handover.AlreadyCalledError.response_doc()},
+)
+async def record_emergency_call(
+    incident_id: Id, body: EmergencyCallRequest, session: Session, actor: CurrentActor
+) -> IncidentDetail:
+    """120, 110 or 119 was called for this incident: which, when, the number dialled; the
+    dispatcher's reference and the hospital now or later (a timeline step, audited)."""
+    incident = await _changeable_incident(session, incident_id, actor, Action.INCIDENT_EMERGENCY)
+    await _acting_member(session, actor, None)
+    calls = handover.calls_of(await _timeline(session, incident))
+    await handover.record_call(session, incident, calls, body, by=actor.name, now=utcnow())
+    await session.flush()
+    return await _detail(session, incident)
+
+
+@router.patch(
+    "/{incident_id}/emergency/{service}",
+    response_model=IncidentDetail,
+    responses={**EMERGENCY_ERRORS, **handover.NotCalledError.response_doc()},
+)
+async def update_emergency_call(
+    incident_id: Id,
+    service: EmergencyService,
+    body: EmergencyCallUpdate,
+    session: Session,
+    actor: CurrentActor,
+) -> IncidentDetail:
+    """What became known since the call: the dispatcher's reference, the hospital, a corrected
+    time or number (the fields given; a timeline step, audited)."""
+    incident = await _changeable_incident(session, incident_id, actor, Action.INCIDENT_EMERGENCY)
+    await _acting_member(session, actor, None)
+    calls = handover.calls_of(await _timeline(session, incident))
+    await handover.update_call(session, incident, calls, service, body, by=actor.name, now=utcnow())
+    await session.flush()
+    return await _detail(session, incident)
+
+
+@router.post(
+    "/{incident_id}/emergency/{service}/handed-over",
+    response_model=IncidentDetail,
+    responses={
+        **EMERGENCY_ERRORS,
+        **handover.NotCalledError.response_doc(),
+        **handover.AlreadyHandedOverError.response_doc(),
+    },
+)
+async def hand_over_to_emergency_service(
+    incident_id: Id,
+    service: EmergencyService,
+    body: HandOverRequest,
+    session: Session,
+    actor: CurrentActor,
+) -> IncidentDetail:
+    """The service's crew took the elder over (paramedics, police): when, and the hospital if
+    it is known now (a timeline step, audited)."""
+    incident = await _changeable_incident(session, incident_id, actor, Action.INCIDENT_EMERGENCY)
+    await _acting_member(session, actor, None)
+    calls = handover.calls_of(await _timeline(session, incident))
+    await handover.hand_over(session, incident, calls, service, body, by=actor.name, now=utcnow())
     await session.flush()
     return await _detail(session, incident)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kernel.bounds import Id
+from kernel.bounds import AwareMoment, Id
 from kernel.models import IncidentKind, IncidentStatus, Outcome
 
 
@@ -49,10 +50,40 @@ class IncidentRead(BaseModel):
     outcome: str | None
 
 
+class EmergencyService(enum.StrEnum):
+    """The public emergency services an incident may be handed over to, by what they do."""
+
+    AMBULANCE = "ambulance"  # 120
+    POLICE = "police"  # 110
+    FIRE = "fire"  # 119
+
+
+class EmergencyCallRead(BaseModel):
+    """One emergency service called for an incident, as far as it is known: the call, the
+    dispatcher's reference, the hospital, the hand-over (from the timeline's steps)."""
+
+    service: EmergencyService
+    number: str = Field(description="The number dialled (120, 110, 119 or another)")
+    called_at: dt.datetime
+    called_by: str
+    reference: str | None = Field(description="The dispatcher's reference (接警编号), once given")
+    hospital: str | None = Field(description="Where the elder is taken, once known")
+    handed_over_at: dt.datetime | None = Field(description="When the service's crew took over")
+    handed_over_by: str | None
+
+
 class IncidentDetail(IncidentRead):
-    """An incident with its whole timeline."""
+    """An incident with its whole timeline, and the emergency services it was handed over to."""
 
     timeline: list[TimelineEntryRead]
+    emergency_calls: list[EmergencyCallRead] = Field(
+        default_factory=list, description="Derived from the timeline's emergency steps"
+    )
+    suggested_outcome: Outcome | None = Field(
+        default=None,
+        description="How resolving would likely say it ended: ambulance_called once an "
+        "ambulance was called (the console pre-selects it); the person resolving decides",
+    )
 
 
 ACTOR_FIELD = (
@@ -89,4 +120,50 @@ class StatusChange(BaseModel):
     staff_id: Id | None = Field(default=None, description=ACTOR_FIELD)
     status: IncidentStatus
     outcome: Outcome | None = None
+    note: str = Field(default="", max_length=2000)
+
+
+# A dispatcher's reference and a hospital's name: one line each, no control characters.
+ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+REFERENCE = Field(default=None, min_length=1, max_length=40, pattern=ONE_LINE,
+                  description="The dispatcher's reference (接警编号), up to 40 characters")  # fmt: skip
+HOSPITAL = Field(default=None, min_length=1, max_length=100, pattern=ONE_LINE,
+                 description="The hospital the elder is taken to")  # fmt: skip
+NUMBER = Field(default=None, pattern=r"^\+?[0-9][0-9 -]{1,18}[0-9]$",
+               description="The number dialled; the service's own (120, 110, 119) if left out")  # fmt: skip
+
+
+class EmergencyCallRequest(BaseModel):
+    """An emergency service was called for this incident (by the signed-in person or at their
+    word): the rest may follow as it becomes known."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    service: EmergencyService
+    called_at: AwareMoment | None = Field(default=None, description="Now, if left out")
+    number: str | None = NUMBER
+    reference: str | None = REFERENCE
+    hospital: str | None = HOSPITAL
+    note: str = Field(default="", max_length=2000)
+
+
+class EmergencyCallUpdate(BaseModel):
+    """What has become known since the call: the fields given are set, the rest kept."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    called_at: AwareMoment | None = None
+    number: str | None = NUMBER
+    reference: str | None = REFERENCE
+    hospital: str | None = HOSPITAL
+    note: str = Field(default="", max_length=2000)
+
+
+class HandOverRequest(BaseModel):
+    """The service's crew (paramedics, police) took the elder over."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    at: AwareMoment | None = Field(default=None, description="Now, if left out")
+    hospital: str | None = HOSPITAL
     note: str = Field(default="", max_length=2000)
