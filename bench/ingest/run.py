@@ -5,7 +5,8 @@ One run, one machine, one Mosquitto:
       reading the socket as the gateway does;
   (b) the gateway (`eldercare up` in its own process, shared subscription, SQLite) taking the
       same stream end to end: validated, recorded, acknowledged where the protocol says;
-  (c) SOS ack latency (publish to ack received) while readings flow at a target rate.
+  (c) SOS ack latency (publish to ack received) while readings flow at a target rate, and its
+      floor: the same presses answered at once by a bare client (before the gateway starts).
 Figures are printed; nothing is asserted.
 """
 
@@ -204,6 +205,42 @@ async def ack_latency(
     return latencies, missed, published / seconds
 
 
+class BareResponder:
+    """The SOS ack's floor: a client that answers each alarm at once, doing nothing else.
+
+    Logged in as the gateway's alarm lane, on its listener, reading the alarm topic (or the
+    uplink) and publishing `{"ref": id}` on the device's downlink: what the broker, the load and
+    the machine cost an ack before the gateway does any work (run while no gateway is up).
+    """
+
+    def __init__(self, port: int, topic: str) -> None:
+        lane = f"{GATEWAY_USER}-alarms" if topic == "alarm" else GATEWAY_USER
+        self._client = client(port, lane, GATEWAY_PASSWORD)
+        self._filter = "eldercare/v1/alarm/+" if topic == "alarm" else "eldercare/v1/up/+"
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> BareResponder:
+        await self._client.__aenter__()
+        await self._client.subscribe(self._filter, qos=1)
+        self._task = asyncio.create_task(self._answer())
+        return self
+
+    async def _answer(self) -> None:
+        async for message in self._client.messages:
+            payload = message.payload
+            if not isinstance(payload, bytes) or b'"sos"' not in payload:
+                continue  # a reading, on the uplink topic
+            device = str(message.topic).rsplit("/", 1)[1]
+            ref = json.loads(payload)["id"]
+            ack = json.dumps({"v": 1, "type": "ack", "ref": ref, "status": "received"})
+            await self._client.publish(downlink_topic(device), ack, qos=1)
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        await self._client.__aexit__(None, None, None)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -237,6 +274,12 @@ async def main() -> None:
         help="gateway: `eldercare up --role gateway`, the gateway process as production runs it "
         "(default); all: the whole call centre in the one process (gateway, alarm pipeline "
         "judging every reading, escalation, SMS), as `./dev up` runs it",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record the (first) gateway with py-spy (pip install py-spy) from (b) to the end, "
+        "as collapsed stacks in this file, and print where its time went",
     )
     args = parser.parse_args()
     mosquitto = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin")
@@ -286,6 +329,7 @@ async def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         gateways: list[subprocess.Popen[bytes]] = []
+        spy: subprocess.Popen[bytes] | None = None
         http_ports = [http_port]
         try:
             _wait_port(broker_port)
@@ -298,6 +342,18 @@ async def main() -> None:
                 broker_port, gateway_port, monitor_logins, len(monitors), args.messages
             )
             print(f"    {bare:,.0f} msg/s", flush=True)
+            floors = []
+            for rate in [float(r) for r in args.rates.split(",")]:
+                print(
+                    f"(a) SOS ack floor: a bare responder, {args.presses} presses, readings at "
+                    f"{rate:,.0f}/s",
+                    flush=True,
+                )
+                async with BareResponder(gateway_port, args.sos_topic):
+                    floor = await ack_latency(
+                        broker_port, terminal, monitor_logins, rate, args.presses, args.sos_topic
+                    )
+                floors.append(floor)
             gateway_env = {
                 **env,
                 "ELDERCARE_MQTT_URL": f"mqtt://{GATEWAY_USER}:{GATEWAY_PASSWORD}@127.0.0.1:{gateway_port}",
@@ -318,6 +374,8 @@ async def main() -> None:
             for port in http_ports:
                 _wait_http(port)
             await asyncio.sleep(1.0)  # the gateway's subscription settles
+            if args.profile:
+                spy = _py_spy(gateways[0].pid, args.profile)
             print("(b) the gateway, same stream, end to end", flush=True)
             through = await gateway_throughput(
                 broker_port, http_ports, monitor_logins, len(monitors), args.messages
@@ -334,6 +392,9 @@ async def main() -> None:
                 )
                 runs.append((rate, reached, missed, latencies))
                 await asyncio.sleep(3)  # let a backlog drain before the next rate
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(60)
         finally:
             for gateway in gateways:
                 gateway.send_signal(signal.SIGINT)
@@ -356,16 +417,65 @@ async def main() -> None:
     print(f"ratio gateway / ceiling:     {through / bare:10.2f}")
     print()
     print(
-        f"SOS ack latency (publish on the {args.sos_topic} topic to ack received) while readings flow:"
+        f"SOS ack latency (publish on the {args.sos_topic} topic to ack received) while readings flow;"
+        "\nfloor: the same presses answered by a bare responder in place of the gateway (a):"
     )
     print(
-        f"{'asked/s':>9} {'reached/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'missed':>7}"
+        f"{'asked/s':>9} {'reached/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'missed':>7} "
+        f"{'floor p50':>9} {'floor p99':>9}"
     )
-    for rate, reached, missed, latencies in runs:
+    for (rate, reached, missed, latencies), (floor_ms, _missed, _reached) in zip(
+        runs, floors, strict=True
+    ):
         print(
             f"{rate:9,.0f} {reached:10,.0f} {quantile(latencies, 0.5):8.1f} "
-            f"{quantile(latencies, 0.99):8.1f} {max(latencies):8.1f} {missed:7d}"
+            f"{quantile(latencies, 0.99):8.1f} {max(latencies):8.1f} {missed:7d} "
+            f"{quantile(floor_ms, 0.5):9.1f} {quantile(floor_ms, 0.99):9.1f}"
         )
+    if args.profile:
+        print_profile(args.profile)
+
+
+def _py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the gateway (wall-clock, idle included) until it is sent SIGINT."""
+    py_spy = shutil.which("py-spy")
+    if py_spy is None:
+        sys.exit("--profile needs py-spy (pip install py-spy)")
+    return subprocess.Popen(
+        [py_spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(out),
+         "--rate", "250", "--nonblocking", "--threads"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def print_profile(path: Path, top: int = 25) -> None:
+    """Where the sampled time went: by thread, then the frames holding the most samples
+    (inclusive, the MainThread's event loop; idle is time in the selector's wait)."""
+    by_thread: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        thread = frames[0].split(": ", 1)[-1]
+        by_thread[thread] = by_thread.get(thread, 0) + count
+        total += count
+        for frame in set(frames[1:]):
+            inclusive[frame] = inclusive.get(frame, 0) + count
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+    print(f"\nprofile of the gateway ({total:,} samples, {path}):")
+    for thread, count in sorted(by_thread.items(), key=lambda kv: -kv[1]):
+        print(f"  thread {thread}: {count / total:6.1%}")
+    print("  most samples, inclusive:")
+    for frame, count in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"    {count / total:6.1%}  {frame[:150]}")
+    print("  most samples, own:")
+    for frame, count in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"    {count / total:6.1%}  {frame[:150]}")
 
 
 def _device_logins(data: Path) -> list[str]:
