@@ -4,8 +4,9 @@ The same rules a real Mosquitto gets from `gateway.credentials.service` (passwor
 mosquitto.conf), here as two amqtt plugins and a few mends (docs/gateway.md, "Broker rules"): a
 device logs in with its id and its secret, under a client id that is its id (or its id and a
 suffix, `<id>-sub`: never another's; Mosquitto's `use_username_as_clientid` makes any client id
-the login itself); it publishes only to its uplink and reads
-only its downlink; the gateway's account reads every uplink and writes every downlink; nobody is
+the login itself); it publishes only to its uplink and alarm topics and reads only its downlink;
+the gateway's account (and its alarm lane's, `<gateway>-alarms`) reads every uplink (alarm) and
+writes every downlink; nobody is
 anonymous; a message or will with the retain flag is refused (`retain_available false`), and so is
 a packet over MAX_PACKET_BYTES (`max_packet_size`), both by closing the connection. `_DeviceBroker`
 mends the places where amqtt 0.12.1 itself would let a client past those rules.

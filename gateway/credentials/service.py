@@ -1,7 +1,8 @@
 """Rules of device credentials: issuing secrets, and the files a Mosquitto broker checks them with.
 
 A device logs in with username = client id = its id and password = its secret (docs/protocol.md)
-and may publish only to its uplink and read only its downlink. A real Mosquitto enforces that
+and may publish only to its uplink and alarm topics and read only its downlink. A real
+Mosquitto enforces that
 from three files written here: `passwords` (Mosquitto 2.x PBKDF2-SHA512 hashes, as
 `mosquitto_passwd` writes them), `acl` and `mosquitto.conf`; the embedded broker
 (gateway.broker.embedded) enforces the same rules in code (docs/gateway.md, "Broker rules").
