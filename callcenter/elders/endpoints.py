@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.accounts import permissions
 from callcenter.accounts.endpoints import CurrentActor, ForbiddenError
-from callcenter.accounts.permissions import Action, Where
+from callcenter.accounts.permissions import Action
 from callcenter.accounts.schemas import Actor
-from callcenter.elders import repository
+from callcenter.elders import editing, repository
 from callcenter.elders.repository import ElderFilter
 from callcenter.elders.schemas import (
     AwayRead,
@@ -31,11 +31,13 @@ from callcenter.elders.schemas import (
 from callcenter.elders.service import (
     NUMBER_SEARCH_LIMITS,
     SearchText,
+    StaleEditError,
     ThresholdsOutOfOrderError,
     TooManyNumberSearchesError,
     WholeNumberNeededError,
     age_on,
     check_bounds,
+    edits_for,
     mask_phone,
     national_id_for,
     number_search_wait,
@@ -43,6 +45,7 @@ from callcenter.elders.service import (
     reads_national_ids,
     threshold_view,
 )
+from callcenter.elders.visibility import ElderNotFoundError, visible_elder, where_of
 from devices.vitals import Thresholds, effective_thresholds
 from kernel.audit import record, times_of
 from kernel.bounds import Id, Offset
@@ -51,10 +54,6 @@ from kernel.models import AwayPeriod, Elder, LivingSituation, VitalThreshold, ut
 from kernel.web import Session
 
 router = APIRouter(prefix="/api/elders", tags=["elders"])
-
-
-class ElderNotFoundError(NotFoundError):
-    """No elder with this id (or not one this person may see)."""
 
 
 class AwayNotFoundError(NotFoundError):
@@ -105,31 +104,6 @@ def _threshold_read(vital: str, bounds: Thresholds, row: VitalThreshold | None) 
         set_by=row.set_by if row is not None else None,
         set_at=row.set_at if row is not None else None,
     )
-
-
-async def _where(session: AsyncSession, elder: Elder, actor: Actor) -> Where:
-    """The elder's community, and whether this person holds an open incident of theirs (a
-    worker sent across a community line must see who lives behind the door)."""
-    if (
-        elder.community_code == actor.centre_code
-        or actor.staff_id is None
-        or permissions.centre_limit(actor, Action.ELDER_VIEW) is None
-    ):
-        return Where(elder.community_code)  # no need to ask: held or not changes nothing
-    held = await repository.holds_open_incident_of(session, elder.id, actor.staff_id)
-    return Where(elder.community_code, held=held)
-
-
-async def _visible_elder(
-    session: AsyncSession, elder_id: int, actor: Actor, action: Action = Action.ELDER_VIEW
-) -> Elder:
-    """The elder, if this person may see them (404) and do `action` for them (403)."""
-    elder = await session.get(Elder, elder_id)
-    where = await _where(session, elder, actor) if elder is not None else None
-    if elder is None or not permissions.may(actor, Action.ELDER_VIEW, where):
-        raise ElderNotFoundError(f"elder {elder_id} does not exist")
-    permissions.require(actor, action, where)
-    return elder
 
 
 async def _refuse_number_search(request: Request, actor: Actor, text: SearchText) -> None:
@@ -231,9 +205,8 @@ async def get_elder(
     """The elder at a glance; every view is written to the audit log. A community worker sees
     their own centre's elders, and the elder of an open incident they hold anywhere."""
     elder = await repository.elder_with_details(session, elder_id)
-    if elder is None or not permissions.may(
-        actor, Action.ELDER_VIEW, await _where(session, elder, actor)
-    ):
+    where = await where_of(session, elder, actor) if elder is not None else None
+    if elder is None or where is None or not permissions.may(actor, Action.ELDER_VIEW, where):
         raise ElderNotFoundError(f"elder {elder_id} does not exist")
     devices = await repository.elder_devices(session, elder_id)
     incidents = await repository.open_incidents(session, elder_id)
@@ -247,6 +220,12 @@ async def get_elder(
     )
     overrides = {row.vital: row for row in elder.thresholds}
     return ElderProfile(
+        version=elder.version,
+        life_status=elder.life_status,
+        second_phone=elder.second_phone,
+        home_access=editing.home_access_read(elder),
+        medical=editing.medical_read(elder),
+        may_edit=edits_for(actor, where),
         **_summary(elder, actor, _today(request), whole_phone=True),
         birth_date=elder.birth_date if reads_national_ids(actor) else None,
         lat=elder.lat,
@@ -278,7 +257,7 @@ async def elder_vitals(
     days: Annotated[int, Query(ge=1, le=90, description="How many days back")] = 7,
 ) -> list[VitalReadingRead]:
     """The elder's readings of the last `days` days, oldest first, for a chart (audited)."""
-    await _visible_elder(session, elder_id, actor)
+    await visible_elder(session, elder_id, actor)
     since = utcnow() - dt.timedelta(days=days)
     max_skew = dt.timedelta(seconds=request.app.state.settings.max_clock_skew_s)
     readings = await repository.readings_since(session, elder_id, since, max_skew=max_skew)
@@ -299,7 +278,7 @@ async def mark_away(
     elder_id: Id, body: AwayRequest, session: Session, actor: CurrentActor
 ) -> AwayRead:
     """Mark the elder away (in hospital, visiting family): no welfare or wandering alarms."""
-    await _visible_elder(session, elder_id, actor, Action.ELDER_AWAY)
+    await visible_elder(session, elder_id, actor, Action.ELDER_AWAY)
     period = AwayPeriod(
         elder_id=elder_id,
         starts_at=body.starts_at,
@@ -336,7 +315,7 @@ async def mark_away(
 )
 async def end_away(elder_id: Id, away_id: Id, session: Session, actor: CurrentActor) -> AwayRead:
     """The elder is back: the away period ends now (one not begun yet is called off)."""
-    await _visible_elder(session, elder_id, actor, Action.ELDER_AWAY)
+    await visible_elder(session, elder_id, actor, Action.ELDER_AWAY)
     period = await repository.away_period(session, elder_id, away_id)
     if period is None:
         raise AwayNotFoundError(f"elder {elder_id} has no away period {away_id}")
@@ -357,6 +336,17 @@ async def end_away(elder_id: Id, away_id: Id, session: Session, actor: CurrentAc
     return AwayRead.model_validate(period)
 
 
+async def _next_version(session: AsyncSession, elder_id: int, version: int | None) -> None:
+    """Move the elder to its next version; 409 when the change is based on an older one (a
+    caller that names no version, an older console or a script, is not checked)."""
+    if version is None:
+        version = await repository.version_of(session, elder_id)
+    if not await repository.claim_version(session, elder_id, version):
+        raise StaleEditError(
+            f"elder {elder_id} was changed since version {version}: reload and edit again"
+        )
+
+
 @router.put(
     "/{elder_id}/thresholds/{vital}",
     response_model=ThresholdRead,
@@ -364,6 +354,7 @@ async def end_away(elder_id: Id, away_id: Id, session: Session, actor: CurrentAc
         **ElderNotFoundError.response_doc(),
         **ForbiddenError.response_doc(),
         **ThresholdsOutOfOrderError.response_doc(),
+        **StaleEditError.response_doc(),
     },
 )
 async def set_threshold(
@@ -371,9 +362,10 @@ async def set_threshold(
 ) -> ThresholdRead:
     """Set the elder's own bounds for one vital; a null bound keeps the clinical default
     (supervisors and admins, who relay the care team's decision)."""
-    await _visible_elder(session, elder_id, actor, Action.ELDER_THRESHOLD)
+    await visible_elder(session, elder_id, actor, Action.ELDER_THRESHOLD)
     override = Thresholds(body.warn_low, body.warn_high, body.critical_low, body.critical_high)
     check_bounds(vital, override)
+    await _next_version(session, elder_id, body.version)
     row = await repository.threshold(session, elder_id, vital)
     if row is None:
         row = VitalThreshold(elder_id=elder_id, vital=vital)
@@ -406,17 +398,26 @@ async def set_threshold(
         **ElderNotFoundError.response_doc(),
         **ForbiddenError.response_doc(),
         **ThresholdNotSetError.response_doc(),
+        **StaleEditError.response_doc(),
     },
 )
 async def clear_threshold(
-    elder_id: Id, vital: Vital, session: Session, actor: CurrentActor
+    elder_id: Id,
+    vital: Vital,
+    session: Session,
+    actor: CurrentActor,
+    version: Annotated[
+        int | None,
+        Query(ge=1, le=2**31 - 1, description="The elder's version the change is based on"),
+    ] = None,
 ) -> ThresholdRead:
     """Back to the clinical defaults for one vital; answers the defaults now in force
     (supervisors and admins)."""
-    await _visible_elder(session, elder_id, actor, Action.ELDER_THRESHOLD)
+    await visible_elder(session, elder_id, actor, Action.ELDER_THRESHOLD)
     row = await repository.threshold(session, elder_id, vital)
     if row is None:
         raise ThresholdNotSetError(f"elder {elder_id} has no own bounds for {vital}")
+    await _next_version(session, elder_id, version)
     await session.delete(row)
     await session.flush()
     await record(
@@ -428,3 +429,6 @@ async def clear_threshold(
         detail={"vital": vital},
     )
     return _threshold_read(vital, effective_thresholds(vital), None)
+
+
+router.include_router(editing.router)

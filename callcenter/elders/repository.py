@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, exists, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, selectinload
 
@@ -164,3 +164,44 @@ async def away_period(session: AsyncSession, elder_id: int, away_id: int) -> Awa
     """One of the elder's away periods."""
     query = select(AwayPeriod).where(AwayPeriod.id == away_id, AwayPeriod.elder_id == elder_id)
     return await session.scalar(query.with_for_update())
+
+
+async def claim_version(session: AsyncSession, elder_id: int, version: int) -> bool:
+    """Move the elder from `version` to the next, if it is still `version` (an edit based on an
+    older one is stale). One conditional UPDATE: two editors cannot both claim one version, on
+    PostgreSQL (the second waits for the first's row lock, then finds the version gone) as on
+    SQLite (one writer at a time)."""
+    result = await session.execute(
+        update(Elder)
+        .where(Elder.id == elder_id, Elder.version == version)
+        .values(version=Elder.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+async def contacts_of(session: AsyncSession, elder_id: int) -> list[EmergencyContact]:
+    """The elder's emergency contacts in order."""
+    query = (
+        select(EmergencyContact)
+        .where(EmergencyContact.elder_id == elder_id)
+        .order_by(EmergencyContact.position)
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def renumber_out_of_the_way(session: AsyncSession, elder_id: int) -> None:
+    """Give the elder's contacts negative positions, so new ones can take 1, 2, ... in any order
+    (a position is unique per elder, and checked row by row)."""
+    await session.execute(
+        update(EmergencyContact)
+        .where(EmergencyContact.elder_id == elder_id)
+        .values(position=-EmergencyContact.position)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def version_of(session: AsyncSession, elder_id: int) -> int:
+    """The elder's version now (1 for an elder who does not exist)."""
+    return await session.scalar(select(Elder.version).where(Elder.id == elder_id)) or 1

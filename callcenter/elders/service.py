@@ -7,10 +7,12 @@ import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from callcenter.accounts import permissions
-from callcenter.accounts.permissions import Action
+from callcenter.accounts.permissions import Action, Where
 from callcenter.accounts.schemas import Actor
+from callcenter.elders.schemas import ElderEdit
 from devices.vitals import VITALS, Thresholds, effective_thresholds
 from kernel.errors import DomainError
 from kernel.models import VitalThreshold
@@ -184,3 +186,43 @@ def threshold_view(
         )
         for vital in VITALS
     ]
+
+
+# --- editing an elder's record in the console -------------------------------------------------
+
+# Register fields the console may change: a re-import keeps the console's value while the
+# office's file says otherwise, and reports it (callcenter/register/service.py).
+CONSOLE_EDITABLE_REGISTER_FIELDS = ("phone", "contacts")
+
+
+class StaleEditError(DomainError):
+    """The elder was changed since the version the edit is based on: reload and edit again."""
+
+    status_code = 409
+    code = "stale_edit"
+
+
+def edits_for(actor: Actor, where: Where) -> list[ElderEdit]:
+    """What this person may change on the elder's page there (the console shows only these)."""
+    rights: tuple[tuple[ElderEdit, Action], ...] = (
+        ("contacts", Action.ELDER_CONTACTS),
+        ("home_access", Action.ELDER_HOME_ACCESS),
+        ("access_codes", Action.ELDER_ACCESS_CODES),
+        ("medical", Action.ELDER_MEDICAL),
+        ("away", Action.ELDER_AWAY),
+        ("thresholds", Action.ELDER_THRESHOLD),
+        ("life_status", Action.ELDER_LIFE_STATUS),
+    )
+    return [name for name, action in rights if permissions.may(actor, action, where)]
+
+
+def marked_as_edited(
+    marks: Mapping[str, Any] | None, field: str, *, actor: str, at: dt.datetime
+) -> dict[str, Any]:
+    """The console-edit marks with `field` changed now by `actor`."""
+    return {**(marks or {}), field: {"at": at.isoformat(), "by": actor}}
+
+
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """The names of the fields whose value differs (what the audit log says, never the values)."""
+    return sorted(name for name, value in after.items() if before.get(name) != value)

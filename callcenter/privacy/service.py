@@ -213,6 +213,16 @@ async def anonymise(session: AsyncSession, elder: Elder, now: dt.datetime) -> di
     elder.phone = None
     elder.conditions = []
     elder.remarks = ""
+    # What the call centre kept up to date itself (callcenter/elders/editing.py).
+    for name in (
+        "second_phone", "key_holder_name", "key_holder_relation", "key_holder_phone",
+        "key_safe_code", "door_code", "doctor_name", "doctor_phone", "doctor_clinic",
+        "preferred_hospital", "console_edits",
+    ):  # fmt: skip
+        setattr(elder, name, None)
+    elder.access_notes = ""
+    elder.medications = []
+    elder.allergies = []
     elder.record_hash = ""
     if elder.life_status_on is not None:
         elder.life_status_on = elder.life_status_on.replace(day=1)  # the month, for statistics

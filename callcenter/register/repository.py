@@ -27,6 +27,56 @@ async def elder_hashes(session: AsyncSession) -> dict[str, tuple[int, str]]:
     return {national_id: (elder_id, digest) for national_id, elder_id, digest in result}
 
 
+async def console_edited(session: AsyncSession) -> dict[int, tuple[dict[str, Any], str | None]]:
+    """elder id -> (console-edit marks, phone) of the elders with register fields changed in the
+    console since the office's file last agreed with them."""
+    result = await session.execute(
+        select(Elder.id, Elder.console_edits, Elder.phone).where(Elder.console_edits.is_not(None))
+    )
+    return {elder_id: (marks, phone) for elder_id, marks, phone in result if marks}
+
+
+async def contacts_by_elder(
+    session: AsyncSession, elder_ids: Sequence[int]
+) -> dict[int, list[tuple[str, str, str | None]]]:
+    """elder id -> (name, relation, phone) of each contact in order, for these elders."""
+    found: dict[int, list[tuple[str, str, str | None]]] = {elder_id: [] for elder_id in elder_ids}
+    for chunk in _chunks(elder_ids):
+        result = await session.execute(
+            select(
+                EmergencyContact.elder_id,
+                EmergencyContact.name,
+                EmergencyContact.relation,
+                EmergencyContact.phone,
+            )
+            .where(EmergencyContact.elder_id.in_(chunk))
+            .order_by(EmergencyContact.elder_id, EmergencyContact.position)
+        )
+        for elder_id, name, relation, phone in result:
+            found[elder_id].append((name, relation, phone))
+    return found
+
+
+async def set_console_edits(session: AsyncSession, marks: dict[int, dict[str, Any] | None]) -> None:
+    """Replace the console-edit marks of these elders (None: none left)."""
+    if marks:
+        await session.execute(
+            update(Elder),
+            [{"id": elder_id, "console_edits": value} for elder_id, value in marks.items()],
+        )
+
+
+async def next_versions(session: AsyncSession, elder_ids: Sequence[int]) -> None:
+    """Move these elders to their next version: an edit based on what they were is stale."""
+    for chunk in _chunks(elder_ids):
+        await session.execute(
+            update(Elder)
+            .where(Elder.id.in_(chunk))
+            .values(version=Elder.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def insert_elders(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
     """Insert new elders; returns national_id -> new id."""
     ids: dict[str, int] = {}

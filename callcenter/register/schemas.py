@@ -82,6 +82,25 @@ class ImportSummary(BaseModel):
     unchanged: int
     rejected: int = Field(description="Rows not imported (each has one or more issues).")
     warned: int = Field(description="Rows imported with a detail left out.")
+    conflicts: int = Field(
+        default=0,
+        description="Fields changed in the console that the file says otherwise: kept as in "
+        "the console (each in `conflicts`).",
+    )
+
+
+class ConsoleConflict(BaseModel):
+    """A register field changed in the console that the file says otherwise: kept as in the
+    console, for the office to check and correct its file (or the console)."""
+
+    row: int
+    serial: str
+    elder_id: int
+    field: str = Field(description="phone or contacts")
+    in_console: str
+    in_file: str
+    edited_by: str
+    edited_at: str
 
 
 class ImportReport(BaseModel):
@@ -96,3 +115,4 @@ class ImportReport(BaseModel):
     by_reason: dict[str, int]
     ignored_columns: list[str]
     issues: list[RowIssue]
+    conflicts: list[ConsoleConflict] = Field(default_factory=list)

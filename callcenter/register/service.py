@@ -12,18 +12,24 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.centres import repository as centres_repository
 from callcenter.centres.service import centre_facts, community_codes_by_name
-from callcenter.register import repository
+from callcenter.register import columns, repository
 from callcenter.register.normalise import RegisterContext, judge_row
 from callcenter.register.reader import RegisterFile
-from callcenter.register.schemas import ElderRecord, ImportReport, ImportSummary, RowIssue
+from callcenter.register.schemas import (
+    ConsoleConflict,
+    ElderRecord,
+    ImportReport,
+    ImportSummary,
+    RowIssue,
+)
 from kernel import audit
 from kernel.models import IssueSeverity, utcnow
 
@@ -94,6 +100,7 @@ async def import_register(
             tick("checking rows", done, total)
 
     existing = await repository.elder_hashes(session)
+    kept = await _console_edits_kept(session, records, existing, issues)
     new_rows: list[dict[str, Any]] = []
     changed_rows: list[dict[str, Any]] = []
     row_of: dict[str, int] = {}
@@ -104,7 +111,10 @@ async def import_register(
         if known is None:
             new_rows.append(_elder_values(record, digest))
         elif known[1] != digest:
-            changed_rows.append({"id": known[0], **_elder_values(record, digest)})
+            values = _elder_values(record, digest)
+            if "phone" in kept.fields.get(known[0], ()):
+                values["phone"] = kept.phones[known[0]]
+            changed_rows.append({"id": known[0], **values})
     to_save = len(new_rows) + len(changed_rows)
     tick("saving elders", 0, to_save)
     created_ids: dict[str, int] = {}
@@ -114,9 +124,11 @@ async def import_register(
     await repository.update_elders(session, changed_rows)
     elder_ids = {nid: elder_id for nid, (elder_id, _digest) in existing.items()} | created_ids
     rewritten = set(created_ids.values()) | {row["id"] for row in changed_rows}
+    # Contacts changed in the console and otherwise in the file stay as the console has them.
+    rewritten -= {elder_id for elder_id, fields in kept.fields.items() if "contacts" in fields}
     await repository.replace_contacts(
         session,
-        sorted({row["id"] for row in changed_rows}),
+        sorted({row["id"] for row in changed_rows} & rewritten),
         [
             {"elder_id": elder_ids[r.national_id], **asdict(contact)}
             for r in records
@@ -124,6 +136,7 @@ async def import_register(
             for contact in r.contacts
         ],
     )
+    await repository.next_versions(session, sorted({row["id"] for row in changed_rows}))
     tick("saving elders", to_save, to_save)
 
     device_audit = await _reconcile_devices(session, records, elder_ids, issues)
@@ -140,6 +153,7 @@ async def import_register(
         unchanged=len(records) - len(new_rows) - len(changed_rows),
         rejected=len(rejected_rows),
         warned=len(warned_rows - rejected_rows),
+        conflicts=len(kept.conflicts),
     )
     run = await repository.create_import(
         session,
@@ -181,7 +195,95 @@ async def import_register(
         by_reason=dict(collections.Counter(i.code for i in issues).most_common()),
         ignored_columns=register.ignored_columns,
         issues=issues,
+        conflicts=kept.conflicts,
     )
+
+
+@dataclass
+class _KeptEdits:
+    """What a re-import leaves as the console has it."""
+
+    fields: dict[int, set[str]] = field(default_factory=dict)  # elder id -> fields kept
+    phones: dict[int, str | None] = field(default_factory=dict)  # elder id -> the console's phone
+    conflicts: list[ConsoleConflict] = field(default_factory=list)
+
+
+def _contacts_text(contacts: Sequence[tuple[str, str, str | None]]) -> str:
+    return "; ".join(f"{name} ({relation}) {phone or '-'}" for name, relation, phone in contacts)
+
+
+async def _console_edits_kept(
+    session: AsyncSession,
+    records: list[ElderRecord],
+    existing: dict[str, tuple[int, str]],
+    issues: list[RowIssue],
+) -> _KeptEdits:
+    """Compare the register fields changed in the console with the file: where the file now
+    agrees, the console's mark goes (the office has caught up); where it says otherwise, the
+    console's value stays and the row gets a `console_edit_kept` warning and a conflict entry.
+    Checked for every elder with a mark, whether or not their row changed since the last import:
+    the office's file is told each time until it agrees."""
+    kept = _KeptEdits()
+    edited = await repository.console_edited(session)
+    if not edited:
+        return kept
+    mine = {
+        existing[r.national_id][0]: r
+        for r in records
+        if r.national_id in existing and existing[r.national_id][0] in edited
+    }
+    contacts = await repository.contacts_by_elder(session, sorted(mine))
+    marks: dict[int, dict[str, Any] | None] = {}
+    for elder_id, record in mine.items():
+        elder_marks, phone = edited[elder_id]
+        file_contacts = [(c.name, c.relation, c.phone) for c in record.contacts]
+        # field -> (the column to name, the console's and the file's value, as text when they
+        # differ; None when they agree)
+        differing: dict[str, tuple[str, tuple[str, str] | None]] = {
+            "phone": (
+                columns.OWN_PHONE,
+                None if record.phone == phone else (phone or "-", record.phone or "-"),
+            ),
+            "contacts": (
+                columns.CONTACT1_NAME,
+                None
+                if file_contacts == contacts[elder_id]
+                else (_contacts_text(contacts[elder_id]), _contacts_text(file_contacts)),
+            ),
+        }
+        left = dict(elder_marks)
+        for name, mark in elder_marks.items():
+            if name not in differing:
+                continue
+            column, values = differing[name]
+            if values is None:
+                del left[name]
+                continue
+            kept.fields.setdefault(elder_id, set()).add(name)
+            if name == "phone":
+                kept.phones[elder_id] = phone
+            kept.conflicts.append(
+                ConsoleConflict(
+                    row=record.row_number, serial=record.serial, elder_id=elder_id, field=name,
+                    in_console=values[0], in_file=values[1],
+                    edited_by=str(mark.get("by", "")), edited_at=str(mark.get("at", "")),
+                )
+            )  # fmt: skip
+            issues.append(
+                RowIssue(
+                    row=record.row_number,
+                    serial=record.serial,
+                    severity=IssueSeverity.WARNING,
+                    code="console_edit_kept",
+                    column=column,
+                    message=f"changed in the console ({mark.get('by')}, {mark.get('at')}) and "
+                    "otherwise in the file: kept as in the console",
+                )
+            )
+        if left != elder_marks:
+            marks[elder_id] = left or None
+    await repository.set_console_edits(session, marks)
+    return kept
 
 
 async def _reconcile_devices(

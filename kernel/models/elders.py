@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -55,6 +56,35 @@ class Elder(Base):
     # Set once the retention period is over and the personal data is gone; the row stays for
     # the incidents' statistics (community, sex, year of birth).
     anonymised_at: Mapped[dt.datetime | None]
+
+    # What the call centre keeps up to date itself, beyond the register (callcenter/elders):
+    # Bumped by every edit in the console and every re-import that changes the elder: an edit
+    # made on an older version is refused (two operators never silently overwrite each other).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # Register fields changed in the console since the office's file last agreed with them:
+    # {"phone" | "contacts": {"at": iso time, "by": actor}}; None when there are none. A re-import
+    # keeps these as the console has them and reports the file's other value as a conflict.
+    console_edits: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # Another number to reach the elder (a landline, a second mobile); not in the register.
+    second_phone: Mapped[str | None] = mapped_column(String(20))
+    # How to get in: who holds a key, and the codes. The codes are never listed or exported:
+    # they are shown one at a time on request, each showing audited.
+    key_holder_name: Mapped[str | None] = mapped_column(String(64))
+    key_holder_relation: Mapped[str | None] = mapped_column(String(32))
+    key_holder_phone: Mapped[str | None] = mapped_column(String(20))
+    key_safe_code: Mapped[str | None] = mapped_column(String(32))
+    door_code: Mapped[str | None] = mapped_column(String(32))
+    access_notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # [{"name": "氨氯地平", "dose": "5mg 每日一次"}], as the family or the doctor gave them.
+    medications: Mapped[list[dict[str, str]]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
+    allergies: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # The family doctor or the community health centre's (社康) doctor, and where to take them.
+    doctor_name: Mapped[str | None] = mapped_column(String(64))
+    doctor_phone: Mapped[str | None] = mapped_column(String(20))
+    doctor_clinic: Mapped[str | None] = mapped_column(String(128))
+    preferred_hospital: Mapped[str | None] = mapped_column(String(128))
 
     contacts: Mapped[list[EmergencyContact]] = relationship(
         back_populates="elder",
