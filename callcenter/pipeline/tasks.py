@@ -9,7 +9,8 @@ LOCKED`, so several call-centre processes share the work and none judges an even
 Three readers use the same step (`judge_events`):
 - in-process (no Redis): alarms first (sos, fall), then the rest in order, woken by the gateway
   in this process as it records events;
-- with Redis: the consumer group reads the keys the gateways announced (the fast path), and
+- with Redis: the consumer group reads the keys the gateways announced (the fast path), each
+  batch after the unjudged alarms wherever their keys stand in the stream, and
 - the catch-up reader takes whatever is still unjudged a few seconds after arrival: what the
   stream never carried (Redis down, its data lost, a gateway killed between commit and append).
 
