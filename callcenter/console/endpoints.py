@@ -175,6 +175,15 @@ async def incident_page(incident_id: Id, request: Request, lang: Language = None
     return await _page(request, "incident.html", lang, incident_id=incident_id)
 
 
+@router.get("/console/incidents/{incident_id}/summary")
+async def incident_summary_page(
+    incident_id: Id, request: Request, lang: Language = None
+) -> Response:
+    """One page for the 120/110 dispatcher and the paramedics, to read out or print: who, where,
+    how to get in, what happened, the hand-over (its data come from the audited API)."""
+    return await _page(request, "summary.html", lang, incident_id=incident_id)
+
+
 @router.get("/console/map")
 async def map_page(request: Request, lang: Language = None) -> Response:
     """The street's centres and open incidents, drawn from their coordinates."""

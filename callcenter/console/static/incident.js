@@ -17,76 +17,6 @@ const NEXT_STEPS = {
 };
 const STEP_LABEL = { en_route: "action.en_route", on_site: "action.on_site", followed_up: "action.follow_up", closed: "action.close" };
 
-function actorLabel(actor) {
-  const match = /^staff:(\d+)$/.exec(actor || "");
-  return match ? Staff.name(Number(match[1])) : tWord("actor", actor);
-}
-
-// A reason as the page's language says it: a code or sentence the texts know; else the SMS
-// sender's "中文 (English)" reasons (Twilio's refusals), the half in this language.
-function reasonWords(value) {
-  const key = `reason.${value}`;
-  if (Object.prototype.hasOwnProperty.call(BOOT.texts, key)) return BOOT.texts[key];
-  const both = /^([^()]*[\u4e00-\u9fff][^()]*) \(([^()]+)\)(.*)$/.exec(String(value));
-  if (!both) return String(value);
-  const [, zh, en, more] = both;
-  if (BOOT.lang !== "zh") return `${en}${more}`;
-  return more ? `${zh}${t("reason.as_before")}` : zh;
-}
-
-// How each detail of a timeline step reads: staff ids as names, codes as words, moments in the
-// street's time. A key not listed here shows as itself, so that a new one is seen and named.
-const staffWord = (id) => Staff.name(id);
-const DETAIL_WORDS = {
-  staff_id: staffWord,
-  previous_staff_id: staffWord,
-  unanswered_by: staffWord,
-  supervisor_id: staffWord,
-  holder: staffWord,
-  centre: centreName,
-  level: String,
-  seconds: (v) => `${v} ${t("common.seconds")}`,
-  minutes_open: (v) => `${v} ${t("common.minutes")}`,
-  outcome: (v) => tWord("outcome", v),
-  type: (v) => tWord("event", v),
-  band: (v) => tWord("band", v),
-  state: (v) => tWord("door", v),
-  reason: reasonWords,
-  devices: (v) => (Array.isArray(v) ? v.join("、") : String(v)),
-  battery: (v) => `${v}%`,
-  since: formatTime,
-  still_since: formatTime,
-  sensed_at: formatTime,
-  until: formatTime,
-  step: (v) => tWord("sms_step", v),
-  status: (v) => tWord("delivery", v),
-  to: String,
-  error_code: String,
-};
-// Said as a flag when true, left out when false.
-const DETAIL_FLAGS = ["street_operators_alerted", "unidentified_caller", "registered_elder_departed"];
-// Shown as they are, without a label: a person's own words, the engine's own sentence.
-const DETAIL_PROSE = ["note", "text", "summary", "routing"];
-// Kept for the record, not for reading: ids of messages and receipts, a duplicate of a name.
-const DETAIL_HIDDEN = ["staff_name", "message_id", "sid", "ref", "device_event_id"];
-
-function detailText(detail) {
-  const parts = [];
-  for (const [key, value] of Object.entries(detail || {})) {
-    if (value === null || value === undefined || value === "" || DETAIL_HIDDEN.includes(key)) continue;
-    if (DETAIL_FLAGS.includes(key)) {
-      if (value === true) parts.push(t(`detail.${key}`));
-    } else if (DETAIL_PROSE.includes(key)) {
-      parts.push(String(value));
-    } else if (Object.prototype.hasOwnProperty.call(DETAIL_WORDS, key)) {
-      parts.push(`${t(`detail.${key}`)} ${DETAIL_WORDS[key](value)}`);
-    } else {
-      parts.push(`${key}: ${typeof value === "object" ? JSON.stringify(value) : value}`);
-    }
-  }
-  return parts.join(" · ");
-}
-
 function renderHead() {
   const head = document.getElementById("incident-head");
   const i = current;
@@ -138,14 +68,90 @@ function renderTimeline(timeline) {
   document.getElementById("timeline").replaceChildren(...timelineItems(timeline));
 }
 
-function timelineItems(entries) {
-  return entries.map((entry) =>
-      el("li", { dataset: { action: entry.action } },
-        el("time", {}, formatTime(entry.at)), " ",
-        el("strong", {}, tWord("timeline", entry.action)), " ",
-        el("span", { class: "muted" }, actorLabel(entry.actor)),
-        entry.detail && Object.keys(entry.detail).length ? el("div", { class: "detail" }, detailText(entry.detail)) : ""),
-  );
+
+// 120/110/119: each service called, what is known of it, and what is still to record. The forms
+// of a call are made once and kept, so that a live update does not wipe what is being typed.
+const callForms = new Map();
+let outcomeChosen = false;
+
+function callFacts(call) {
+  const known = (value) => value || t("summary.not_given");
+  return [
+    el("strong", {}, tWord("emergency_service", call.service)),
+    ` · ${t("detail.number")} ${call.number} · ${t("detail.called_at")} ${formatTime(call.called_at)} · `,
+    `${t("detail.reference")} `, el("span", { class: "reference" }, known(call.reference)),
+    ` · ${t("detail.hospital")} `, el("span", { class: "hospital" }, known(call.hospital)), " · ",
+    call.handed_over_at
+      ? el("span", { class: "handed-over" }, `${t("emergency.handed_over")} ${formatTime(call.handed_over_at)}`)
+      : el("span", { class: "waiting" }, t("emergency.waiting")),
+  ];
+}
+
+function callForm(service) {
+  const id = (name) => `emergency-${service}-${name}`;
+  const field = (name, label, attrs = {}) => el("label", {}, label, el("input", { id: id(name), name, ...attrs }));
+  const form = el("form", { class: "inline call-form", dataset: { service } },
+    field("reference", t("emergency.reference"), { maxlength: 40 }),
+    field("hospital", t("emergency.hospital"), { maxlength: 100 }),
+    el("button", { type: "submit", class: "secondary", id: id("save") }, t("emergency.save")),
+    el("span", { class: "hand-over" },
+      field("handed-over-at", t("emergency.handed_over_at"), { type: "datetime-local" }),
+      button(t("emergency.hand_over"), () => handOver(service), "primary", id("hand-over"))));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = {};
+    for (const name of ["reference", "hospital"]) {
+      const value = document.getElementById(id(name)).value.trim();
+      if (value) body[name] = value;
+    }
+    if (await act(`/api/incidents/${INCIDENT_ID}/emergency/${service}`, body, "PATCH")) {
+      for (const name of ["reference", "hospital"]) document.getElementById(id(name)).value = "";
+      showMessage("action-ok", t("emergency.recorded"));
+    }
+  });
+  return form;
+}
+
+async function handOver(service) {
+  const at = document.getElementById(`emergency-${service}-handed-over-at`).value;
+  const body = at ? { at: streetWallToIso(at) } : {};
+  if (await act(`/api/incidents/${INCIDENT_ID}/emergency/${service}/handed-over`, body)) {
+    showMessage("action-ok", t("emergency.recorded"));
+  }
+}
+
+function renderEmergency(detail) {
+  const calls = detail.emergency_calls || [];
+  const closed = detail.status === "closed";
+  const list = document.getElementById("emergency-calls");
+  const items = calls.map((call) => {
+    if (!callForms.has(call.service)) callForms.set(call.service, callForm(call.service));
+    const form = callForms.get(call.service);
+    form.hidden = closed;
+    form.querySelector(".hand-over").hidden = Boolean(call.handed_over_at);
+    const facts = el("div", { class: "call-facts" }, ...callFacts(call));
+    const item = list.querySelector(`li[data-service="${call.service}"]`);
+    if (!item) return el("li", { dataset: { service: call.service } }, facts, form);
+    item.firstChild.replaceWith(facts);
+    return item;
+  });
+  // Moved only when a call is added: moving a form would take the cursor out of its field.
+  const same = items.length > 0 && items.length === list.children.length && items.every((item, i) => list.children[i] === item);
+  if (!same) list.replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, t("emergency.none"))]));
+  const form = document.getElementById("emergency-form");
+  form.hidden = closed;
+  const select = document.getElementById("emergency-service");
+  const called = new Set(calls.map((c) => c.service));
+  for (const option of select.options) option.disabled = called.has(option.value);
+  if (called.has(select.value)) {
+    const free = [...select.options].find((o) => !o.disabled);
+    if (free) select.value = free.value;
+  }
+  document.getElementById("emergency-submit").disabled = [...select.options].every((o) => o.disabled);
+  // The outcome a hand-over suggests, unless the person resolving has already chosen one.
+  if (detail.suggested_outcome && !outcomeChosen) {
+    document.getElementById("outcome").value = detail.suggested_outcome;
+  }
 }
 
 function render(detail) {
@@ -154,16 +160,19 @@ function render(detail) {
   renderActions();
   document.getElementById("routing").textContent = detail.routing || "—";
   if (detail.timeline) renderTimeline(detail.timeline);
+  if (detail.emergency_calls) renderEmergency(detail);
 }
 
-async function act(path, body) {
+async function act(path, body, method = "POST") {
   showMessage("action-error", "");
   showMessage("action-ok", "");
   try {
-    render(await api(path, { method: "POST", body }));
+    render(await api(path, { method, body }));
     return true;
   } catch (error) {
-    showMessage("action-error", `${t("common.error")}: ${error.message}`);
+    // A refusal the texts have words for is said in them; any other in the server's.
+    const known = error.code && Object.prototype.hasOwnProperty.call(BOOT.texts, `error.${error.code}`);
+    showMessage("action-error", `${t("common.error")}: ${known ? t(`error.${error.code}`) : error.message}`);
     return false;
   }
 }
@@ -283,6 +292,23 @@ document.addEventListener("DOMContentLoaded", async () => {
       outcome: document.getElementById("outcome").value,
       note: document.getElementById("resolve-note").value,
     });
+  });
+  document.getElementById("outcome").addEventListener("change", () => {
+    outcomeChosen = true;
+  });
+  document.getElementById("emergency-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { service: document.getElementById("emergency-service").value };
+    const calledAt = document.getElementById("emergency-called-at").value;
+    if (calledAt) body.called_at = streetWallToIso(calledAt);
+    for (const name of ["reference", "hospital"]) {
+      const value = document.getElementById(`emergency-${name}`).value.trim();
+      if (value) body[name] = value;
+    }
+    if (await act(`/api/incidents/${INCIDENT_ID}/emergency`, body)) {
+      for (const name of ["called-at", "reference", "hospital"]) document.getElementById(`emergency-${name}`).value = "";
+      showMessage("action-ok", t("emergency.recorded"));
+    }
   });
   document.getElementById("assign-form").addEventListener("submit", async (event) => {
     event.preventDefault();

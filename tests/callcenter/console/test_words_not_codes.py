@@ -148,9 +148,20 @@ PAGES = [
     ("/console/rosters", "sup1", "#shifts tbody tr"),
     ("/console/accounts", "admin", "#accounts tbody tr"),
     ("/worker", "ph03-w1", "#tasks article.task"),
+    # The hand-over sheet for the 120/110 dispatcher and the paramedics.
+    (
+        "/console/incidents/{resolved}/summary",
+        "op1",
+        "#summary-timeline li[data-action=followed_up]",
+    ),
     # A community worker opens the console's pages too: their centre's and their own tasks.
     ("/console", "ph03-w1", "#queue tbody tr"),
     ("/console/incidents/{ringing}", "ph03-w1", "#timeline li[data-action=reassigned]"),
+    (
+        "/console/incidents/{ringing}/summary",
+        "ph03-w1",
+        "#summary-timeline li[data-action=reassigned]",
+    ),
     ("/console/map", "ph03-w1", "#street-map g.incident"),
     ("/console/elders", "ph03-w1", "#results tbody tr"),
     ("/console/rosters", "ph03-w1", "#shifts tbody tr"),
@@ -255,6 +266,19 @@ EVERY_STEP = [
                            "reason": "短信是否已发出无法确认，请人工核对"}),
     ("sms_status", "sms", {"message_id": 3, "step": "opened", "to": "儿子 李明 ****0001",
                            "status": "undelivered", "error_code": 30003}),
+    ("emergency_called", "staff:1", {"service": "ambulance", "number": "120",
+                                     "called_at": "2026-11-23T04:01:00+00:00", "reference": None,
+                                     "hospital": None, "note": ""}),
+    ("emergency_called", "staff:1", {"service": "fire", "number": "0755-119",
+                                     "called_at": "2026-11-23T04:01:00+00:00",
+                                     "reference": "LG-20261123-0042", "hospital": None,
+                                     "note": "门打不开"}),
+    ("emergency_updated", "staff:1", {"service": "ambulance", "reference": "LG-20261123-0042",
+                                      "hospital": "龙岗区第三人民医院",
+                                      "called_at": "2026-11-23T04:02:00+00:00",
+                                      "number": "0755-120", "note": "调度说十分钟到"}),
+    ("handed_over", "staff:1", {"service": "police", "handed_over_at": "2026-11-23T04:20:00+00:00",
+                                "hospital": None, "note": ""}),
 ]  # fmt: skip
 
 
