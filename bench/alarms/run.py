@@ -132,6 +132,9 @@ class Phase:
     latencies: list[float] | None = None  # SOS to the feed (or, on PostgreSQL, to judged)
     acks: list[float] | None = None  # SOS to the gateway's ack
     missed: int = 0
+    # Of the latency, the call centre's part: the SOS's arrival at the gateway to the commit
+    # that judged it (both stamped on its row), ms.
+    judging: list[float] | None = None
 
 
 async def event_counts(sessions: Sessions) -> tuple[int, int]:
@@ -297,6 +300,7 @@ async def ceiling_with_presses(
     window = Window(sessions)
     await press_to_feed(port, http_port, token, terminals, phase, window, load=None, until=drained)
     phase.judged = backlog / await drained
+    phase.judging = await _recorded_to_judged(sessions, devices=[d for d, _ in terminals])
     return phase
 
 
@@ -416,14 +420,18 @@ async def _record_alarms_until(
     return messages
 
 
-async def _recorded_to_judged(sessions: Sessions, messages: list[str]) -> list[float]:
-    """Milliseconds from each SOS's recording to its judging (both stamped on its row)."""
+async def _recorded_to_judged(
+    sessions: Sessions, messages: list[str] | None = None, devices: list[str] | None = None
+) -> list[float]:
+    """Milliseconds from each SOS's arrival to its judging (both stamped on its row), of these
+    message ids or these devices."""
+    query = select(DeviceEvent.received_at, DeviceEvent.judged_at).where(DeviceEvent.type == "sos")
+    if messages is not None:
+        query = query.where(DeviceEvent.message_id.in_(messages))
+    if devices is not None:
+        query = query.where(DeviceEvent.device_id.in_(devices))
     async with sessions() as session:
-        rows = await session.execute(
-            select(DeviceEvent.received_at, DeviceEvent.judged_at).where(
-                DeviceEvent.message_id.in_(messages)
-            )
-        )
+        rows = await session.execute(query)
         return [
             (judged - received).total_seconds() * 1000
             for received, judged in rows
@@ -569,6 +577,7 @@ async def main() -> None:
                     broker_port, http_port, token, batch, phase, Window(sessions),
                     load=Load(broker_port, monitors, rate=rate),
                 )  # fmt: skip
+                phase.judging = await _recorded_to_judged(sessions, devices=[d for d, _ in batch])
                 phases.append(phase)
                 left = await drain(sessions, limit_s=120)  # the next phase starts with none
                 print(f"    backlog judged {left:.1f} s after the presses", flush=True)
@@ -600,20 +609,23 @@ async def main() -> None:
         f"p99 {quantile(bare, 0.99):6.1f}  max {max(bare):6.1f} ms"
     )
     print("Device events arriving and judged a second; SOS published -> incident assigned on the")
-    print("live feed (and, of that, -> the gateway's ack), ms:")
+    print("live feed, ms (and, of that, -> the gateway's ack; arrival at the gateway -> judged):")
     print(
         f"{'readings':>10} {'reached/s':>10} {'arriving/s':>11} {'judged/s':>9} {'backlog':>8}"
         f" {'p50':>7} {'p99':>7} {'max':>7} {'missed':>7} {'ack p50':>8} {'ack p99':>8}"
+        f" {'judge p50':>10} {'judge p99':>10}"
     )
     for phase in phases:
         latencies, acks = phase.latencies or [0.0, 0.0], phase.acks or [0.0, 0.0]
+        judging = phase.judging if phase.judging and len(phase.judging) > 1 else [0.0, 0.0]
         reached = f"{phase.reached:10,.0f}" if phase.reached is not None else f"{'-':>10}"
         arriving = f"{phase.arriving:11,.0f}" if phase.asked is not None else f"{'-':>11}"
         print(
             f"{phase.name:>10} {reached} {arriving} {phase.judged:9,.0f} {phase.backlog:8,d}"
             f" {quantile(latencies, 0.5):7.1f} {quantile(latencies, 0.99):7.1f}"
             f" {max(latencies):7.1f} {phase.missed:7d} {quantile(acks, 0.5):8.1f}"
-            f" {quantile(acks, 0.99):8.1f}"
+            f" {quantile(acks, 0.99):8.1f} {quantile(judging, 0.5):10.1f}"
+            f" {quantile(judging, 0.99):10.1f}"
         )
     print(
         "(arriving/judged: from the events table over the presses; backlog: unjudged at their end;"
