@@ -20,7 +20,67 @@ function deviceLine(device) {
   return el("li", { class: device.online ? "online" : "offline" }, `${deviceKindName(device.kind)} ${device.id} · ${state}${battery}${seen}`);
 }
 
-function renderProfile(container, elder, { heading = true } = {}) {
+// A section's edit button, for a person who may change it (elder.may_edit) on a page that edits.
+function editButton(elder, part, right, onEdit) {
+  if (!onEdit || !(elder.may_edit || []).includes(right)) return null;
+  return el("button", { type: "button", class: "secondary edit", dataset: { edit: part }, onclick: (event) => onEdit(part, event.target.closest("[data-part]")) }, icon("pencil", t("edit.edit")), " ", t("edit.edit"));
+}
+
+// The key-safe and door codes are never in the profile: a person who may read them asks for
+// them (each showing is audited), and they are shown in place of the dots.
+function accessCodes(elder) {
+  const access = elder.home_access || {};
+  if (!access.has_key_safe_code && !access.has_door_code) return null;
+  const kept = [access.has_key_safe_code ? t("elder.key_safe_code") : null, access.has_door_code ? t("elder.door_code") : null].filter(Boolean).join("、");
+  const which = el("span", { class: "muted" }, kept, " ");
+  const shown = el("span", { class: "codes", "data-testid": "codes" }, "••••");
+  const show = (elder.may_edit || []).includes("access_codes")
+    ? el("button", {
+        type: "button", class: "secondary show-codes", "data-testid": "show-codes",
+        onclick: async (event) => {
+          const codes = await api(`/api/elders/${elder.id}/access-codes`);
+          const parts = [];
+          if (codes.key_safe_code) parts.push(`${t("elder.key_safe_code")} ${codes.key_safe_code}`);
+          if (codes.door_code) parts.push(`${t("elder.door_code")} ${codes.door_code}`);
+          shown.textContent = parts.join(" · ") || "—";
+          which.remove();
+          event.target.remove();
+        },
+      }, t("elder.show_codes"))
+    : null;
+  return fact(t("elder.codes"), which, shown, " ", show);
+}
+
+function homeAccessPart(elder, onEdit) {
+  const access = elder.home_access || {};
+  const part = el("section", { dataset: { part: "home_access" } }, el("h4", {}, t("elder.home_access"), " ", editButton(elder, "home_access", "home_access", onEdit)));
+  const facts = el("dl", { class: "facts" });
+  if (access.key_holder_name || access.key_holder_phone) {
+    const who = access.key_holder_name ? `${access.key_holder_name}${access.key_holder_relation ? `（${access.key_holder_relation}）` : ""} ` : "";
+    facts.append(fact(t("elder.key_holder"), who, telLink(access.key_holder_phone)));
+  }
+  const codes = accessCodes(elder);
+  if (codes) facts.append(codes);
+  if (access.notes) facts.append(fact(t("elder.access_notes"), access.notes));
+  part.append(facts.children.length ? facts : el("p", { class: "muted" }, t("edit.none")));
+  return part;
+}
+
+function medicalPart(elder, onEdit) {
+  const medical = elder.medical || { medications: [], allergies: [] };
+  const part = el("section", { dataset: { part: "medical" } }, el("h4", {}, t("elder.medical"), " ", editButton(elder, "medical", "medical", onEdit)));
+  const facts = el("dl", { class: "facts" });
+  facts.append(fact(t("elder.allergies"), medical.allergies.length ? medical.allergies.map((a) => el("span", { class: "chip allergy" }, a)) : t("edit.none")));
+  facts.append(fact(t("elder.medications"), medical.medications.length ? el("ul", { class: "plain" }, medical.medications.map((m) => el("li", {}, m.dose ? `${m.name} · ${m.dose}` : m.name))) : t("edit.none")));
+  if (medical.doctor_name || medical.doctor_phone || medical.doctor_clinic) {
+    facts.append(fact(t("elder.doctor"), [medical.doctor_name, medical.doctor_clinic].filter(Boolean).join(" · "), " ", medical.doctor_phone ? telLink(medical.doctor_phone) : ""));
+  }
+  if (medical.preferred_hospital) facts.append(fact(t("elder.hospital"), medical.preferred_hospital));
+  part.append(facts);
+  return part;
+}
+
+function renderProfile(container, elder, { heading = true, onEdit = null } = {}) {
   container.replaceChildren();
   if (heading) container.append(el("h2", {}, t("incident.profile")));
   const title = [elder.name, elder.age !== undefined ? `${elder.age}${BOOT.lang === "zh" ? "岁" : ""}` : null, elder.sex ? t("sex." + elder.sex) : null]
@@ -30,7 +90,8 @@ function renderProfile(container, elder, { heading = true } = {}) {
   const facts = el("dl", { class: "facts" });
   facts.append(fact(t("elder.address"), elder.address || "—"));
   if (elder.community_code || elder.community) facts.append(fact(t("elder.community"), elder.community_code ? centreName(elder.community_code) : elder.community));
-  facts.append(fact(t("elder.phone"), telLink(elder.phone)));
+  facts.append(fact(t("elder.phone"), el("span", { dataset: { part: "phones" } }, telLink(elder.phone), elder.second_phone ? [" ", telLink(elder.second_phone)] : null, " ", editButton(elder, "phones", "contacts", onEdit))));
+  if (elder.life_status && elder.life_status !== "active") facts.append(fact(t("elder.life_status"), el("strong", { class: "error" }, t("life." + elder.life_status))));
   if (elder.national_id) facts.append(fact(t("elder.national_id"), elder.national_id));
   facts.append(fact(t("elder.living"), elder.living_situation ? t("living." + elder.living_situation) : "—"));
   facts.append(fact(t("elder.self_care"), elder.self_care ? t("selfcare." + elder.self_care) : "—"));
@@ -39,10 +100,11 @@ function renderProfile(container, elder, { heading = true } = {}) {
   if (elder.remarks) facts.append(fact(t("elder.remarks"), elder.remarks));
   container.append(facts);
   const contacts = (elder.contacts || []).slice().sort((a, b) => (a.position || 0) - (b.position || 0));
-  container.append(el("h4", {}, t("elder.contacts")));
-  container.append(
-    el("ol", { class: "contacts" }, contacts.map((c) => el("li", {}, `${c.name}（${c.relation}） `, telLink(c.phone)))),
-  );
+  container.append(el("section", { dataset: { part: "contacts" } },
+    el("h4", {}, t("elder.contacts"), " ", editButton(elder, "contacts", "contacts", onEdit)),
+    el("ol", { class: "contacts" }, contacts.map((c) => el("li", {}, `${c.name}（${c.relation}） `, telLink(c.phone))))));
+  if (elder.home_access) container.append(homeAccessPart(elder, onEdit));
+  if (elder.medical) container.append(medicalPart(elder, onEdit));
   container.append(el("h4", {}, t("elder.devices")));
   container.append(el("ul", { class: "devices" }, (elder.devices || []).map(deviceLine)));
 }

@@ -86,6 +86,21 @@ def _make_history(page: Page, street: Street) -> History:
         assert answer.ok, answer.text()
     found = page.request.get(f"{api}/incidents/{incident}").json()
     elder = page.request.get(f"{api}/elders/{found['elder_id']}").json()
+    # What the call centre keeps beyond the register, as the profile shows it.
+    for path, body in (
+        ("home-access", {"key_holder_name": "张阿姨", "key_holder_relation": "邻居",
+                         "key_holder_phone": "13700002222", "key_safe_code": "4821",
+                         "door_code": "2580#", "notes": "钥匙在对门302"}),
+        ("medical", {"medications": [{"name": "氨氯地平", "dose": "5mg 每日一次"}],
+                     "allergies": ["青霉素"], "doctor_name": "刘医生",
+                     "doctor_phone": "075528912345", "doctor_clinic": "禾花社康中心",
+                     "preferred_hospital": "龙岗区第二人民医院"}),
+    ):  # fmt: skip
+        version = page.request.get(f"{api}/elders/{elder['id']}").json()["version"]
+        edited = page.request.put(
+            f"{api}/elders/{elder['id']}/{path}", data={"version": version, **body}
+        )
+        assert edited.ok, edited.text()
     sent = page.request.post(f"{api}/sms/messages", data={
         "incident_id": incident, "contact_id": elder["contacts"][0]["id"],
         "text": "您的家人已得到帮助。", "request_id": "walk-1",
