@@ -17,8 +17,11 @@ import aiomqtt
 import pytest
 
 from devices.protocol import alarm_topic, downlink_topic, uplink_topic
+from gateway import runtime
 from gateway.ingest.schemas import Inbound
+from gateway.mqtt import BrokerLogin
 from gateway.runtime import GatewayRuntime
+from tests.brokers import free_port
 from tests.gateway.conftest import Broker, Street, events_of, message, rejects_of
 
 pytestmark = pytest.mark.mosquitto
@@ -146,3 +149,16 @@ async def test_an_sos_on_the_alarm_topic_is_answered_while_the_uplink_lane_is_st
     finally:
         release.set()
     assert (ack["ref"], ack["status"]) == ("past-1", "received")
+
+
+async def test_health_names_each_lane_that_is_not_connected(
+    start_gateway: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime, "MQTT_DOWN_GRACE_S", 0.0)
+    gateway: GatewayRuntime = await start_gateway()
+    nobody = BrokerLogin("127.0.0.1", free_port(), "eldercare-gateway", "pw", "gateway-1", None)
+    gateway.start_mqtt(nobody)
+    await asyncio.sleep(0.1)
+    problems = gateway.problems()
+    assert "not connected to the broker" in problems["mqtt"]
+    assert "not connected to the broker" in problems["mqtt-alarms"]
