@@ -27,8 +27,8 @@ function sheetFact(label, value, { big = false } = {}) {
 function careDetails(elder) {
   const access = elder.home_access || elder;
   const medical = elder.medical || elder;
-  const holder = [access.key_holder_name, access.key_holder_relation ? `（${access.key_holder_relation}）` : "", access.key_holder_phone]
-    .filter(Boolean).join(" ");
+  const holderName = access.key_holder_name ? `${access.key_holder_name}${access.key_holder_relation ? `（${access.key_holder_relation}）` : ""}` : "";
+  const holder = [holderName, access.key_holder_phone].filter(Boolean).join(" ");
   const codes = [
     access.has_key_safe_code ? t("summary.key_safe_code") : "",
     access.has_door_code ? t("summary.door_code") : "",

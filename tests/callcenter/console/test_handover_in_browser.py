@@ -49,7 +49,20 @@ def test_an_operator_hands_an_sos_over_to_120_and_prints_the_sheet(
 
     # The sheet for the dispatcher and the paramedics, in a tab of its own.
     incident = page.request.get(street.base + f"/api/incidents/{page.url.rsplit('/', 1)[1]}").json()
-    elder = page.request.get(street.base + f"/api/elders/{incident['elder_id']}").json()
+    api = f"{street.base}/api/elders/{incident['elder_id']}"
+    # What the call centre keeps beyond the register, as the profile gives it.
+    for path, body in (
+        ("home-access", {"key_holder_name": "张阿姨", "key_holder_relation": "邻居",
+                         "key_holder_phone": "13700002222", "key_safe_code": "4821",
+                         "notes": "钥匙在对门302"}),
+        ("medical", {"medications": [{"name": "氨氯地平", "dose": "5mg 每日一次"}],
+                     "allergies": ["青霉素"], "doctor_name": "刘医生",
+                     "preferred_hospital": "龙岗区第二人民医院"}),
+    ):  # fmt: skip
+        version = page.request.get(api).json()["version"]
+        edited = page.request.put(f"{api}/{path}", data={"version": version, **body})
+        assert edited.ok, edited.text()
+    elder = page.request.get(api).json()
     views = _profile_views(settings, elder["id"])
     with page.context.expect_page() as opened:
         page.click("#summary-link")
@@ -60,6 +73,10 @@ def test_an_operator_hands_an_sos_over_to_120_and_prints_the_sheet(
     who = sheet.locator("#summary-elder")
     expect(who).to_contain_text(elder["address"])
     expect(who).to_contain_text("养了一条狗")  # how to get in (the profile's remarks)
+    for kept in ("钥匙在对门302", "张阿姨（邻居） 13700002222", "有钥匙盒密码，请向呼叫中心索取",
+                 "氨氯地平 5mg 每日一次", "青霉素", "刘医生", "龙岗区第二人民医院"):  # fmt: skip
+        expect(who).to_contain_text(kept)
+    expect(who).not_to_contain_text("4821")  # a code is read out on request, never printed
     expect(sheet.locator("#summary-contacts")).to_contain_text(elder["contacts"][0]["phone"])
     handover = sheet.locator("#summary-handover")
     expect(handover).to_contain_text("LG-20261204-0173")
