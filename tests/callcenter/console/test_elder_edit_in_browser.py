@@ -11,7 +11,7 @@ from typing import Any
 from playwright.sync_api import Browser, Page, expect
 
 from kernel.settings import Settings
-from tests.callcenter.console.conftest import Street, screenshot, signed_in_page
+from tests.callcenter.console.conftest import LIVE_MS, Street, screenshot, signed_in_page
 
 
 def audit(settings: Settings, action: str) -> list[tuple[str, dict[str, Any]]]:
@@ -113,3 +113,34 @@ def test_an_edit_saved_after_someone_elses_says_so_and_shows_theirs(
     expect(operator.locator("[data-part=medical]")).not_to_contain_text("青霉素")
     assert operator.errors == []  # type: ignore[attr-defined]
     operator.context.close()
+
+
+def test_a_worker_at_another_centres_door_may_show_the_codes_and_edit_nothing(
+    browser: Browser, street: Street
+) -> None:
+    operator = signed_in_page(browser, street, "op1")
+    chen = open_elder(operator, street, "陈建国")  # of 平湖社区 (PH01)
+    answer = operator.request.put(
+        f"{street.base}/api/elders/{chen['id']}/home-access",
+        data={"version": chen["version"], "key_safe_code": "4821"},
+    )
+    assert answer.ok, answer.text()
+    operator.goto(f"{street.base}/console")
+    street.press(street.pinghu_terminal, button="main")
+    expect(operator.locator("#queue tbody tr")).to_have_count(1, timeout=LIVE_MS)
+    incident = operator.locator("#queue tbody tr").get_attribute("data-incident-id")
+    worker = signed_in_page(browser, street, "ph03-w1")  # of 禾花 (PH03), sent across the line
+    me = worker.evaluate("ME.staff_id")
+    sent = operator.request.post(
+        f"{street.base}/api/incidents/{incident}/assign", data={"staff_id": me}
+    )
+    assert sent.ok, sent.text()
+    worker.goto(f"{street.base}/console/elders/{chen['id']}")
+    expect(worker.locator("#profile .elder-name")).to_contain_text("陈建国")
+    expect(worker.locator("[data-edit]")).to_have_count(0)
+    expect(worker.locator("form[data-form=away]")).to_have_count(0)
+    worker.get_by_test_id("show-codes").click()
+    expect(worker.get_by_test_id("codes")).to_have_text("钥匙盒密码 4821")
+    for page in (operator, worker):
+        assert page.errors == []  # type: ignore[attr-defined]
+        page.context.close()
