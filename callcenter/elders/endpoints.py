@@ -339,8 +339,6 @@ async def end_away(elder_id: Id, away_id: Id, session: Session, actor: CurrentAc
 async def _next_version(session: AsyncSession, elder_id: int, version: int | None) -> None:
     """Move the elder to its next version; 409 when the change is based on an older one (a
     caller that names no version, an older console or a script, is not checked)."""
-    if version is None:
-        version = await repository.version_of(session, elder_id)
     if not await repository.claim_version(session, elder_id, version):
         raise StaleEditError(
             f"elder {elder_id} was changed since version {version}: reload and edit again"

@@ -166,14 +166,17 @@ async def away_period(session: AsyncSession, elder_id: int, away_id: int) -> Awa
     return await session.scalar(query.with_for_update())
 
 
-async def claim_version(session: AsyncSession, elder_id: int, version: int) -> bool:
+async def claim_version(session: AsyncSession, elder_id: int, version: int | None) -> bool:
     """Move the elder from `version` to the next, if it is still `version` (an edit based on an
-    older one is stale). One conditional UPDATE: two editors cannot both claim one version, on
-    PostgreSQL (the second waits for the first's row lock, then finds the version gone) as on
-    SQLite (one writer at a time)."""
+    older one is stale; None: from whatever it is). One conditional UPDATE: two editors cannot
+    both claim one version, on PostgreSQL (the second waits for the first's row lock, then finds
+    the version gone) as on SQLite (one writer at a time)."""
+    where = [Elder.id == elder_id]
+    if version is not None:
+        where.append(Elder.version == version)
     result = await session.execute(
         update(Elder)
-        .where(Elder.id == elder_id, Elder.version == version)
+        .where(*where)
         .values(version=Elder.version + 1)
         .execution_options(synchronize_session=False)
     )
@@ -200,8 +203,3 @@ async def renumber_out_of_the_way(session: AsyncSession, elder_id: int) -> None:
         .values(position=-EmergencyContact.position)
         .execution_options(synchronize_session=False)
     )
-
-
-async def version_of(session: AsyncSession, elder_id: int) -> int:
-    """The elder's version now (1 for an elder who does not exist)."""
-    return await session.scalar(select(Elder.version).where(Elder.id == elder_id)) or 1
