@@ -44,7 +44,9 @@ def test_outbox_messages_are_on_the_timeline_and_the_sms_list_is_live(
     expect(operator.locator("#incident-status")).to_have_text("已处理")
     expect(log.first).to_contain_text("处理完毕")
     expect(log.first).to_have_attribute("data-state", "outbox")
-    expect(timeline_sms).to_have_count(3)
+    # On the timeline too (the acknowledgement's own message may have gone out before the
+    # resolution or been dropped as superseded by it: whichever came first).
+    expect(timeline_sms.filter(has_text="处理完毕")).to_have_count(1)
     for page in (operator, colleague):
         assert page.errors == []  # type: ignore[attr-defined]
         page.context.close()
