@@ -156,13 +156,13 @@ async def test_an_event_whose_mark_was_lost_is_judged_again_without_a_second_ste
         assert await session.scalar(select(func.count()).select_from(Incident)) == 1
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite has no row locks
 async def test_readings_in_the_normal_range_wait_for_no_lock_on_their_elder(
     sessions: Sessions, settings: Settings, street: Street
 ) -> None:
     # Two call-centre processes judging readings of the same elders must not take turns: a
-    # reading that changes nothing locks nothing (on PostgreSQL; SQLite has no row locks).
-    if sessions.kw["bind"].dialect.name != "postgresql":
-        pytest.skip("row locks are PostgreSQL's")
+    # reading that changes nothing locks nothing.
     async with sessions() as session:
         monitor, elder = (
             await session.execute(
