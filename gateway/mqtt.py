@@ -25,7 +25,7 @@ import logging
 import re
 import socket
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import aiomqtt
@@ -99,6 +99,39 @@ class AlarmsFirstQueue(asyncio.Queue):  # type: ignore[type-arg]
         return not self._queue and not self._alarms
 
 
+class AlarmTurn:
+    """Alarms in hand on the alarm lane; while there is one, the uplink lane waits.
+
+    Both lanes share one event loop. An alarm's steps (read, record in its own transaction, ack)
+    each wait for a turn of the loop, and the uplink lane took YIELD_EVERY readings in each
+    turn: with the gateway near its capacity an SOS waited tens of milliseconds that way after
+    it had left the broker. The uplink lane finishes the reading in hand and takes no other
+    until the alarms in hand are acknowledged.
+    """
+
+    def __init__(self) -> None:
+        self._in_hand = 0
+        self._none = asyncio.Event()
+        self._none.set()
+
+    @contextlib.contextmanager
+    def alarm(self) -> Iterator[None]:
+        """While an alarm is being taken."""
+        self._in_hand += 1
+        self._none.clear()
+        try:
+            yield
+        finally:
+            self._in_hand -= 1
+            if not self._in_hand:
+                self._none.set()
+
+    async def readings_may_go(self) -> None:
+        """Return at once, or when the alarms in hand are done."""
+        if self._in_hand:
+            await self._none.wait()
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class BrokerLogin:
     """Where the gateway's MQTT client connects, and as whom."""
@@ -134,6 +167,7 @@ async def run_mqtt_ingest(
     connected: asyncio.Event | None = None,
     on_publisher: Callable[[Callable[[str, bytes], Awaitable[None]] | None], None] | None = None,
     taken_over: bool = False,
+    turn: AlarmTurn | None = None,
 ) -> None:
     """Take uplinks until cancelled, reconnecting with backoff whenever the broker goes away.
 
@@ -141,6 +175,8 @@ async def run_mqtt_ingest(
     held while the gateway was away are delivered when it is back. On a shared subscription the
     gateway also watches the other gateways' status (gateway.broker.session): one whose last
     will says it died has its session taken over here, so its share is not held for it.
+
+    `turn`: shared by a gateway's two lanes (AlarmTurn); None, a turn of this lane's own.
 
     `taken_over`: this runs under a dead gateway's client id, without a will, and ends when the
     broker closes the connection (the owner is back and took its session again).
@@ -150,6 +186,7 @@ async def run_mqtt_ingest(
     takeovers: dict[str, asyncio.Task[None]] = {}
     # The uplink lane watches the peers, and takes over both lanes of a dead one.
     watches_peers = login.shared_group is not None and not taken_over and not login.alarms
+    turn = turn if turn is not None else AlarmTurn()
     try:
         while True:
             try:
@@ -194,11 +231,13 @@ async def run_mqtt_ingest(
                             return
                         log.warning("gateway %s is down: taking over its session", peer)
                         takeovers[peer] = asyncio.create_task(
-                            _hold_peer_session(login, peer, ingest, peers),
+                            _hold_peer_session(login, peer, ingest, peers, turn),
                             name=f"mqtt-takeover-{peer}",
                         )
 
-                    await _take_until_closed(client, ingest, peers, take_over)
+                    await _take_until_closed(
+                        client, ingest, peers, take_over, turn, alarms=login.alarms
+                    )
             except aiomqtt.MqttError as error:
                 if connected is not None:
                     connected.clear()
@@ -227,7 +266,7 @@ async def run_mqtt_ingest(
 
 
 async def _hold_peer_session(
-    login: BrokerLogin, peer: str, ingest: Ingest, peers: PeerSessions
+    login: BrokerLogin, peer: str, ingest: Ingest, peers: PeerSessions, turn: AlarmTurn
 ) -> None:
     """A dead gateway's sessions (both lanes), taken over until its owner is back (or the broker
     goes)."""
@@ -238,8 +277,10 @@ async def _hold_peer_session(
             return
         uplinks = dataclasses.replace(login, client_id=peer)
         async with asyncio.TaskGroup() as lanes:
-            lanes.create_task(run_mqtt_ingest(uplinks, ingest, taken_over=True))
-            lanes.create_task(run_mqtt_ingest(uplinks.alarm_lane(), ingest, taken_over=True))
+            lanes.create_task(run_mqtt_ingest(uplinks, ingest, taken_over=True, turn=turn))
+            lanes.create_task(
+                run_mqtt_ingest(uplinks.alarm_lane(), ingest, taken_over=True, turn=turn)
+            )
     except Exception:
         log.exception("taking over gateway %s's session failed", peer)
     finally:
@@ -259,8 +300,12 @@ async def _take_until_closed(
     ingest: Ingest,
     peers: PeerSessions,
     take_over: Callable[[str], None],
+    turn: AlarmTurn,
+    *,
+    alarms: bool,
 ) -> None:
-    """Hand every message to ingest (a gateway's status to `peers`) until the connection ends."""
+    """Hand every message to ingest (a gateway's status to `peers`) until the connection ends;
+    on the uplink lane, never while the alarm lane has an alarm in hand (`turn`)."""
     taken = 0
     acks = PubAcks(client)
 
@@ -273,7 +318,12 @@ async def _take_until_closed(
             if peer is not None:
                 take_over(peer)
             return
-        await _take(client, acks, ingest, message)
+        if alarms:
+            with turn.alarm():
+                await _take(client, acks, ingest, message)
+        else:
+            await turn.readings_may_go()
+            await _take(client, acks, ingest, message)
 
     async for message in client.messages:
         await dispatch(message)

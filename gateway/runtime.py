@@ -16,7 +16,7 @@ from devices.protocol import downlink_topic
 from gateway.ingest.registry import ROTATION_POLL_S, DeviceRegistry
 from gateway.ingest.service import Ingest
 from gateway.ingest.tasks import Announce, BatchWriter, WriteLock
-from gateway.mqtt import BrokerLogin, run_mqtt_ingest
+from gateway.mqtt import AlarmTurn, BrokerLogin, run_mqtt_ingest
 from gateway.notices import run_notice_sender
 from gateway.presence import sweep_presence
 from kernel.database import write_transactions, write_turn
@@ -114,6 +114,7 @@ class GatewayRuntime:
         """Begin taking uplinks and alarms from the broker, each lane on its own connection."""
         now = time.monotonic()
         self._mqtt_down_since = {"mqtt": now, "mqtt-alarms": now}
+        turn = AlarmTurn()  # the uplink lane waits while the alarm lane has an alarm in hand
         self._mqtt_tasks = [
             self.supervisor.start(
                 "mqtt-ingest",
@@ -122,6 +123,7 @@ class GatewayRuntime:
                     self.ingest,
                     connected=self.mqtt_connected.uplinks,
                     on_publisher=self._set_publisher,
+                    turn=turn,
                 ),
             ),
             self.supervisor.start(
@@ -131,6 +133,7 @@ class GatewayRuntime:
                     self.ingest,
                     connected=self.mqtt_connected.alarms,
                     on_publisher=lambda publish: self._lane_up("mqtt-alarms", publish is not None),
+                    turn=turn,
                 ),
             ),
         ]

@@ -3,7 +3,8 @@
 On a real Mosquitto and on the embedded broker: an alarm on the alarm topic is acknowledged and
 recorded; a terminal made before the alarm topic (alarms on the uplink topic) is served as
 before; a device cannot publish on another device's alarm topic; the alarm topic carries alarms
-only; and an alarm is answered while the uplink lane is stuck (docs/protocol.md, "Topics").
+only; an alarm is answered while the uplink lane is stuck, and no reading is taken while an
+alarm is in hand (docs/protocol.md, "Alarm topic"; docs/gateway.md, "MQTT").
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ pytestmark = pytest.mark.mosquitto
 Start = Callable[..., Any]
 # How long the machine may take to deliver what must arrive (CI machines are loaded).
 DELIVERY_S = 10.0
+# How long a test waits to see that something does not happen.
+QUIET_S = 1.0
 
 
 def device_client(broker: Broker, street: Street, device_id: str) -> aiomqtt.Client:
@@ -162,3 +165,46 @@ async def test_health_names_each_lane_that_is_not_connected(
     problems = gateway.problems()
     assert "not connected to the broker" in problems["mqtt"]
     assert "not connected to the broker" in problems["mqtt-alarms"]
+
+
+async def test_the_uplink_lane_takes_no_reading_while_an_alarm_is_in_hand(
+    street: Street, broker: Broker, start_gateway: Start
+) -> None:
+    gateway: GatewayRuntime = await start_gateway(broker.login())
+    take = gateway.ingest.handle
+    alarm_in_hand, alarm_done = asyncio.Event(), asyncio.Event()
+    readings_taken: list[str] = []
+
+    async def slow_alarms(inbound: Inbound) -> list[bytes]:
+        if inbound.topic is not None and inbound.topic.startswith("eldercare/v1/alarm/"):
+            alarm_in_hand.set()
+            await alarm_done.wait()  # a write the alarm waits for
+        else:
+            readings_taken.append(inbound.payload.decode())
+        return await take(inbound)
+
+    gateway.ingest.handle = slow_alarms  # type: ignore[method-assign]
+    try:
+        async with (
+            device_client(broker, street, street.monitor) as monitor,
+            device_client(broker, street, street.terminal) as terminal,
+        ):
+            await terminal.subscribe(downlink_topic(street.terminal), qos=1)
+            await terminal.publish(
+                alarm_topic(street.terminal), message("sos", "first-1", button="main"), qos=1
+            )
+            async with asyncio.timeout(DELIVERY_S):
+                await alarm_in_hand.wait()
+            await monitor.publish(
+                uplink_topic(street.monitor), message("vitals", "after-1", hr=70), qos=1
+            )
+            await asyncio.sleep(QUIET_S)  # the reading has arrived, and waits
+            assert readings_taken == []
+            alarm_done.set()
+            ack = await answer(terminal)
+            async with asyncio.timeout(DELIVERY_S):
+                while not readings_taken:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+    finally:
+        alarm_done.set()
+    assert ack["ref"] == "first-1" and '"after-1"' in readings_taken[0]
