@@ -116,6 +116,12 @@ def bench_mosquitto(data: Path, profiles: list[DeviceProfile], brokers: int, hol
         span = time.monotonic() - started
         report("Mosquitto", summary, plan)
         for (process, port), (_, cpu0) in zip(running, before, strict=True):
+            if process.poll() is not None:
+                # Seen twice with the whole register on a loaded machine: say so, keep the log.
+                log = (data / f"mosquitto-{running.index((process, port))}.log").read_text()
+                print(f"   mosquitto :{port} exited with {process.returncode}; its log ends:")
+                print("\n".join("     " + line for line in log.splitlines()[-5:]))
+                continue
             rss, cpu = proc_figures(process.pid)
             print(f"   mosquitto :{port}: RSS {rss:.0f} MB, CPU {cpu - cpu0:.1f} s "
                   f"({(cpu - cpu0) / span * 100:.1f}% of a core over the run)")  # fmt: skip
