@@ -89,6 +89,21 @@ class ExportedElder(BaseModel):
     conditions: list[str]
     self_care: SelfCare
     remarks: str
+    second_phone: str | None
+    key_holder_name: str | None
+    key_holder_relation: str | None
+    key_holder_phone: str | None
+    access_notes: str
+    # The codes themselves are not exported (they open the door, they are not about the
+    # elder); that they are held is.
+    key_safe_code_held: bool
+    door_code_held: bool
+    medications: list[dict[str, str]]
+    allergies: list[str]
+    doctor_name: str | None
+    doctor_phone: str | None
+    doctor_clinic: str | None
+    preferred_hospital: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
     life_status: LifeStatus

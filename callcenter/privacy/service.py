@@ -244,7 +244,17 @@ async def export(
     return ElderExport(
         exported_at=now,
         exported_by=actor,
-        elder=ExportedElder.model_validate(elder),
+        elder=ExportedElder.model_validate(
+            {
+                **{
+                    name: getattr(elder, name)
+                    for name in ExportedElder.model_fields
+                    if not name.endswith("_code_held")
+                },
+                "key_safe_code_held": bool(elder.key_safe_code),
+                "door_code_held": bool(elder.door_code),
+            }
+        ),
         contacts=[
             ExportedContact.model_validate(c) for c in await repository.contacts(session, elder.id)
         ],

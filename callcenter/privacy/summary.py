@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
-from callcenter.privacy.schemas import ElderExport
+from callcenter.privacy.schemas import ElderExport, ExportedElder
 
 LIFE_STATUS = {
     "active": "在册 active",
@@ -53,6 +53,19 @@ def _fields(pairs: Iterable[tuple[str, object]]) -> list[str]:
     return [f"  {label}: {value if value not in (None, '') else '-'}" for label, value in pairs]
 
 
+def _codes_held(elder: ExportedElder) -> str:
+    """Which codes to the home are kept (never the codes)."""
+    held = [
+        what
+        for what, kept in (
+            ("钥匙盒 key safe", elder.key_safe_code_held),
+            ("门锁 door", elder.door_code_held),
+        )
+        if kept
+    ]
+    return "、".join(held) + " 已登记 held, not printed" if held else ""
+
+
 def summary_text(export: ElderExport, tz: ZoneInfo) -> str:
     """The export as a printable, bilingual plain-text page."""
     elder = export.elder
@@ -73,6 +86,17 @@ def summary_text(export: ElderExport, tz: ZoneInfo) -> str:
         ("居住情况 Living", LIVING[elder.living_situation.value]),
         ("慢性病 Conditions", "、".join(elder.conditions)),
         ("自理能力 Self-care", SELF_CARE[elder.self_care.value]), ("备注 Remarks", elder.remarks),
+        ("其他电话 Other phone", elder.second_phone),
+        ("钥匙保管人 Key holder", " ".join(filter(None, (elder.key_holder_name,
+            elder.key_holder_relation, elder.key_holder_phone)))),
+        ("入户说明 Getting in", elder.access_notes),
+        ("密码 Codes", _codes_held(elder)),
+        ("用药 Medications", "；".join(" ".join(filter(None, (m.get("name"), m.get("dose"))))
+            for m in elder.medications)),
+        ("过敏 Allergies", "、".join(elder.allergies)),
+        ("医生 Doctor", " ".join(filter(None, (elder.doctor_name, elder.doctor_phone,
+            elder.doctor_clinic)))),
+        ("首选医院 Hospital", elder.preferred_hospital),
         ("状态 Status", LIFE_STATUS[elder.life_status.value]),
         ("状态日期 Since", elder.life_status_on),
         ("登记 Recorded", f"{_at(elder.life_status_recorded_at, tz)} {elder.life_status_recorded_by or ''}"),

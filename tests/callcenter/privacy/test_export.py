@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from callcenter.pipeline.tasks import process_pending
 from kernel import migrate
@@ -22,6 +22,7 @@ from kernel.models import (
     AwayPeriod,
     Device,
     DeviceEvent,
+    Elder,
     StaffRole,
     VitalThreshold,
     utcnow,
@@ -169,3 +170,40 @@ def test_the_command_line_exports_into_an_owner_only_file(
 
     (actor,) = on_database(settings, audited)
     assert actor.startswith("cli:")
+
+
+def test_the_export_holds_what_the_call_centre_keeps_and_not_the_door_codes(api: Api) -> None:
+    street = api.street
+
+    async def care_details(sessions: Sessions) -> None:
+        async with sessions() as session, session.begin():
+            await session.execute(
+                update(Elder).where(Elder.id == street.leaving).values(
+                    medications=[{"name": "氨氯地平", "dose": "5mg 每日一次"}],
+                    allergies=["青霉素"], doctor_name="陈医生", preferred_hospital="龙岗中心医院",
+                    key_holder_name="张阿姨", door_code="4321#", key_safe_code="8080",
+                )
+            )  # fmt: skip
+
+    api.rows(care_details)
+    act_as(api.client, StaffRole.SUPERVISOR, staff_id=2)
+    whole = api.client.get(f"/api/elders/{street.leaving}/export")
+    page = api.client.get(f"/api/elders/{street.leaving}/export.txt")
+
+    elder = whole.json()["elder"]
+    assert elder["medications"] == [{"name": "氨氯地平", "dose": "5mg 每日一次"}]
+    assert (elder["allergies"], elder["doctor_name"], elder["key_holder_name"]) == (
+        ["青霉素"], "陈医生", "张阿姨",
+    )  # fmt: skip
+    assert (elder["door_code_held"], elder["key_safe_code_held"]) == (True, True)
+    for expected in (
+        "氨氯地平 5mg 每日一次",
+        "青霉素",
+        "陈医生",
+        "龙岗中心医院",
+        "张阿姨",
+        "已登记",
+    ):
+        assert expected in page.text, expected
+    for answer in (whole, page):
+        assert "4321#" not in answer.text and "8080" not in answer.text
