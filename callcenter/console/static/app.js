@@ -419,6 +419,13 @@ const Alarm = {
       this.settle(incident.id);
     }
   },
+  // A change from the feed: kept among the P1s shown, so that a resync whose list was asked for
+  // before it (and so passes it over) does not take it for gone and silence its alarm.
+  hear(incident) {
+    if (incident.priority === 1) this.shown.set(incident.id, incident);
+    else this.shown.delete(incident.id);
+    this.consider(incident);
+  },
   async resync() {
     await resync("/api/incidents?priority=1&limit=500", this.shown, (incident) => {
       this.shown.set(incident.id, incident);
@@ -451,7 +458,7 @@ document.addEventListener("DOMContentLoaded", () => {
     armSound();
     const sound = document.getElementById("sound");
     if (sound) sound.addEventListener("click", () => Sound.toggle());
-    Feed.listen({ onIncident: (incident) => Alarm.consider(incident), onResync: () => Alarm.resync().catch(() => {}) });
+    Feed.listen({ onIncident: (incident) => Alarm.hear(incident), onResync: () => Alarm.resync().catch(() => {}) });
   }
   const language = document.getElementById("language");
   if (language) {
