@@ -32,11 +32,10 @@ from kernel.stopping import Stopping
 FLUSH_INTERVAL_S = 0.05
 # Rows of each kind written in one transaction. On SQLite an alarm waits for the transaction in
 # flight before its own, so a chunk bounds that wait; at the fleet's rates a 50 ms flush holds a
-# few hundred rows anyway (10x: ~215), so the bound only matters under a backlog. Session 6 chose
-# 64, session 7 256 once a chunk became a few multi-row statements (kernel.batch_writes). At
-# 1,024 the writer's thread spends ~11 µs of CPU a reading against ~16-20 at 256 (the devices'
-# presence rows and the index pages a commit rewrites are shared by more readings); 2,048 and
-# 4,096 gained nothing more (docs/gateway.md, session 8).
+# few hundred rows anyway (10x: ~215), so the bound only matters under a backlog. At 1,024 the
+# writer's thread spends ~11 µs of CPU a reading against ~16-20 at 256 (the devices' presence
+# rows and the index pages a commit rewrites are shared by more readings; a chunk is a few
+# multi-row statements, kernel.batch_writes); 2,048 and 4,096 gained nothing more.
 CHUNK = 1024
 # A failed flush is retried after this pause; rows stay queued meanwhile, nothing is dropped.
 RETRY_PAUSE_S = 1.0
