@@ -3,6 +3,8 @@
 
 const tasks = new Map();
 const elders = new Map();
+const cards = new Map(); // incident id -> { source, node }: the card drawn for that news of it
+const SERVICES = [["ambulance", "120"], ["police", "110"]];
 const OUTCOMES = ["assistance_given", "false_alarm", "ambulance_called", "family_attending", "referred", "service_done"];
 
 async function elderOf(id) {
@@ -47,6 +49,28 @@ function nextAction(incident) {
   }
 }
 
+// 120 / 110 from the door: dial from the phone, then record the call so the call centre knows
+// at once; once the crew is there, record the hand-over. The reference and the hospital are the
+// operator's to add (the incident screen), the sheet to read to the crew is one tap away.
+function emergencyPart(detail) {
+  const calls = new Map((detail.emergency_calls || []).map((call) => [call.service, call]));
+  const rows = SERVICES.map(([service, number]) => {
+    const call = calls.get(service);
+    const dial = el("a", { class: "button secondary big tel", href: `tel:${number}`, dataset: { dial: service } }, icon("phone"), " ", t("worker.dial"), " ", number);
+    if (!call) {
+      return el("div", { class: "emergency-row", dataset: { service } }, dial,
+        el("button", { type: "button", class: "secondary", dataset: { record: service }, onclick: () => step(detail, { service, number }, "emergency") }, t("worker.record_call"), " ", number));
+    }
+    const state = call.handed_over_at
+      ? el("span", { class: "handed-over" }, `${t("emergency.handed_over")} ${formatTime(call.handed_over_at)}`)
+      : el("button", { type: "button", class: "primary", dataset: { handOver: service }, onclick: () => step(detail, {}, `emergency/${service}/handed-over`) }, t("emergency.hand_over"));
+    return el("div", { class: "emergency-row", dataset: { service } }, dial,
+      el("span", { class: "called" }, `${tWord("emergency_service", service)} ${formatTime(call.called_at)}`), " ", state);
+  });
+  return el("section", { class: "emergency" }, el("h3", {}, t("emergency.title")), rows,
+    el("a", { href: `/console/incidents/${detail.id}/summary`, target: "_blank", rel: "noopener", class: "summary-link" }, t("worker.summary")));
+}
+
 async function card(incident) {
   const elder = incident.elder_id ? await elderOf(incident.elder_id) : null;
   const before = [];
@@ -61,7 +85,10 @@ async function card(incident) {
     const phones = [telLink(elder.phone, elder.name)];
     for (const c of elder.contacts || []) if (c.phone) phones.push(telLink(c.phone, `${c.name}（${c.relation}）`));
     before.push(el("div", { class: "phones" }, phones));
+    // How to get in (key holder; the codes on request, audited) and what to tell the crew.
+    before.push(el("div", { class: "at-the-door" }, homeAccessPart(elder, null), medicalPart(elder, null)));
   }
+  const detail = await api(`/api/incidents/${incident.id}`).catch(() => incident);
   return el("article", { class: `task card p${incident.priority}`, dataset: { incidentId: incident.id, status: incident.status } },
     el("h2", {},
       el("span", { class: `badge p${incident.priority}` }, `P${incident.priority}`), " ",
@@ -70,16 +97,28 @@ async function card(incident) {
       el("span", { class: "status" }, t("status." + incident.status)), " · ",
       el("span", { class: "age", dataset: { opened: incident.opened_at } }, formatAge(Date.now() - new Date(incident.opened_at)))),
     before,
-    el("div", { class: "next" }, nextAction(incident)));
+    el("div", { class: "next" }, nextAction(incident)),
+    isOpen(incident) ? emergencyPart(detail) : null);
+}
+
+// A card is rebuilt when news of its own incident came (a step, the feed, a resync), and kept
+// as it is when another task changed: codes a worker asked to see stay shown.
+async function cardFor(incident) {
+  const kept = cards.get(incident.id);
+  if (kept && kept.source === incident) return kept.node;
+  const node = await card(incident);
+  cards.set(incident.id, { source: incident, node });
+  return node;
 }
 
 let rendering = Promise.resolve();
 function render() {
   rendering = rendering.then(async () => {
     const mine = [...tasks.values()].sort(compareIncidents);
-    const cards = await Promise.all(mine.map(card));
-    document.getElementById("tasks").replaceChildren(...cards);
-    document.getElementById("tasks-empty").hidden = cards.length > 0;
+    const shown = await Promise.all(mine.map(cardFor));
+    for (const id of [...cards.keys()]) if (!tasks.has(id)) cards.delete(id);
+    document.getElementById("tasks").replaceChildren(...shown);
+    document.getElementById("tasks-empty").hidden = shown.length > 0;
   });
   return rendering;
 }

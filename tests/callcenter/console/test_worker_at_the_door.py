@@ -1,0 +1,97 @@
+"""A worker at the door, on their phone: how to get in (the codes when they ask, audited), what
+the elder takes and is allergic to, and 120 called and handed over without the console."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from playwright.sync_api import Browser, expect
+
+from kernel.settings import Settings
+from tests.callcenter.console.conftest import Street, signed_in_page
+
+
+def _code_showings(settings: Settings, elder_id: int) -> int:
+    with sqlite3.connect(settings.data_dir / "eldercare.db") as db:
+        query = (
+            "SELECT count(*) FROM audit_log WHERE action = 'elder.access_codes_shown' "
+            "AND subject_id = ?"
+        )
+        return int(db.execute(query, (str(elder_id),)).fetchone()[0])
+
+
+def test_a_worker_gets_in_and_hands_over_to_120_from_their_phone(
+    browser: Browser, street: Street, settings: Settings
+) -> None:
+    operator = signed_in_page(browser, street, "op1")
+    street.press(street.hehua_terminal, button="main")  # 王秀英 of 禾花社区 (PH03)
+    expect(operator.locator("#queue tbody tr")).to_have_count(1)
+    incident_id = operator.locator("#queue tbody tr").get_attribute("data-incident-id")
+    incident = operator.request.get(f"{street.base}/api/incidents/{incident_id}").json()
+    api = f"{street.base}/api/elders/{incident['elder_id']}"
+    for path, body in (
+        ("home-access", {"key_holder_name": "张阿姨", "key_holder_relation": "邻居",
+                         "key_holder_phone": "13700002222", "key_safe_code": "4821"}),
+        ("medical", {"medications": [{"name": "氨氯地平", "dose": "5mg 每日一次"}],
+                     "allergies": ["青霉素"]}),
+    ):  # fmt: skip
+        version = operator.request.get(api).json()["version"]
+        assert operator.request.put(f"{api}/{path}", data={"version": version, **body}).ok
+
+    worker = signed_in_page(browser, street, "ph03-w1", phone=True)
+    me = worker.evaluate("ME.staff_id")
+    operator.evaluate(
+        f"api('/api/incidents/{incident_id}/assign', {{method: 'POST', body: {{staff_id: {me}}}}})"
+    )
+    task = worker.locator("#tasks article.task")
+    expect(task).to_have_count(1)
+    expect(task.locator(".at-the-door")).to_contain_text("张阿姨（邻居）")
+    expect(task.locator(".at-the-door")).to_contain_text("青霉素")
+    expect(task.locator(".at-the-door")).to_contain_text("氨氯地平")
+    codes = task.locator("[data-testid=codes]")
+    expect(codes).not_to_contain_text("4821")  # never on the page until asked for
+    shown_before = _code_showings(settings, incident["elder_id"])
+    task.locator("[data-testid=show-codes]").click()
+    expect(codes).to_contain_text("4821")
+    assert _code_showings(settings, incident["elder_id"]) == shown_before + 1
+    # Another task arriving meanwhile leaves this card as it is: the codes stay shown.
+    street.press(street.pinghu_terminal, button="main")
+    expect(operator.locator("#queue tbody tr")).to_have_count(2)
+    other = operator.locator("#queue tbody tr").nth(1).get_attribute("data-incident-id")
+    assert other != incident_id
+    operator.evaluate(
+        f"api('/api/incidents/{other}/assign', {{method: 'POST', body: {{staff_id: {me}}}}})"
+    )
+    expect(worker.locator("#tasks article.task")).to_have_count(2)
+    task = worker.locator(f"#tasks article.task[data-incident-id='{incident_id}']")
+    expect(task.locator("[data-testid=codes]")).to_contain_text("4821")
+
+    # On site, the elder needs an ambulance: dial 120 from the phone, then record the call.
+    task.get_by_role("button", name="接单").click()
+    expect(task.locator(".status")).to_have_text("已接单")
+    expect(task.locator("a[data-dial=ambulance]")).to_have_attribute("href", "tel:120")
+    task.locator("button[data-record=ambulance]").click()
+    ambulance = task.locator(".emergency-row[data-service=ambulance]")
+    expect(ambulance.locator(".called")).to_contain_text("120 急救")
+    # The operator sees it at once on the incident screen.
+    operator.goto(f"{street.base}/console/incidents/{incident_id}")
+    expect(operator.locator("#emergency-calls li[data-service=ambulance]")).to_contain_text(
+        "120 急救"
+    )
+    ambulance.locator("button[data-hand-over=ambulance]").click()
+    expect(ambulance.locator(".handed-over")).to_contain_text("已交接")
+    expect(
+        operator.locator("#emergency-calls li[data-service=ambulance] .handed-over")
+    ).to_be_visible()
+    detail = operator.request.get(f"{street.base}/api/incidents/{incident_id}").json()
+    steps = [e for e in detail["timeline"] if e["action"] in ("emergency_called", "handed_over")]
+    assert [(e["action"], e["actor"]) for e in steps] == [
+        ("emergency_called", f"staff:{me}"),
+        ("handed_over", f"staff:{me}"),
+    ]
+    expect(task.locator(".summary-link")).to_have_attribute(
+        "href", f"/console/incidents/{incident_id}/summary"
+    )
+    for page in (worker, operator):
+        assert page.errors == []  # type: ignore[attr-defined]
+        page.context.close()
