@@ -44,6 +44,7 @@ from callcenter.privacy.tasks import run_retention
 from callcenter.register.endpoints import router as register_router
 from callcenter.reports.endpoints import router as reports_router
 from callcenter.rosters.endpoints import router as rosters_router
+from callcenter.shifts.endpoints import router as shifts_router
 from callcenter.staff.endpoints import router as staff_router
 from eldercare import __version__
 from gateway.broker.embedded import start_embedded_broker
@@ -230,6 +231,7 @@ def create_app(
     app.include_router(privacy_router)
     app.include_router(staff_router)
     app.include_router(rosters_router)
+    app.include_router(shifts_router)
     app.include_router(family_router)
     # Sign-in and the browser console (pages, their scripts and styles).
     app.include_router(accounts_router)

@@ -42,6 +42,8 @@ class Action(enum.StrEnum):
     ELDER_HOME_ACCESS = "elder.home_access"  # key holder, key-safe and door codes (set, change)
     ELDER_ACCESS_CODES = "elder.access_codes"  # the codes shown, one showing at a time (audited)
     ELDER_MEDICAL = "elder.medical"  # medications, allergies, doctor, preferred hospital
+    SHIFT_HANDOVER = "shift.handover"  # my open items, notes to the next shift, who is on
+    BOARD_READ = "board.read"  # the wall board: incidents by age, devices, staff, answer shares
     ROSTER_EDIT = "roster.edit"
     REPORT_READ = "report.read"
 
@@ -73,6 +75,10 @@ _FLOOR: dict[Action, Scope] = {
     A.ELDER_HOME_ACCESS: Scope.STREET,
     A.ELDER_ACCESS_CODES: Scope.STREET,
     A.ELDER_MEDICAL: Scope.STREET,
+    # Street staff hand over to the street centre's next shift and may read or leave a note at
+    # any centre; the wall board is the floor's.
+    A.SHIFT_HANDOVER: Scope.STREET,
+    A.BOARD_READ: Scope.STREET,
 }
 # Supervisors run the floor (rosters, reports), relay the care team's clinical bounds and
 # handle complaints and identity checks (ID numbers whole), answer an elder's or their family's
@@ -112,6 +118,8 @@ PERMISSIONS: dict[StaffRole, dict[Action, Scope]] = {
         A.ELDER_HOME_ACCESS: Scope.OWN_CENTRE,
         A.ELDER_ACCESS_CODES: Scope.OWN_CENTRE_OR_HELD,
         A.ELDER_MEDICAL: Scope.OWN_CENTRE,
+        # A worker hands over to the next shift of their own centre.
+        A.SHIFT_HANDOVER: Scope.OWN_CENTRE,
     },
 }
 

@@ -31,6 +31,7 @@ from kernel.models.incidents import (
     Outcome,
 )
 from kernel.models.register import RegisterImport, RegisterIssue
+from kernel.models.shifts import HandoverNote, HandoverNoteRead
 
 __all__ = [
     "OPEN_STATUSES",
@@ -48,6 +49,8 @@ __all__ = [
     "EmergencyContact",
     "FamilyMessage",
     "FamilyStep",
+    "HandoverNote",
+    "HandoverNoteRead",
     "Incident",
     "IncidentEntry",
     "IncidentKind",
