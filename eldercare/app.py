@@ -48,6 +48,8 @@ from callcenter.shifts.endpoints import router as shifts_router
 from callcenter.staff.endpoints import router as staff_router
 from eldercare import __version__
 from gateway.broker.embedded import start_embedded_broker
+from gateway.dc09.endpoints import router as alarm_receivers_router
+from gateway.dc09.runtime import AlarmReceiverRuntime
 from gateway.ingest.endpoints import router as rejects_router
 from gateway.mqtt import BrokerLogin
 from gateway.runtime import GatewayRuntime
@@ -120,6 +122,15 @@ def create_app(
             app.state.gateway = gateway
             app.state.ingest = gateway.ingest
             await gateway.start()
+        receiver = None
+        if gateway is not None and settings.dc09_port is not None:
+            # The DC-09 receiver feeds this gateway's ingest path, under its supervisor.
+            receiver = AlarmReceiverRuntime(
+                app.state.sessions, gateway.ingest, gateway.writer, gateway.supervisor,
+                host=settings.dc09_host, port=settings.dc09_port,
+            )  # fmt: skip
+            app.state.alarm_receiver = receiver
+            await receiver.start()
         # The call centre's loops run under this one; the gateway's under its own.
         alarm_work = Supervisor()
         app.state.supervisor = alarm_work
@@ -131,6 +142,8 @@ def create_app(
             try:
                 yield
             finally:
+                if receiver is not None:
+                    await receiver.stop()
                 if gateway is not None:
                     await gateway.stop()
                 await alarm_work.stop()
@@ -223,6 +236,7 @@ def create_app(
     floor = Depends(role_in(StaffRole.OPERATOR, StaffRole.SUPERVISOR, StaffRole.ADMIN))
     office = Depends(role_in(StaffRole.SUPERVISOR, StaffRole.ADMIN))
     app.include_router(rejects_router, dependencies=[floor])
+    app.include_router(alarm_receivers_router, dependencies=[floor])
     app.include_router(incidents_router)
     app.include_router(feed_router)
     app.include_router(centres_router)

@@ -135,6 +135,20 @@ class Settings(BaseSettings):
     timezone: str = Field(default="Asia/Shanghai", description="Local time of the street.")
     log_level: str = "INFO"
 
+    # --- SIA DC-09 alarm receiver (gateway/dc09; docs/dc09.md) -----------------------------
+    dc09_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="TCP and UDP port of the SIA DC-09 alarm receiver on a gateway process; "
+        "unset: no receiver (alarm panels need accounts registered first).",
+    )
+    dc09_host: str = Field(
+        default="127.0.0.1",
+        description="Address the DC-09 receiver listens on (0.0.0.0 for panels on the internet).",
+    )
+    # --- end of SIA DC-09 ------------------------------------------------------------------
+
     twilio_account_sid: str | None = Field(
         default=None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID")
     )

@@ -1,6 +1,7 @@
 """All ORM models, in one place; import from here."""
 
 from kernel.models.accounts import SignInFailures, StaffSession
+from kernel.models.alarm_receivers import AlarmReceiverAccount
 from kernel.models.audit import AuditEntry
 from kernel.models.base import Base, utcnow
 from kernel.models.centres import Centre, Shift, StaffMember
@@ -37,6 +38,7 @@ __all__ = [
     "OPEN_STATUSES",
     "RAW_KEPT_BYTES",
     "WAITING_STATES",
+    "AlarmReceiverAccount",
     "AuditEntry",
     "AwayPeriod",
     "Base",
