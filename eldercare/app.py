@@ -46,6 +46,7 @@ from callcenter.reports.endpoints import router as reports_router
 from callcenter.rosters.endpoints import router as rosters_router
 from callcenter.shifts.endpoints import router as shifts_router
 from callcenter.staff.endpoints import router as staff_router
+from callcenter.voice.endpoints import router as voice_router
 from eldercare import __version__
 from gateway.broker.embedded import start_embedded_broker
 from gateway.dc09.endpoints import router as alarm_receivers_router
@@ -247,6 +248,7 @@ def create_app(
     app.include_router(rosters_router)
     app.include_router(shifts_router)
     app.include_router(family_router)
+    app.include_router(voice_router)
     # Sign-in and the browser console (pages, their scripts and styles).
     app.include_router(accounts_router)
     app.include_router(console_router)

@@ -209,6 +209,32 @@ class Settings(BaseSettings):
     )
     # --- end of family SMS ----------------------------------------------------------------
 
+    # --- Voice: click-to-call (callcenter/voice; docs/voice.md) ---------------------------
+    twilio_voice_from: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TWILIO_VOICE_FROM"),
+        description="The Twilio number calls come from (the operator's phone and the party "
+        "called both see it); unset: TWILIO_FROM.",
+    )
+    voice_public_url: str | None = Field(
+        default=None,
+        description="This call centre's base URL as Twilio reaches it, for the call's TwiML and "
+        "its status callbacks (signatures are checked against it); unset: "
+        "ELDERCARE_SMS_PUBLIC_URL. Without either, the console keeps tel: links.",
+    )
+    voice_ring_s: int = Field(
+        default=30,
+        ge=5,
+        le=600,
+        description="How long the operator's phone, then the called party's, rings unanswered.",
+    )
+    voice_area_code: str = Field(
+        default="0755",
+        pattern=r"^0\d{2,3}$",
+        description="The area code of local landlines written without one (Shenzhen: 0755).",
+    )
+    # --- end of voice ---------------------------------------------------------------------
+
     @property
     def effective_database_url(self) -> str:
         """The configured database, or the embedded SQLite file under data_dir."""
@@ -237,6 +263,26 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         """The street's time zone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def voice_caller_id(self) -> str | None:
+        """The Twilio number calls are placed from."""
+        return self.twilio_voice_from or self.twilio_from
+
+    @property
+    def voice_callback_base(self) -> str | None:
+        """This centre's base URL for Twilio's voice requests, or None."""
+        base = self.voice_public_url or self.sms_public_url
+        return base.rstrip("/") if base else None
+
+    @property
+    def voice_mode(self) -> str:
+        """'twilio' when credentials, a number to call from and a public URL are set, else 'off'
+        (the console keeps tel: links)."""
+        has_account = bool(self.twilio_account_sid and self.twilio_auth_token)
+        if has_account and self.voice_caller_id and self.voice_callback_base:
+            return "twilio"
+        return "off"
 
     @property
     def sms_mode(self) -> str:

@@ -31,6 +31,7 @@ class Action(enum.StrEnum):
     INCIDENT_EMERGENCY = "incident.emergency"  # 120/110/119 called, the reference, the hand-over
     SMS_LIST = "sms.list"
     SMS_SEND = "sms.send"
+    VOICE_CALL = "voice.call"  # ring one's own phone through Twilio and bridge it to a number
     ELDER_SEARCH = "elder.search"
     NATIONAL_ID_READ = "elder.national_id"  # ID numbers and birth dates whole, not masked
     ELDER_VIEW = "elder.view"  # the profile and the readings
@@ -54,6 +55,7 @@ class Scope(enum.Enum):
     STREET = "anywhere in the street"
     OWN_CENTRE = "their own centre only"
     OWN_CENTRE_OR_HELD = "their own centre, and an incident they hold (with its elder) anywhere"
+    HELD = "only an incident they hold"
 
 
 A = Action
@@ -66,6 +68,9 @@ _FLOOR: dict[Action, Scope] = {
     A.INCIDENT_EMERGENCY: Scope.STREET,
     A.SMS_LIST: Scope.STREET,
     A.SMS_SEND: Scope.STREET,
+    # A call through the centre's Twilio account rings the caller's own phone first: the
+    # floor calls anyone on an incident; a community worker only about an incident they hold.
+    A.VOICE_CALL: Scope.STREET,
     A.ELDER_SEARCH: Scope.STREET,
     A.ELDER_VIEW: Scope.STREET,
     A.ELDER_AWAY: Scope.STREET,
@@ -108,6 +113,7 @@ PERMISSIONS: dict[StaffRole, dict[Action, Scope]] = {
         A.INCIDENT_EMERGENCY: Scope.OWN_CENTRE_OR_HELD,
         A.SMS_LIST: Scope.OWN_CENTRE_OR_HELD,
         A.SMS_SEND: Scope.OWN_CENTRE_OR_HELD,
+        A.VOICE_CALL: Scope.HELD,
         A.ELDER_SEARCH: Scope.OWN_CENTRE,
         A.ELDER_VIEW: Scope.OWN_CENTRE_OR_HELD,
         # An away period changes another centre's alarms: only for their own centre's elders.
@@ -145,6 +151,8 @@ def may(actor: Actor, action: Action, where: Where | None = None) -> bool:
         return False
     if scope is Scope.STREET or where is None:
         return True
+    if scope is Scope.HELD:
+        return where.held
     if where.centre_code == actor.centre_code:
         return True
     return scope is Scope.OWN_CENTRE_OR_HELD and where.held

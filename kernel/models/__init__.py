@@ -33,8 +33,16 @@ from kernel.models.incidents import (
 )
 from kernel.models.register import RegisterImport, RegisterIssue
 from kernel.models.shifts import HandoverNote, HandoverNoteRead
+from kernel.models.voice import (
+    FINAL_CALL_STATES,
+    CallState,
+    CallTarget,
+    TerminalLine,
+    VoiceCall,
+)
 
 __all__ = [
+    "FINAL_CALL_STATES",
     "OPEN_STATUSES",
     "RAW_KEPT_BYTES",
     "WAITING_STATES",
@@ -42,6 +50,8 @@ __all__ = [
     "AuditEntry",
     "AwayPeriod",
     "Base",
+    "CallState",
+    "CallTarget",
     "Centre",
     "CentreTier",
     "Device",
@@ -71,6 +81,8 @@ __all__ = [
     "StaffMember",
     "StaffRole",
     "StaffSession",
+    "TerminalLine",
     "VitalThreshold",
+    "VoiceCall",
     "utcnow",
 ]

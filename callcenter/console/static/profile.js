@@ -9,6 +9,153 @@ function telLink(number, label) {
   return el("a", { class: "tel", href: `tel:${number}` }, icon("phone"), ` ${label ? label + " " : ""}${number}`);
 }
 
+// Click-to-call (callcenter/voice): on the incident screen, with Twilio's voice settings, a call
+// button beside each number rings the person's own phone first and, once they answer, puts them
+// through to that number; the calls and how each went are listed under the profile, live from
+// the feed. Without the settings the numbers stay tel: links and nothing here shows.
+const Voice = {
+  panel: null,
+  asked: 0,
+  shown: 0,
+  message: "",
+  failed: false,
+  ringing: null, // the call whose "answer your phone" is shown, until it has moved on
+  editing: false,
+  active() {
+    return Boolean(ME && PAGE.incident_id);
+  },
+  on() {
+    return Boolean(this.panel && this.panel.mode === "twilio" && this.panel.may_call);
+  },
+  // Where a number's call button goes; filled once the incident's call panel is known.
+  slot(target, ref) {
+    if (!this.active()) return null;
+    return el("span", { class: "call-slot", dataset: { target, ref: ref === undefined || ref === null ? "" : String(ref) } });
+  },
+  async refresh() {
+    if (!this.active()) return;
+    // Answers may come back out of order: only the newest question's answer is shown.
+    this.asked += 1;
+    const asked = this.asked;
+    let panel;
+    try {
+      panel = await api(`/api/voice/incidents/${PAGE.incident_id}`);
+    } catch (_error) {
+      return;
+    }
+    if (asked < this.shown) return;
+    this.shown = asked;
+    this.panel = panel;
+    this.fill(document);
+    this.render();
+  },
+  fill(root) {
+    for (const slot of root.querySelectorAll(".call-slot")) {
+      const target = this.on() && this.panel.targets.find((x) => x.target === slot.dataset.target && (x.ref || "") === slot.dataset.ref);
+      slot.replaceChildren(...(target ? [" ", this.button(target)] : []));
+    }
+  },
+  button(target) {
+    const label = target.target === "terminal" ? `${t("voice.call_terminal")} ${target.number}` : t("voice.call");
+    return el("button", {
+      type: "button", class: "secondary call", dataset: { call: target.target, ref: target.ref || "" },
+      onclick: (event) => this.place(target, event.currentTarget),
+    }, icon("phone"), " ", label);
+  },
+  async place(target, button) {
+    button.disabled = true;
+    const body = {
+      incident_id: PAGE.incident_id, target: target.target, ref: target.ref,
+      request_id: `console-${ME.staff_id}-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+    };
+    try {
+      const call = await api("/api/voice/calls", { method: "POST", body });
+      this.say(call.state === "failed" ? `${t("call_state.failed")}：${this.reason(call.reason)}` : t("voice.placed"), call.state === "failed");
+      this.ringing = call.state === "failed" ? null : call.id;
+    } catch (error) {
+      const known = error.code && Object.prototype.hasOwnProperty.call(BOOT.texts, `error.${error.code}`);
+      this.say(`${t("common.error")}: ${known ? t(`error.${error.code}`) : error.message}`, true);
+    } finally {
+      button.disabled = false;
+    }
+    await this.refresh();
+  },
+  say(text, failed = false) {
+    this.message = text;
+    this.failed = failed;
+    this.ringing = null;
+    this.render();
+  },
+  reason(value) {
+    return typeof reasonWords === "function" ? reasonWords(value) : tWord("reason", value);
+  },
+  callLine(call) {
+    const parts = [`${formatTime(call.created_at)} ${call.callee} ${call.number}`, tWord("call_state", call.state)];
+    if (call.duration_s !== null && call.duration_s !== undefined) parts.push(`${t("voice.duration")} ${call.duration_s} ${t("common.seconds")}`);
+    // A reason that only repeats the state ("busy": the line was busy) is left out.
+    const repeats = { busy: "call_busy", no_answer: "call_no_answer", canceled: "call_canceled" }[call.state] === call.reason;
+    if (call.hung_up_by) parts.push(t(`reason.${call.hung_up_by}_hung_up`));
+    else if (call.reason && !repeats) parts.push(this.reason(call.reason));
+    const failed = ["busy", "no_answer", "failed", "canceled", "operator_unreached"].includes(call.state);
+    return el("li", { class: failed ? "error" : "", dataset: { state: call.state, callId: call.id } }, parts.join(" · "));
+  },
+  phoneEditor() {
+    const mine = this.panel.my_phone;
+    if (mine && !this.editing) {
+      return el("p", { class: "my-phone" }, `${t("voice.my_phone")} ${mine} `,
+        el("button", { type: "button", class: "secondary", id: "change-my-phone", onclick: () => { this.editing = true; this.render(); } }, t("voice.change_phone")));
+    }
+    const input = el("input", { id: "my-phone", type: "tel", maxlength: 32, value: mine || "", placeholder: t("voice.no_phone") });
+    const form = el("form", { class: "inline my-phone" },
+      el("label", {}, t("voice.my_phone"), input),
+      el("button", { type: "submit", class: "secondary", id: "save-my-phone" }, t("voice.save_phone")));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        await api(`/api/staff/${ME.staff_id}/phone`, { method: "PUT", body: { phone: input.value.trim() || null } });
+        this.editing = false;
+        this.message = "";
+      } catch (error) {
+        this.message = `${t("common.error")}: ${error.message}`;
+        this.failed = true;
+      }
+      await this.refresh();
+    });
+    return form;
+  },
+  render() {
+    const section = document.getElementById("calls");
+    if (!section || !this.panel) return;
+    const calls = this.panel.calls || [];
+    const waiting = calls.find((c) => c.id === this.ringing);
+    if (waiting && !["placing", "calling_operator"].includes(waiting.state)) {
+      this.message = "";
+      this.ringing = null;
+    }
+    section.hidden = !this.on() && !calls.length;
+    if (section.hidden) return;
+    // The phone being typed is not wiped by a live update.
+    if (section.contains(document.activeElement) && document.activeElement.id === "my-phone") return;
+    section.replaceChildren(
+      el("h4", {}, t("voice.title")),
+      ...(this.on() ? [el("p", { class: "muted" }, t("voice.how")), this.phoneEditor()] : []),
+      el("ol", { class: "call-log", id: "call-log" }, ...(calls.length ? calls.map((c) => this.callLine(c)) : [el("li", { class: "muted" }, t("voice.none"))])),
+      el("p", { class: this.failed ? "error" : "ok", id: "call-message", role: "status", hidden: !this.message }, this.message),
+    );
+  },
+};
+
+document.addEventListener("DOMContentLoaded", () => {
+  if (!Voice.active()) return;
+  Voice.refresh();
+  Feed.listen({
+    onIncident: (incident) => {
+      if (incident.id === PAGE.incident_id) Voice.refresh();
+    },
+    onResync: () => Voice.refresh(),
+  });
+});
+
 function fact(label, ...value) {
   return el("div", { class: "fact" }, el("dt", {}, label), el("dd", {}, ...value));
 }
@@ -17,7 +164,8 @@ function deviceLine(device) {
   const state = device.online ? t("device.online") : t("device.offline");
   const battery = device.battery !== null && device.battery !== undefined ? ` · ${t("device.battery")} ${device.battery}%` : "";
   const seen = device.last_seen_at ? ` · ${t("device.last_seen")} ${formatTime(device.last_seen_at)}` : "";
-  return el("li", { class: device.online ? "online" : "offline" }, `${deviceKindName(device.kind)} ${device.id} · ${state}${battery}${seen}`);
+  return el("li", { class: device.online ? "online" : "offline" }, `${deviceKindName(device.kind)} ${device.id} · ${state}${battery}${seen}`,
+    device.kind === "sos_terminal" ? Voice.slot("terminal", device.id) : null);
 }
 
 // A section's edit button, for a person who may change it (elder.may_edit) on a page that edits.
@@ -90,7 +238,7 @@ function renderProfile(container, elder, { heading = true, onEdit = null } = {})
   const facts = el("dl", { class: "facts" });
   facts.append(fact(t("elder.address"), elder.address || "—"));
   if (elder.community_code || elder.community) facts.append(fact(t("elder.community"), elder.community_code ? centreName(elder.community_code) : elder.community));
-  facts.append(fact(t("elder.phone"), el("span", { dataset: { part: "phones" } }, telLink(elder.phone), elder.second_phone ? [" ", telLink(elder.second_phone)] : null, " ", editButton(elder, "phones", "contacts", onEdit))));
+  facts.append(fact(t("elder.phone"), el("span", { dataset: { part: "phones" } }, telLink(elder.phone), elder.phone ? Voice.slot("elder") : null, elder.second_phone ? [" ", telLink(elder.second_phone), Voice.slot("elder_second")] : null, " ", editButton(elder, "phones", "contacts", onEdit))));
   if (elder.life_status && elder.life_status !== "active") facts.append(fact(t("elder.life_status"), el("strong", { class: "error" }, t("life." + elder.life_status))));
   if (elder.national_id) facts.append(fact(t("elder.national_id"), elder.national_id));
   facts.append(fact(t("elder.living"), elder.living_situation ? t("living." + elder.living_situation) : "—"));
@@ -102,11 +250,16 @@ function renderProfile(container, elder, { heading = true, onEdit = null } = {})
   const contacts = (elder.contacts || []).slice().sort((a, b) => (a.position || 0) - (b.position || 0));
   container.append(el("section", { dataset: { part: "contacts" } },
     el("h4", {}, t("elder.contacts"), " ", editButton(elder, "contacts", "contacts", onEdit)),
-    el("ol", { class: "contacts" }, contacts.map((c) => el("li", {}, `${c.name}（${c.relation}） `, telLink(c.phone))))));
+    el("ol", { class: "contacts" }, contacts.map((c) => el("li", {}, `${c.name}（${c.relation}） `, telLink(c.phone), c.phone ? Voice.slot("contact", c.id) : null)))));
   if (elder.home_access) container.append(homeAccessPart(elder, onEdit));
   if (elder.medical) container.append(medicalPart(elder, onEdit));
   container.append(el("h4", {}, t("elder.devices")));
   container.append(el("ul", { class: "devices" }, (elder.devices || []).map(deviceLine)));
+  if (Voice.active()) {
+    container.append(el("section", { id: "calls", class: "calls", dataset: { part: "calls" }, hidden: true }));
+    Voice.fill(container);
+    Voice.render();
+  }
 }
 
 const VITAL_SERIES = [
