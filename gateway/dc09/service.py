@@ -147,16 +147,16 @@ class AlarmReceiver:
             known = await self.accounts.get(named) if named is not None else None
             device = known.device_id if known is not None else None
             await self._refuse(frame, transport, peer, device, header, received_at)
-            return None
+            return _refusal_answer(header.fault, None, received_at)
         account = await self.accounts.get(header.account)
         if account is None:
             refusal = Refused(Fault.UNKNOWN_ACCOUNT, f"account {header.account} is not registered")
             await self._refuse(frame, transport, peer, None, refusal, received_at)
-            return frames.duh(header)
+            return _refusal_answer(refusal.fault, header, received_at)
         mismatch = _encryption_mismatch(header, account)
         if mismatch is not None:
             await self._refuse(frame, transport, peer, account.device_id, mismatch, received_at)
-            return frames.duh(header)
+            return _refusal_answer(mismatch.fault, header, received_at)
         read = frames.read(frame, header, account.key)
         if isinstance(read, Refused) and read.fault is Fault.UNDECRYPTABLE:
             # The installer may have rotated the key since the copy was made: the database's.
@@ -170,7 +170,7 @@ class AlarmReceiver:
         if read.timestamp is not None and not frames.in_window(read.timestamp, received_at):
             refusal = _outside_window(read, received_at, replayed=digest in self._accepted)
             await self._refuse(frame, transport, peer, account.device_id, refusal, received_at)
-            return frames.nak(header, received_at)
+            return _refusal_answer(refusal.fault, header, received_at)
         self._accepted.add(digest)
         # Any frame accepted is a sign of life: DC-09 restarts the supervision timer on it.
         self._writer.add_presence(account.device_id, online=True, last_seen_at=received_at)
@@ -313,11 +313,13 @@ def _encryption_mismatch(header: Header, account: AccountInfo) -> Refused | None
     return None
 
 
-def _refusal_answer(fault: Fault, header: Header, now: dt.datetime) -> bytes | None:
+def _refusal_answer(fault: Fault, header: Header | None, now: dt.datetime) -> bytes | None:
+    """The answer DC-09 gives a refused frame (frames.ANSWER); a DUH echoes the frame's header,
+    so a frame without a readable one gets none."""
     kind = frames.ANSWER[fault]
     if kind == "NAK":
         return frames.nak(header, now)
-    return frames.duh(header) if kind == "DUH" else None
+    return frames.duh(header) if kind == "DUH" and header is not None else None
 
 
 def _outside_window(read: Frame, now: dt.datetime, *, replayed: bool) -> Refused:
