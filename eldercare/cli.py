@@ -37,6 +37,7 @@ from callcenter.register.schemas import ImportReport
 from callcenter.register.service import ProgressCallback
 from callcenter.register.synthetic import write_synthetic_register
 from eldercare import jobs, running
+from eldercare.alarm_receivers_cli import alarm_receivers_app, show_settings_line
 from eldercare.app import create_app
 from eldercare.devices_cli import broker_config, devices_app
 from eldercare.privacy_cli import backup, elders_app
@@ -57,6 +58,7 @@ app.command("broker-config")(broker_config)
 app.add_typer(elders_app, name="elders")
 app.command("backup")(backup)
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(alarm_receivers_app, name="alarm-receivers")
 console = Console()
 errors = Console(stderr=True)
 
@@ -294,6 +296,9 @@ async def _up(
             f"  MQTT:     {mqtt_where}",
             f"  devices:  ws://{settings.http_host}:{settings.http_port}/ws/device",
         ]
+        receiver_line = show_settings_line(settings)
+        if receiver_line is not None:
+            lines.append(receiver_line)
     lines += [f"  health:   {base}/healthz", f"  metrics:  {base}/metrics"]
     if settings.role is not Role.GATEWAY:
         lines += [f"  API docs: {base}/docs", f"  SMS:      {settings.sms_mode}"]
