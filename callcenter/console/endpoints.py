@@ -36,6 +36,8 @@ Language = Annotated[str | None, Cookie(alias=LANGUAGE_COOKIE)]
 
 EVERYONE = frozenset(StaffRole)
 FLOOR = frozenset({StaffRole.SUPERVISOR, StaffRole.ADMIN})
+# The wall board: the street's staff (operators watch it on the floor too), not the phone page.
+BOARD = frozenset({StaffRole.OPERATOR, StaffRole.SUPERVISOR, StaffRole.ADMIN})
 
 
 def static_files() -> StaticFiles:
@@ -69,6 +71,9 @@ def home_of(member: StaffMember) -> str:
 def _nav(member: StaffMember) -> list[tuple[str, str]]:
     items = [("/console", "nav.queue"), ("/console/map", "nav.map")]
     items += [("/console/elders", "nav.elders"), ("/console/rosters", "nav.rosters")]
+    items.append(("/console/shift", "nav.shift"))
+    if member.role in BOARD:
+        items.append(("/console/board", "nav.board"))
     if member.role in FLOOR:
         items.append(("/console/reports", "nav.reports"))
     if member.role is StaffRole.COMMUNITY_WORKER:
@@ -212,6 +217,18 @@ async def reports_page(request: Request, lang: Language = None) -> Response:
 async def rosters_page(request: Request, lang: Language = None) -> Response:
     """Who is on duty today and this week."""
     return await _page(request, "rosters.html", lang)
+
+
+@router.get("/console/shift")
+async def shift_page(request: Request, lang: Language = None) -> Response:
+    """The shift hand-over: my open items, notes to the next shift, who is on now and next."""
+    return await _page(request, "shift.html", lang)
+
+
+@router.get("/console/board")
+async def board_page(request: Request, lang: Language = None) -> Response:
+    """The supervisor's wall board, for a large screen; it updates by itself."""
+    return await _page(request, "board.html", lang, BOARD)
 
 
 @router.get("/console/accounts")

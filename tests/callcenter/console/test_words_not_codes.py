@@ -111,6 +111,9 @@ def _make_history(page: Page, street: Street) -> History:
         f"{api}/sms/messages?incident={incident}",
         lambda found: len(found) >= 3 and not {m["state"] for m in found} & WAITING,  # type: ignore[union-attr, index]
     )
+    # A note to the next shift, for the hand-over page.
+    note = page.request.post(f"{api}/shift/notes", data={"text": "3号楼电梯停用，上门走楼梯"})
+    assert note.ok, note.text()
     street.press(street.pinghu_terminal, button="main")
     both = _wait_for(page, f"{api}/incidents", lambda found: len(found) == 1)
     ringing = both[0]["id"]  # type: ignore[index]
@@ -162,6 +165,10 @@ PAGES = [
     ("/console/reports", "sup1", "#offline tbody tr"),
     ("/console/rosters", "sup1", "#shifts tbody tr"),
     ("/console/accounts", "admin", "#accounts tbody tr"),
+    # The shift hand-over (the note as its writer and as the next shift see it) and the board.
+    ("/console/shift", "op1", "#recent-notes li.note"),
+    ("/console/shift", "sup1", "#notes li.note"),
+    ("/console/board", "sup1", "#board-incidents tfoot tr"),
     ("/worker", "ph03-w1", "#tasks article.task"),
     # The hand-over sheet for the 120/110 dispatcher and the paramedics.
     (
@@ -180,6 +187,7 @@ PAGES = [
     ("/console/map", "ph03-w1", "#street-map g.incident"),
     ("/console/elders", "ph03-w1", "#results tbody tr"),
     ("/console/rosters", "ph03-w1", "#shifts tbody tr"),
+    ("/console/shift", "ph03-w1", "#held li[data-incident-id]"),
 ]
 
 

@@ -1,11 +1,12 @@
 """The shift page's other parts: the open incidents I hold and my centre's other open ones; who is
-on duty now and next at each centre (from the roster) and who is signed in (a live session)."""
+on duty now and next at each centre (from the roster) and who is signed in (a live session, not
+one signed out or expired)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from kernel.models import IncidentStatus
+from kernel.models import IncidentStatus, StaffSession
 from tests.callcenter.shifts.conftest import Floor
 from tests.factories import sign_in
 
@@ -46,7 +47,7 @@ def test_who_is_on_duty_now_and_next_and_who_is_signed_in(floor: Floor) -> None:
     floor.roster(
         ("op1", "PH00", -2 * H, 6 * H), ("sup1", "PH00", -2 * H, 10 * H),
         ("op2", "PH00", 6 * H, 14 * H), ("op5", "PH00", 6 * H, 14 * H),
-        ("op3", "PH00", 7 * H, 15 * H),  # later than the next operators: not next
+        ("op3", "PH00", 10 * H, 18 * H),  # after the next operators (with the next supervisor)
         ("sup2", "PH00", 10 * H, 22 * H),
         ("op4", "PH00", 30 * H, 38 * H),  # beyond a day: nobody's next
         ("ph03-w1", "PH03", -1 * H, 5 * H), ("ph03-w2", "PH03", 20 * H, 32 * H),
@@ -58,6 +59,10 @@ def test_who_is_on_duty_now_and_next_and_who_is_signed_in(floor: Floor) -> None:
         assert client.post("/api/auth/sign-out").status_code == 204  # not signed in any more
         sign_in(client, "op2")  # signed in before their shift
         sign_in(client, "op1")
+        # A session past its end, not cleared away yet (a sign-in clears them).
+        now = dt.datetime.now(dt.UTC)
+        floor.add(StaffSession, token_hash="0" * 64, staff_id=staff["ph02-w1"],
+                  created_at=now - 14 * H, expires_at=now - 1 * H)  # fmt: skip
         centres = client.get("/api/shift/staff").json()
         assert [c["centre_code"] for c in centres][:2] == ["PH00", "PH01"]
         assert len(centres) == 13
@@ -73,7 +78,7 @@ def test_who_is_on_duty_now_and_next_and_who_is_signed_in(floor: Floor) -> None:
         assert _names(hehua["on_duty"]) == {staff["ph03-w1"]}
         assert _names(hehua["next"]) == {staff["ph03-w2"]}
         assert hehua["signed_in"] == []
-        assert by_code["PH02"]["on_duty"] == []
+        assert by_code["PH02"]["on_duty"] == [] and by_code["PH02"]["signed_in"] == []
 
         sign_in(client, "ph03-w1")  # a worker sees their centre and the street centre
         mine = client.get("/api/shift/staff").json()
