@@ -91,6 +91,8 @@ def test_an_operator_leaves_a_note_and_the_next_shifts_operator_reads_it(
     expect(unread).to_have_count(0)
     expect(reader.locator("#no-unread")).to_be_visible()
     expect(reader.locator("#recent-notes li.note")).to_contain_text(f"已读：{names['op2']}")
+    street.press(street.hehua_terminal, button="main")  # the P1 banner is on this page too
+    expect(reader.locator("#p1-banner")).to_be_visible()
 
     writer.reload()
     expect(writer.locator("#recent-notes li.note")).to_contain_text(f"已读：{names['op2']}")
