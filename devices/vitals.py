@@ -202,6 +202,11 @@ def _number(value: float, decimals: int) -> str:
     return text if float(text) == value else f"{value:g}"
 
 
+def rounded(vital: str, value: float) -> str:
+    """`value` (a mean of readings, say) rounded to the precision the device reports, e.g. "152"."""
+    return f"{value:.{_DECIMALS[vital]}f}"
+
+
 def describe(finding: Finding) -> str:
     """A short phrase for operators, e.g. "收缩压 182 mmHg，危急（≥180）"."""
     label, unit = LABELS[finding.vital]

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from callcenter.accounts.endpoints import role_in
 from callcenter.accounts.endpoints import router as accounts_router
+from callcenter.care.tasks import run_baselines
 from callcenter.centres.endpoints import router as centres_router
 from callcenter.console.endpoints import STATIC_PATH, api_docs_router, static_files
 from callcenter.console.endpoints import router as console_router
@@ -284,6 +285,7 @@ def _start_alarm_work(
     supervisor.start("technical", lambda: run_device_checks(sessions, settings, stop))
     supervisor.start("family-sms", lambda: run_family_sender(sessions, settings, stop))
     supervisor.start("retention", lambda: run_retention(sessions, settings, stop))
+    supervisor.start("baselines", lambda: run_baselines(sessions, settings, stop))
 
 
 async def _broker_login(

@@ -109,6 +109,20 @@ class Settings(BaseSettings):
         "gets a welfare check.",
     )
     welfare_check_every_s: float = Field(default=60.0, description="How often doors are checked.")
+    # --- Personal baselines and trend notices (callcenter/care; docs/care.md) ---------------
+    care_check_every_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often each elder's baselines are worked out again from their readings "
+        "and compared with their recent days (the days change once a day; hourly catches up "
+        "within the hour after a restart, and ends a silence within the hour of a reading).",
+    )
+    care_review_days: int = Field(
+        default=3,
+        ge=1,
+        description="A trend notice is due this many days after it opens: a call or a visit "
+        "from the elder's community centre this week, never an alarm's escalation.",
+    )
     technical_offline_grace_s: int = Field(
         default=300, description="A device offline this long raises a technical alarm."
     )

@@ -23,7 +23,7 @@ from callcenter.routing import repository as routing_repository
 from callcenter.routing.service import route
 from kernel import audit
 from kernel.database import write_turn
-from kernel.models import OPEN_STATUSES, Incident, IncidentStatus, utcnow
+from kernel.models import OPEN_STATUSES, Incident, IncidentKind, IncidentStatus, utcnow
 from kernel.settings import Settings
 from kernel.stopping import Stopping
 
@@ -46,6 +46,9 @@ async def escalate_unacknowledged(
                     Incident.status.in_(OPEN_STATUSES),
                     Incident.acknowledged_at.is_(None),
                     Incident.ack_due_at <= now,
+                    # A trend notice's deadline is days away and is the queue's to show, not a
+                    # reason to wake the next worker and the supervisor (callcenter/care).
+                    Incident.kind != IncidentKind.TREND,
                 )
             )
         ).all()

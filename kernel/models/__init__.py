@@ -4,6 +4,7 @@ from kernel.models.accounts import SignInFailures, StaffSession
 from kernel.models.alarm_receivers import AlarmReceiverAccount
 from kernel.models.audit import AuditEntry
 from kernel.models.base import Base, utcnow
+from kernel.models.baselines import TrendDirection, VitalBaseline, VitalTrend
 from kernel.models.centres import Centre, Shift, StaffMember
 from kernel.models.devices import Device
 from kernel.models.elders import AwayPeriod, Elder, EmergencyContact, VitalThreshold
@@ -82,7 +83,10 @@ __all__ = [
     "StaffRole",
     "StaffSession",
     "TerminalLine",
+    "TrendDirection",
+    "VitalBaseline",
     "VitalThreshold",
+    "VitalTrend",
     "VoiceCall",
     "utcnow",
 ]

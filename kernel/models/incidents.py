@@ -22,6 +22,9 @@ class IncidentKind(enum.StrEnum):
     WANDERING = "wandering"
     WELFARE = "welfare"
     TECHNICAL = "technical"
+    # An elder's readings drifting from their own baseline for days (callcenter/care): a P3 for
+    # their community centre, due in days, never chased like an alarm.
+    TREND = "trend"
 
 
 class IncidentStatus(enum.StrEnum):

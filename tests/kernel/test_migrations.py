@@ -24,6 +24,7 @@ TABLES = {
     "emergency_contacts", "register_imports", "register_issues", "shifts", "staff",
     "vital_thresholds",
     "staff_sessions", "sign_in_failures", "sign_in_places", "client_sign_in_failures",
+    "vital_baselines", "vital_trends",
     "handover_notes", "handover_note_reads",
 }  # fmt: skip
 

@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from callcenter.care import service as care
+from callcenter.care.baselines import Drift, Silence
+from kernel.models import TrendDirection
 from kernel.settings import Settings
 from tests.callcenter.console.conftest import LIVE_MS, Street, screenshot, signed_in_page
 from tests.conftest import free_port
@@ -272,6 +275,17 @@ EVERY_STEP = [
     ("door", "system", {"state": "open"}),
     ("door_activity", "system", {"state": "closed", "sensed_at": "2026-11-23T04:00:00Z"}),
     ("more_devices_offline", "system", {"devices": ["864500000000038"]}),
+    # Trend notices (callcenter/care): the reasons as the baseline task words them.
+    ("opened", "baselines", {"reason": care.drift_words(
+        Drift("bp_sys", TrendDirection.HIGH, 152.2, 128.0, 15.0, 5, 4))}),
+    ("trend_added", "baselines", {"reason": care.drift_words(
+        Drift("spo2", TrendDirection.LOW, 92.6, 97.0, 3.0, 5, 3))}),
+    ("opened", "baselines", {"reason": care.silence_words(Silence(3, 27))}),
+    ("back_within_baseline", "baselines", {"reason": care.back_words("glucose", 6.34, 6.1)}),
+    ("resolved", "baselines", {"outcome": "back_to_baseline",
+                               "reason": care.back_words("hr", 66.4, 70.0)}),
+    ("readings_resumed", "baselines", {"reason": care.RESUMED_WORDS}),
+    ("resolved", "baselines", {"outcome": "readings_resumed", "reason": care.RESUMED_WORDS}),
     ("sms_sent", "sms", {"message_id": 3, "step": "opened", "to": "儿子 李明 ****0001",
                          "sid": "SM0123456789abcdef0123456789abcdef", "status": "queued"}),
     ("sms_outbox", "sms", {"message_id": 3, "step": "opened", "to": "儿子 李明 ****0001",
