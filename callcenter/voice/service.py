@@ -235,6 +235,13 @@ def progress(call: VoiceCall, report: LegReport, now: dt.datetime) -> list[Step]
     if not advances(current, report.status):
         return []
     call.updated_at = now
+    if call.state in FINAL_CALL_STATES:
+        # Over (refused by Twilio, or its end already told): a straggler moves the leg only.
+        if report.leg == "operator":
+            call.operator_status = report.status
+        else:
+            call.callee_status = report.status
+        return []
     if report.leg == "operator":
         call.operator_status = report.status
         return _operator_progress(call, report, now)

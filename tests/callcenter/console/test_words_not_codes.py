@@ -316,6 +316,26 @@ EVERY_STEP = [
                                       "number": "0755-120", "note": "调度说十分钟到"}),
     ("handed_over", "staff:1", {"service": "police", "handed_over_at": "2026-11-23T04:20:00+00:00",
                                 "hospital": None, "note": ""}),
+    # Click-to-call (callcenter/voice): each step as the call's callbacks write it.
+    ("call_placed", "staff:1", {"number": "女儿 李娟 ****0002"}),
+    ("call_ringing", "voice", {"number": "王秀英 ****8000"}),
+    ("call_answered", "voice", {"number": "王秀英 ****8000"}),
+    ("call_completed", "voice", {"number": "王秀英 ****8000", "seconds": 125}),
+    ("call_hung_up", "voice", {"reason": "callee_hung_up"}),
+    ("call_hung_up", "voice", {"reason": "operator_hung_up"}),
+    ("call_busy", "voice", {"number": "王秀英 ****8000", "reason": "call_busy",
+                            "error_code": None}),
+    ("call_no_answer", "voice", {"number": "王秀英 ****8000", "reason": "call_no_answer",
+                                 "error_code": None}),
+    ("call_failed", "voice", {"number": "王秀英 ****8000",
+                              "reason": "号码不存在 (the number does not exist)", "error_code": None}),
+    ("call_failed", "voice", {"number": "王秀英 ****8000", "reason": "call_failed",
+                              "error_code": 13224}),
+    ("call_failed", "voice", {"number": "王秀英 ****8000",
+                              "reason": "语音服务拒绝了呼叫 (Twilio refused the call, HTTP 401)",
+                              "error_code": 20003}),
+    ("call_canceled", "voice", {"number": "王秀英 ****8000", "reason": "call_not_dialled"}),
+    ("call_operator_unreached", "voice", {"reason": "call_no_answer", "error_code": None}),
 ]  # fmt: skip
 
 
