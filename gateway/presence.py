@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway import metrics
 from gateway.ingest import repository
 from kernel.database import insert_ignoring_duplicates, write_turn
-from kernel.models import Device, DeviceEvent, utcnow
+from kernel.models import AlarmReceiverAccount, Device, DeviceEvent, utcnow
 from kernel.stopping import Stopping
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,17 @@ async def mark_silent_devices_offline(
     """
     now = utcnow()
     cutoff = now - offline_after
+    # A DC-09 panel with a link-test period of its own is supervised by that period
+    # (gateway/dc09/tasks.py): one that tests hourly is not silent after ten minutes.
+    supervised = select(AlarmReceiverAccount.device_id).where(
+        AlarmReceiverAccount.supervision_s.is_not(None)
+    )
     async with sessions() as session:
         silent = list(
             await session.scalars(
-                select(Device.id).where(Device.online, Device.last_seen_at < cutoff)
+                select(Device.id).where(
+                    Device.online, Device.last_seen_at < cutoff, Device.id.not_in(supervised)
+                )
             )
         )
     gone: list[str] = []

@@ -4,8 +4,9 @@ A panel with a supervision period (its NULL link tests, DC-09 5.5.2) that stays 
 than that is taken offline, with an `offline` event, as the gateway's presence sweep takes a
 silent MQTT terminal offline; the call centre's technical check then raises the same
 "device offline" alarm for it (callcenter/incidents/technical.py). Any frame restarts the
-period, as DC-09 says. A period longer than the gateway's own offline limit
-(ELDERCARE_DEVICE_OFFLINE_AFTER_S) changes nothing: the presence sweep comes first.
+period, as DC-09 says. A panel with a period is supervised by it alone, longer or shorter than
+the gateway's own offline limit (ELDERCARE_DEVICE_OFFLINE_AFTER_S): the presence sweep leaves it
+be; a panel without one is left to that limit.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from callcenter.incidents.technical import check_devices
 from gateway.dc09.tasks import SUPERVISION_SLACK, take_unsupervised_offline
+from gateway.presence import mark_silent_devices_offline
 from kernel.models import AlarmReceiverAccount, Incident, IncidentKind, IncidentStatus
 from kernel.settings import Settings
 from simulators.dc09 import NULL
@@ -82,3 +83,20 @@ async def test_a_panel_without_a_supervision_period_is_left_to_the_gateways_own_
     assert (await receiving.dialer().send(NULL)).kind == "ACK"
     seen = await _online_since(sessions, device, start)
     assert await take_unsupervised_offline(sessions, seen + dt.timedelta(days=1)) == []
+
+
+async def test_a_panel_testing_hourly_stays_online_past_the_gateways_own_limit(
+    receiving: Receiving,
+) -> None:
+    sessions, device = receiving.street.sessions, receiving.street.terminal
+    async with sessions() as session, session.begin():
+        (await session.get_one(AlarmReceiverAccount, ACCOUNT)).supervision_s = 3600
+    start = dt.datetime.now(dt.UTC)
+    assert (await receiving.dialer().send(NULL)).kind == "ACK"
+    await _online_since(sessions, device, start)
+    # Silent longer than the gateway's limit for its own terminals, within the panel's hour.
+    assert await mark_silent_devices_offline(sessions, dt.timedelta(0)) == []
+    assert (await device_row(sessions, device)).online
+    async with sessions() as session, session.begin():
+        (await session.get_one(AlarmReceiverAccount, ACCOUNT)).supervision_s = None
+    assert await mark_silent_devices_offline(sessions, dt.timedelta(0)) == [device]
