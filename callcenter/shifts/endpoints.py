@@ -56,11 +56,12 @@ class OwnNoteError(DomainError):
 
 
 async def _centres(session: AsyncSession) -> tuple[list[str], str]:
-    """Every centre's code (street centre first) and the street centre's."""
+    """Every centre's code (street centre first) and the street centre's ("" before the centres
+    are set up: then no centre is known and every note is refused as for an unknown centre)."""
     centres = await centres_repository.list_centres(session)
     street = [c.code for c in centres if c.tier is CentreTier.STREET]
     ordered = street + [c.code for c in centres if c.tier is not CentreTier.STREET]
-    return ordered, street[0] if street else ordered[0]
+    return ordered, next(iter(street), "")
 
 
 def _home(actor: Actor, street: str) -> str:

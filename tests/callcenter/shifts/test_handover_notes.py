@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from fastapi.testclient import TestClient
+
+from eldercare.app import create_app
+from kernel import migrate
 from kernel.models import HandoverNote
+from kernel.settings import Settings
 from tests.callcenter.shifts.conftest import Floor
-from tests.factories import sign_in
+from tests.factories import acting_as, sign_in
 
 H = dt.timedelta(hours=1)
 M = dt.timedelta(minutes=1)
@@ -99,3 +104,13 @@ def test_a_community_centres_notes_stay_with_that_centre(floor: Floor) -> None:
         assert [n["id"] for n in at_hehua["unread"]] == [note["id"]]
         unknown = client.post("/api/shift/notes", json={"text": "x", "centre_code": "PH99"})
         assert (unknown.status_code, unknown.json()["code"]) == (422, "unknown_centre")
+
+
+def test_before_the_centres_are_set_up_there_is_no_centre_to_hand_over_at(
+    settings: Settings,
+) -> None:
+    migrate.upgrade(settings.effective_database_url)
+    with TestClient(acting_as(create_app(settings, mqtt=False))) as client:
+        answer = client.get("/api/shift/notes")
+        assert (answer.status_code, answer.json()["code"]) == (422, "unknown_centre")
+        assert client.get("/api/shift/my-items").json()["centre_open"] == []
