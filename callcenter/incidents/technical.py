@@ -1,4 +1,5 @@
-"""Technical alarms (P4): a device offline, a battery running down, a power cut.
+"""Technical alarms (P4): a device offline, a battery running down, a power cut, a panel on
+its battery because its mains went.
 
 A terminal that is offline cannot call for help, so its silence is a matter for someone, but
 not at once (links drop and come back) and not one alarm per device when a whole building goes
@@ -10,6 +11,11 @@ A device counts as dropped at its last sign of life (`last_seen_at`); it is cove
 technical incident opened since then (its own, or its community's power cut), so a device
 that stays offline is reported once, not every sweep. Devices of an elder marked deceased or
 moved away raise nothing: their terminals are being collected.
+
+An alarm panel reporting over SIA DC-09 says itself that its mains are lost or its battery is
+low (kept on its account by the receiver, gateway/dc09/): mains lost raises one alarm while it
+lasts, closed as recovered when the panel reports them back before anyone took it on; a low
+battery is reported like a terminal's, once a day while it lasts.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from callcenter.incidents.service import raise_incident
 from kernel.database import write_turn
 from kernel.models import (
     OPEN_STATUSES,
+    AlarmReceiverAccount,
     Device,
     Elder,
     Incident,
@@ -139,6 +146,7 @@ async def check_devices(
     async with sessions() as session:
         drops = await dropped_devices(session, settings, now)
         low = await _low_batteries(session, settings, now)
+        panel_troubles = await _panel_troubles(session, now)
         ongoing = await _ongoing_power_cuts(session, settings, drops)
     joining = [d for d in drops if d.community in ongoing]
     cuts, alone = power_cuts([d for d in drops if d.community not in ongoing], settings)
@@ -166,7 +174,17 @@ async def check_devices(
                 summary=f"设备 {device_id} 电量 {battery}%，请安排更换电池或充电",
             )  # fmt: skip
             touched.append(incident.id)
+    for trouble in panel_troubles:
+        async with write_turn(sessions), sessions() as session, session.begin():
+            incident = await raise_incident(
+                session, IncidentKind.TECHNICAL, settings, now, elder_id=trouble.elder_id,
+                device_id=trouble.device_id, group_key=f"{trouble.reason_key}:{trouble.device_id}",
+                reason=trouble.reason, devices=[trouble.device_id], since=trouble.since.isoformat(),
+                summary=trouble.summary,
+            )  # fmt: skip
+            touched.append(incident.id)
     touched.extend(await _close_recovered(sessions, now))
+    touched.extend(await _close_mains_restored(sessions, now))
     return touched
 
 
@@ -246,6 +264,107 @@ async def _low_batteries(
         for device, elder, battery in rows
         if elder is not None and battery is not None
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class PanelTrouble:
+    """What an alarm panel reported of itself and nobody has been told of yet."""
+
+    device_id: str
+    elder_id: int
+    reason: str  # the timeline's word: mains_lost, battery_low
+    reason_key: str  # the group key's prefix: one alarm per device and trouble
+    since: dt.datetime
+    summary: str
+
+
+async def _panel_troubles(session: AsyncSession, now: dt.datetime) -> list[PanelTrouble]:
+    """Panels' mains lost (not yet raised since they went) and low batteries (not reported in
+    the last day), of active elders."""
+    day_ago = now - dt.timedelta(days=1)
+    raised = await session.execute(
+        select(Incident.group_key, Incident.opened_at).where(
+            Incident.kind == IncidentKind.TECHNICAL,
+            Incident.group_key.like("mains:%")
+            | (Incident.group_key.like("battery:%") & (Incident.opened_at >= day_ago)),
+        )
+    )
+    latest: dict[str, dt.datetime] = {}
+    for key, opened in raised:
+        if key is not None:  # matched by the LIKE above; said for the type checker
+            latest[key] = max(opened, latest.get(key, opened))
+    rows = await session.execute(
+        select(
+            AlarmReceiverAccount.device_id,
+            Device.elder_id,
+            AlarmReceiverAccount.mains_lost_since,
+            AlarmReceiverAccount.battery_low_since,
+        )
+        .join(Device, Device.id == AlarmReceiverAccount.device_id)
+        .join(Elder, Elder.id == Device.elder_id)
+        .where(
+            Elder.life_status == LifeStatus.ACTIVE,
+            AlarmReceiverAccount.mains_lost_since.is_not(None)
+            | AlarmReceiverAccount.battery_low_since.is_not(None),
+        )
+    )
+    troubles = []
+    for device_id, elder_id, mains_lost, battery_low in rows:
+        if elder_id is None:
+            continue  # not after the join on the elder; said for the type checker
+        mains_raised = latest.get(f"mains:{device_id}")
+        if mains_lost is not None and (
+            mains_raised is None or _aware(mains_raised) < _aware(mains_lost)
+        ):
+            troubles.append(PanelTrouble(
+                device_id, elder_id, "mains_lost", "mains", mains_lost,
+                f"报警主机 {device_id} 报告市电中断，正在用备用电池，请联系老人或家属",
+            ))  # fmt: skip
+        if battery_low is not None and f"battery:{device_id}" not in latest:
+            troubles.append(PanelTrouble(
+                device_id, elder_id, "battery_low", "battery", battery_low,
+                f"报警主机 {device_id} 报告电池电量低，请安排更换电池",
+            ))  # fmt: skip
+    return troubles
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite gives moments back naive (they are stored in UTC)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+async def _close_mains_restored(
+    sessions: async_sessionmaker[AsyncSession], now: dt.datetime
+) -> list[int]:
+    """Resolve mains-lost alarms whose panel reported its mains back, if nobody took them yet."""
+    async with sessions() as session:
+        restored = (
+            await session.scalars(
+                select(Incident.id)
+                .join(AlarmReceiverAccount, AlarmReceiverAccount.device_id == Incident.device_id)
+                .where(
+                    Incident.kind == IncidentKind.TECHNICAL,
+                    Incident.status.in_((IncidentStatus.NEW, IncidentStatus.ASSIGNED)),
+                    Incident.group_key.like("mains:%"),
+                    AlarmReceiverAccount.mains_lost_since.is_(None),
+                )
+            )
+        ).all()
+    closed = []
+    for incident_id in restored:
+        async with write_turn(sessions), sessions() as session, session.begin():
+            fresh = await session.get(Incident, incident_id, with_for_update=True)
+            if fresh is None or fresh.status not in (IncidentStatus.NEW, IncidentStatus.ASSIGNED):
+                continue
+            fresh.status = IncidentStatus.RESOLVED
+            fresh.outcome = Outcome.RECOVERED.value
+            fresh.resolved_at = now
+            repository.add_entry(
+                session, fresh, "resolved", actor="alarm-engine",
+                outcome=Outcome.RECOVERED.value, devices=[fresh.device_id], note="市电已恢复",
+            )  # fmt: skip
+            closed.append(incident_id)
+    return closed
 
 
 async def _close_recovered(
