@@ -95,6 +95,15 @@ class Settings(BaseSettings):
     cancel_window_s: int = Field(
         default=300, description="An elder's cancel within this long marks the alarm cancelled."
     )
+    # Ten minutes: time to finish the call in hand and ring twice (an elder may take a minute or
+    # two to reach the phone), and no longer than a worker sent at the press would have taken to
+    # walk to the door (4 km/h and 2 minutes to set off: about 10 minutes within a community).
+    callback_due_after_s: int = Field(
+        default=600,
+        ge=1,
+        description="An alarm the elder cancelled in time becomes a call-back task, due this "
+        "long after the cancel; not called back by then, the supervisor is told.",
+    )
     night_starts: str = Field(
         default="22:00", description="Local time night begins (wandering alarms)."
     )

@@ -29,6 +29,7 @@ class Action(enum.StrEnum):
     INCIDENT_NOTE = "incident.note"
     INCIDENT_STATUS = "incident.status"
     INCIDENT_EMERGENCY = "incident.emergency"  # 120/110/119 called, the reference, the hand-over
+    INCIDENT_MERGE = "incident.merge"  # merge two incidents of one elder, or link two incidents
     SMS_LIST = "sms.list"
     SMS_SEND = "sms.send"
     VOICE_CALL = "voice.call"  # ring one's own phone through Twilio and bridge it to a number
@@ -66,6 +67,9 @@ _FLOOR: dict[Action, Scope] = {
     A.INCIDENT_NOTE: Scope.STREET,
     A.INCIDENT_STATUS: Scope.STREET,
     A.INCIDENT_EMERGENCY: Scope.STREET,
+    # Merging closes an incident and releases its worker: the street's dispatch decides it (a
+    # community worker who finds two for one door tells the street centre).
+    A.INCIDENT_MERGE: Scope.STREET,
     A.SMS_LIST: Scope.STREET,
     A.SMS_SEND: Scope.STREET,
     # A call through the centre's Twilio account rings the caller's own phone first: the

@@ -14,9 +14,10 @@ from callcenter.accounts import permissions
 from callcenter.accounts.endpoints import CurrentActor, ForbiddenError
 from callcenter.accounts.permissions import Action, Where
 from callcenter.accounts.schemas import Actor
-from callcenter.incidents import handover
+from callcenter.incidents import handover, merge, repository
 from callcenter.incidents.acknowledge import acknowledge
 from callcenter.incidents.assign import add_note, assign
+from callcenter.incidents.callback import NoCallbackOwedError, record_callback
 from callcenter.incidents.lifecycle import (
     OutcomeRequiredError,
     TransitionRefusedError,
@@ -26,12 +27,16 @@ from callcenter.incidents.repository import FEED
 from callcenter.incidents.schemas import (
     AcknowledgeRequest,
     AssignRequest,
+    CallbackRequest,
     EmergencyCallRequest,
     EmergencyCallUpdate,
     EmergencyService,
     HandOverRequest,
     IncidentDetail,
     IncidentRead,
+    LinkedIncidentRead,
+    LinkRequest,
+    MergeRequest,
     NoteRequest,
     StatusChange,
     TimelineEntryRead,
@@ -167,14 +172,39 @@ async def _timeline(session: AsyncSession, incident: Incident) -> list[TimelineE
     return [TimelineEntryRead.model_validate(e) for e in entries]
 
 
-async def _detail(session: AsyncSession, incident: Incident) -> IncidentDetail:
-    timeline = await _timeline(session, incident)
+async def _linked(
+    session: AsyncSession, ties: list[merge.Tie], actor: Actor
+) -> list[LinkedIncidentRead]:
+    """The incidents tied to one, with what this person may see of each."""
+    others = await repository.incidents_by_id(session, {tie.incident_id for tie in ties})
+    linked = []
+    for tie in ties:
+        other = others.get(tie.incident_id)
+        seen = other is not None and permissions.may(
+            actor, Action.INCIDENT_READ, _where(other, actor)
+        )
+        linked.append(
+            LinkedIncidentRead(
+                relation=tie.relation.value, incident_id=tie.incident_id, at=tie.at, by=tie.by,
+                kind=other.kind if seen and other else None,
+                priority=other.priority if seen and other else None,
+                status=other.status if seen and other else None,
+                elder_name=other.elder_name if seen and other else None,
+            )
+        )  # fmt: skip
+    return linked
+
+
+async def _detail(session: AsyncSession, incident: Incident, actor: Actor) -> IncidentDetail:
+    entries = await repository.timeline_of(session, incident.id)
+    timeline = [TimelineEntryRead.model_validate(e) for e in entries]
     calls = handover.calls_of(timeline)
     return IncidentDetail(
         **IncidentRead.model_validate(incident).model_dump(),
         timeline=timeline,
         emergency_calls=calls,
         suggested_outcome=handover.suggested_outcome(calls),
+        linked=await _linked(session, merge.ties_of(entries), actor),
     )
 
 
@@ -183,7 +213,7 @@ async def _detail(session: AsyncSession, incident: Incident) -> IncidentDetail:
 )
 async def get_incident(incident_id: Id, session: Session, actor: CurrentActor) -> IncidentDetail:
     """One incident and every step of its timeline."""
-    return await _detail(session, await _visible_incident(session, incident_id, actor))
+    return await _detail(session, await _visible_incident(session, incident_id, actor), actor)
 
 
 CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -206,7 +236,7 @@ async def acknowledge_incident(
     member = await _acting_member(session, actor, body.staff_id)
     await acknowledge(session, incident, member.id, utcnow())
     await session.flush()
-    return await _detail(session, incident)
+    return await _detail(session, incident, actor)
 
 
 @router.post(
@@ -227,7 +257,7 @@ async def assign_incident(
         settings=request.app.state.settings, now=utcnow(),
     )  # fmt: skip
     await session.flush()
-    return await _detail(session, incident)
+    return await _detail(session, incident, actor)
 
 
 @router.post("/{incident_id}/notes", response_model=IncidentDetail, responses=CHANGE_ERRORS)
@@ -239,7 +269,7 @@ async def add_incident_note(
     await _acting_member(session, actor, None)
     await add_note(session, incident, by=actor.name, text=body.text)
     await session.flush()
-    return await _detail(session, incident)
+    return await _detail(session, incident, actor)
 
 
 @router.post(
@@ -263,7 +293,85 @@ async def change_incident_status(
         outcome=body.outcome, note=body.note,
     )  # fmt: skip
     await session.flush()
-    return await _detail(session, incident)
+    return await _detail(session, incident, actor)
+
+
+@router.post(
+    "/{incident_id}/merge",
+    response_model=IncidentDetail,
+    responses={
+        **CHANGE_ERRORS,
+        **merge.MergeIntoItselfError.response_doc(),
+        **merge.IncidentNotOpenError.response_doc(),
+    },
+)
+async def merge_incident(
+    incident_id: Id, body: MergeRequest, session: Session, actor: CurrentActor, request: Request
+) -> IncidentDetail:
+    """Merge this incident into another open incident of the same elder (one emergency, one
+    case): this one is closed as merged, pointing to it, its worker released; both timelines say
+    so (audited). Answers the case that stays. 409 `not_the_same_elder`: link them instead."""
+    merged, into = await _two_changeable(session, incident_id, body.into, actor)
+    await _acting_member(session, actor, None)
+    await merge.merge(
+        session, merged, into, by=actor.name, note=body.note,
+        settings=request.app.state.settings, now=utcnow(),
+    )  # fmt: skip
+    await session.flush()
+    return await _detail(session, into, actor)
+
+
+@router.post(
+    "/{incident_id}/links",
+    response_model=IncidentDetail,
+    responses={**CHANGE_ERRORS, **merge.AlreadyLinkedError.response_doc()},
+)
+async def link_incident(
+    incident_id: Id, body: LinkRequest, session: Session, actor: CurrentActor
+) -> IncidentDetail:
+    """Link this incident to another that is a different matter (another elder of the same home,
+    a device alarm behind an alarm): both timelines say so (audited); nothing else changes."""
+    one, other = await _two_changeable(session, incident_id, body.incident_id, actor)
+    await _acting_member(session, actor, None)
+    ties = merge.ties_of(await repository.timeline_of(session, one.id))
+    await merge.link(session, one, other, ties, by=actor.name, note=body.note)
+    await session.flush()
+    return await _detail(session, one, actor)
+
+
+async def _two_changeable(
+    session: AsyncSession, first: int, second: int, actor: Actor
+) -> tuple[Incident, Incident]:
+    """Two incidents this person may merge or link, locked in id order (two operators merging
+    the same two at once wait for each other rather than deadlock)."""
+    if first == second:
+        raise merge.MergeIntoItselfError(f"incident {first} cannot be merged or linked to itself")
+    found = {}
+    for incident_id in sorted((first, second)):
+        found[incident_id] = await _changeable_incident(
+            session, incident_id, actor, Action.INCIDENT_MERGE
+        )
+    return found[first], found[second]
+
+
+@router.post(
+    "/{incident_id}/callback",
+    response_model=IncidentDetail,
+    responses={**CHANGE_ERRORS, **NoCallbackOwedError.response_doc()},
+)
+async def record_incident_callback(
+    incident_id: Id, body: CallbackRequest, session: Session, actor: CurrentActor, request: Request
+) -> IncidentDetail:
+    """The elder who cancelled was called back: fine or pressed by mistake resolves the incident
+    (taken by the caller if nobody had), needs help continues it as an alarm."""
+    incident = await _changeable_incident(session, incident_id, actor, Action.INCIDENT_STATUS)
+    member = await _acting_member(session, actor, None)
+    await record_callback(
+        session, incident, body.result, staff_id=member.id, note=body.note,
+        settings=request.app.state.settings, now=utcnow(),
+    )  # fmt: skip
+    await session.flush()
+    return await _detail(session, incident, actor)
 
 
 EMERGENCY_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -288,7 +396,7 @@ async def record_emergency_call(
     calls = handover.calls_of(await _timeline(session, incident))
     await handover.record_call(session, incident, calls, body, by=actor.name, now=utcnow())
     await session.flush()
-    return await _detail(session, incident)
+    return await _detail(session, incident, actor)
 
 
 @router.patch(
@@ -310,7 +418,7 @@ async def update_emergency_call(
     calls = handover.calls_of(await _timeline(session, incident))
     await handover.update_call(session, incident, calls, service, body, by=actor.name, now=utcnow())
     await session.flush()
-    return await _detail(session, incident)
+    return await _detail(session, incident, actor)
 
 
 @router.post(
@@ -336,7 +444,7 @@ async def hand_over_to_emergency_service(
     calls = handover.calls_of(await _timeline(session, incident))
     await handover.hand_over(session, incident, calls, service, body, by=actor.name, now=utcnow())
     await session.flush()
-    return await _detail(session, incident)
+    return await _detail(session, incident, actor)
 
 
 @feed_router.websocket("/ws/feed")

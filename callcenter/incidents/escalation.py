@@ -1,5 +1,7 @@
 """Escalation until someone answers: the next worker at 60 s, the supervisor at 180 s, and a
-P1 with nobody on site in time (`onsite_due_at`) to the supervisor and the street again.
+P1 with nobody on site in time (`onsite_due_at`) to the supervisor and the street again. An alarm
+the elder cancelled in time is not chased so: it is a call-back task (callback.py), escalated to
+the supervisor and the street only when its call-back is overdue (`callback_due_at`).
 
 Deadlines live on the incident (`ack_due_at`, `escalation_level`), and each step moves them in
 the same transaction as its timeline entry: a restart in between neither loses nor repeats a
@@ -19,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.incidents import repository
+from callcenter.incidents.callback import callback_owed
 from callcenter.routing import repository as routing_repository
 from callcenter.routing.service import route
 from kernel import audit
@@ -152,6 +155,45 @@ async def escalate_not_on_site(
     return escalated
 
 
+async def escalate_overdue_callbacks(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, now: dt.datetime
+) -> list[int]:
+    """A call-back not made by its deadline: the supervisor on duty and the street's operators
+    are told, and again each `callback_due_after_s` until it is made."""
+    async with sessions() as session:
+        due = (
+            await session.scalars(
+                select(Incident.id).where(
+                    Incident.status.in_(OPEN_STATUSES),
+                    Incident.called_back_at.is_(None),
+                    Incident.callback_due_at <= now,
+                )
+            )
+        ).all()
+    escalated = []
+    for incident_id in due:
+        async with write_turn(sessions), sessions() as session, session.begin():
+            incident = await session.get(Incident, incident_id, with_for_update=True)
+            if incident is None or not callback_owed(incident):
+                continue  # called back meanwhile, withdrawn, or over
+            missed = incident.callback_due_at
+            if missed is None or missed > now:
+                continue  # another process took this step already
+            supervisor = await routing_repository.supervisor_on_duty(session, now)
+            incident.supervisor_staff_id = supervisor or incident.supervisor_staff_id
+            incident.escalation_level = max(incident.escalation_level, 2)
+            incident.callback_due_at = now + dt.timedelta(seconds=settings.callback_due_after_s)
+            repository.add_entry(
+                session, incident, "callback_overdue", due=missed.astimezone(dt.UTC).isoformat(),
+                supervisor_id=supervisor, street_operators_alerted=True,
+                holder=incident.assigned_staff_id,
+            )  # fmt: skip
+            await _audit(session, incident, "incident.callback_overdue", supervisor=supervisor,
+                         holder=incident.assigned_staff_id)  # fmt: skip
+            escalated.append(incident_id)
+    return escalated
+
+
 async def run_escalation(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -164,6 +206,7 @@ async def run_escalation(
             now = clock()
             await escalate_unacknowledged(sessions, settings, now)
             await escalate_not_on_site(sessions, settings, now)
+            await escalate_overdue_callbacks(sessions, settings, now)
         except (SQLAlchemyError, OSError):
             log.exception("escalation sweep failed; retrying")
         await stop.pause(SWEEP_EVERY_S)

@@ -51,6 +51,44 @@ async def open_incident(
     return (await session.scalars(query.order_by(Incident.id.desc()).limit(1))).first()
 
 
+async def open_case(
+    session: AsyncSession, *, elder_id: int | None, device_id: str, kinds: Sequence[IncidentKind]
+) -> Incident | None:
+    """The open case of these kinds a new alarm of this elder (or, with no elder, this device)
+    joins: the most urgent, then the oldest."""
+    query = select(Incident).where(Incident.status.in_(OPEN_STATUSES), Incident.kind.in_(kinds))
+    if elder_id is not None:
+        query = query.where(Incident.elder_id == elder_id)
+    else:
+        query = query.where(Incident.elder_id.is_(None), Incident.device_id == device_id)
+    query = query.order_by(Incident.priority, Incident.id).limit(1)
+    return (await session.scalars(query)).first()
+
+
+async def joined_kinds(session: AsyncSession, incident: Incident) -> set[str]:
+    """The kinds of alarm that joined this case besides its own (its "joined" steps)."""
+    details = await session.scalars(
+        select(IncidentEntry.detail).where(
+            IncidentEntry.incident_id == incident.id, IncidentEntry.action == "joined"
+        )
+    )
+    return {str(detail["kind"]) for detail in details if "kind" in detail}
+
+
+async def timeline_of(session: AsyncSession, incident_id: int) -> list[IncidentEntry]:
+    """Every step of the incident, in the order they were written."""
+    query = select(IncidentEntry).where(IncidentEntry.incident_id == incident_id)
+    return list((await session.scalars(query.order_by(IncidentEntry.id))).all())
+
+
+async def incidents_by_id(session: AsyncSession, ids: Collection[int]) -> dict[int, Incident]:
+    """These incidents, by id (those that exist)."""
+    if not ids:
+        return {}
+    found = await session.scalars(select(Incident).where(Incident.id.in_(sorted(ids))))
+    return {incident.id: incident for incident in found}
+
+
 _PREFETCHED = "incidents.prefetched"
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kernel.bounds import AwareMoment, Id
 from kernel.models import IncidentKind, IncidentStatus, Outcome
+from kernel.models.incidents import CallbackResult
 
 
 class TimelineEntryRead(BaseModel):
@@ -48,6 +49,28 @@ class IncidentRead(BaseModel):
     acknowledged_at: dt.datetime | None
     resolved_at: dt.datetime | None
     outcome: str | None
+    merged_into_id: int | None = Field(
+        default=None, description="Closed as merged into this incident (outcome `merged`)"
+    )
+    callback_due_at: dt.datetime | None = Field(
+        default=None,
+        description="A call-back task (the elder cancelled in time): when the call is due",
+    )
+    called_back_at: dt.datetime | None = None
+    callback_result: CallbackResult | None = None
+
+
+class LinkedIncidentRead(BaseModel):
+    """Another incident tied to this one: merged into it, this merged into it, or linked."""
+
+    relation: str = Field(description="merged_in, merged_into or linked")
+    incident_id: int
+    at: dt.datetime
+    by: str
+    kind: IncidentKind | None = Field(description="None: not one this person may see")
+    priority: int | None
+    status: IncidentStatus | None
+    elder_name: str | None
 
 
 class EmergencyService(enum.StrEnum):
@@ -83,6 +106,9 @@ class IncidentDetail(IncidentRead):
         default=None,
         description="How resolving would likely say it ended: ambulance_called once an "
         "ambulance was called (the console pre-selects it); the person resolving decides",
+    )
+    linked: list[LinkedIncidentRead] = Field(
+        default_factory=list, description="Incidents merged into this one, or linked to it"
     )
 
 
@@ -166,4 +192,28 @@ class HandOverRequest(BaseModel):
 
     at: AwareMoment | None = Field(default=None, description="Now, if left out")
     hospital: str | None = HOSPITAL
+    note: str = Field(default="", max_length=2000)
+
+
+class MergeRequest(BaseModel):
+    """Close this incident as part of another open incident of the same elder (the case)."""
+
+    into: Id = Field(description="The incident that stays open, the case")
+    note: str = Field(default="", max_length=2000)
+
+
+class LinkRequest(BaseModel):
+    """Link this incident to another: different matters, each kept open or closed on its own."""
+
+    incident_id: Id
+    note: str = Field(default="", max_length=2000)
+
+
+class CallbackRequest(BaseModel):
+    """What the call back to an elder who cancelled their alarm found."""
+
+    result: CallbackResult = Field(
+        description="elder_fine and pressed_by_mistake resolve the incident (a false alarm, an "
+        "accidental press); needs_help continues it as an alarm"
+    )
     note: str = Field(default="", max_length=2000)

@@ -1,4 +1,5 @@
-"""From a device event to an incident: open it, route it, join repeats, note an elder's cancel.
+"""From a device event to an incident: open it, route it, join it to the elder's open case, and
+turn an elder's cancel into a call-back task (callback.py).
 
 Handled so far: `sos`, `fall` (above a confidence bound), the green `service` key, and vital
 readings (devices/vitals.py says what a reading means; the elder's own bounds override the
@@ -17,16 +18,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from callcenter.family import service as family
-from callcenter.incidents import repository
+from callcenter.incidents import callback, repository
 from callcenter.routing import repository as routing_repository
 from callcenter.routing.service import route
 from devices.vitals import Band, Thresholds, assess, describe, worst
 from kernel import audit
-from kernel.models import DeviceEvent, Incident, IncidentKind, IncidentStatus
+from kernel.models import (
+    OPEN_STATUSES,
+    DeviceEvent,
+    Incident,
+    IncidentKind,
+    IncidentStatus,
+)
 from kernel.models.elders import LifeStatus
+from kernel.models.incidents import CallbackResult
 from kernel.settings import Settings
 
 ALARMS = (IncidentKind.SOS, IncidentKind.FALL)
+# One emergency of one elder is one case. An SOS, a confident fall, an abnormal vital sign (a
+# vital-sign alarm is P1 or P2) or a wandering alarm of an elder who already has an open case of
+# any of these kinds joins that case instead of opening a second incident sent to a second
+# worker: it is a step on the case's timeline ("joined", or the kind's own step once that kind is
+# in the case) and the case takes the more urgent priority. Not joined, each a matter of its own
+# that an operator may merge by hand (merge.py): the green service key (a request, not an
+# emergency), a welfare check (P3, nobody has heard from the elder for hours) and a technical
+# alarm (P4, the installer's work). An unidentified caller's presses join by device, SOS and fall.
+CASE_KINDS = (IncidentKind.SOS, IncidentKind.FALL, IncidentKind.VITALS, IncidentKind.WANDERING)
 PRIORITY = {
     IncidentKind.SOS: 1,
     IncidentKind.FALL: 1,
@@ -93,9 +110,16 @@ async def handle_device_event(
     kind = incident_kind(event, settings)
     if kind is None:
         return None
-    joinable = ALARMS if kind in ALARMS else (kind,)
+    if kind in ALARMS:
+        case = await _open_case(session, event)
+        if case is None:
+            return await _open(session, event, kind, settings, now)
+        return await _join(
+            session, case, kind, PRIORITY[kind], settings, now, step="repeated",
+            device_event_id=event.id, type=event.type,
+        )  # fmt: skip
     current = await repository.open_incident(
-        session, elder_id=event.elder_id, device_id=event.device_id, kinds=joinable
+        session, elder_id=event.elder_id, device_id=event.device_id, kinds=(kind,)
     )
     if current is not None:
         repository.add_entry(
@@ -175,12 +199,12 @@ async def _door(
         return None
     if await repository.is_away(session, event.elder_id, now):
         return None  # away (in hospital, with family): the door is someone else's business
-    current = await repository.open_incident(
-        session, elder_id=event.elder_id, device_id=event.device_id, kinds=(IncidentKind.WANDERING,)
-    )
-    if current is not None:
-        repository.add_entry(session, current, "door", device_event_id=event.id, state="open")
-        return current
+    case = await _open_case(session, event)
+    if case is not None:
+        return await _join(
+            session, case, IncidentKind.WANDERING, PRIORITY[IncidentKind.WANDERING], settings, now,
+            step="door", device_event_id=event.id, state="open",
+        )  # fmt: skip
     return await _open(session, event, IncidentKind.WANDERING, settings, now)
 
 
@@ -196,20 +220,70 @@ async def _vitals(
         return None
     band = worst(findings)
     summary = "；".join(describe(f) for f in findings)
-    current = await repository.open_incident(
-        session, elder_id=event.elder_id, device_id=event.device_id, kinds=(IncidentKind.VITALS,)
-    )
-    if current is not None:
-        if VITALS_PRIORITY[band] < current.priority:
-            current.priority = VITALS_PRIORITY[band]  # worse now: more urgent, not a new alarm
-        repository.add_entry(
-            session, current, "reading", device_event_id=event.id, band=band.value, summary=summary
-        )
-        return current
+    case = await _open_case(session, event)
+    if case is not None:  # worse now: more urgent, not a new alarm
+        return await _join(
+            session, case, IncidentKind.VITALS, VITALS_PRIORITY[band], settings, now,
+            step="reading", device_event_id=event.id, band=band.value, summary=summary,
+        )  # fmt: skip
     return await _open(
         session, event, IncidentKind.VITALS, settings, now,
         priority=VITALS_PRIORITY[band], band=band.value, summary=summary,
     )  # fmt: skip
+
+
+async def _open_case(session: AsyncSession, event: DeviceEvent) -> Incident | None:
+    """The open case a new alarm of this event's elder joins (an unidentified caller's: an SOS
+    or fall of the same device)."""
+    return await repository.open_case(
+        session, elder_id=event.elder_id, device_id=event.device_id,
+        kinds=CASE_KINDS if event.elder_id is not None else ALARMS,
+    )  # fmt: skip
+
+
+async def _join(
+    session: AsyncSession,
+    case: Incident,
+    kind: IncidentKind,
+    priority: int,
+    settings: Settings,
+    now: dt.datetime,
+    *,
+    step: str,
+    device_event_id: int,
+    **detail: Any,
+) -> Incident:
+    """Add an alarm of `kind` to the elder's open case: the kind's own `step` when the case is of
+    that sort already (a press again, a reading, a door), else "joined" naming the kind; the more
+    urgent priority; a call-back the elder's cancel asked for is withdrawn (the case goes on as
+    an alarm), and a case now P1 is chased until someone is on site."""
+    same = (
+        kind == case.kind
+        or (kind in ALARMS and case.kind in ALARMS)
+        or kind.value in await repository.joined_kinds(session, case)
+    )
+    if not same:
+        step = "joined"
+        if detail.get("type") == kind.value:
+            del detail["type"]  # said by the kind
+        detail = {"kind": kind.value, **detail}
+    if priority < case.priority:
+        case.priority = priority
+        detail["raised_to"] = priority
+    withdrawn = callback.callback_owed(case)
+    if withdrawn:
+        detail["callback_withdrawn"] = True
+    repository.add_entry(session, case, step, device_event_id=device_event_id, **detail)
+    if withdrawn:
+        await callback.resume_alarm(session, case, settings, now)
+    elif (
+        case.priority == 1
+        and case.onsite_due_at is None
+        and case.status in OPEN_STATUSES
+        and case.status is not IncidentStatus.ON_SITE
+    ):
+        case.onsite_due_at = now + dt.timedelta(seconds=settings.onsite_escalate_after_s)
+    return case
 
 
 async def _open(
@@ -309,20 +383,25 @@ async def _cancel(
     *,
     elder_id: int | None,
 ) -> Incident | None:
-    current = await repository.open_incident(
-        session, elder_id=elder_id, device_id=event.device_id, kinds=ALARMS
-    )
+    """The elder's cancel key: in time, their SOS or fall alarm becomes a call-back task
+    (callback.py); late, it is noted and the alarm goes on."""
+    current = await repository.open_case(
+        session, elder_id=elder_id, device_id=event.device_id,
+        kinds=CASE_KINDS if elder_id is not None else ALARMS,
+    )  # fmt: skip
     if current is None:
         return None
-    in_window = now - current.opened_at <= dt.timedelta(seconds=settings.cancel_window_s)
-    if in_window:
-        # Kept open: an operator calls back, in case the elder was made to cancel or is confused.
-        current.cancelled_by_elder = True
-    repository.add_entry(
-        session,
-        current,
-        "cancelled_by_elder" if in_window else "late_cancel",
-        device_event_id=event.id,
-        ref=event.payload.get("ref"),
+    ref = event.payload.get("ref")
+    # The key takes back a press. An alarm the elder did not raise (a vital sign, a door at night)
+    # stands, in a case of its own or joined to theirs; so does one a call back found needed help.
+    others = await repository.joined_kinds(session, current) - {k.value for k in ALARMS}
+    if current.kind not in ALARMS or others or current.callback_result == CallbackResult.NEEDS_HELP:
+        repository.add_entry(session, current, "cancel_noted", device_event_id=event.id, ref=ref)
+        return current
+    if now - current.opened_at > dt.timedelta(seconds=settings.cancel_window_s):
+        repository.add_entry(session, current, "late_cancel", device_event_id=event.id, ref=ref)
+        return current
+    await callback.request_callback(
+        session, current, settings, now, device_event_id=event.id, ref=ref
     )
     return current

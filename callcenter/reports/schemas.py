@@ -44,6 +44,16 @@ class DevicesOffline(BaseModel):
     never_connected: int = Field(description="Registered, never seen online (not yet installed?)")
 
 
+class AlarmCounts(BaseModel):
+    """The period's alarms (SOS, falls, vital signs, wandering), the real ones counted apart
+    from those that were no emergency and from duplicates of one emergency."""
+
+    real: int = Field(description="Open, or ended any other way than the three below")
+    accidental_press: int = Field(description="Resolved as pressed by mistake (误按)")
+    device_test: int = Field(description="Resolved as a test of the device (设备测试)")
+    merged: int = Field(description="Merged into another incident of the same emergency")
+
+
 class Report(BaseModel):
     """The supervisors' report for a period."""
 
@@ -56,4 +66,5 @@ class Report(BaseModel):
     per_day: list[AnswerShares]
     by_kind: dict[str, int]
     by_outcome: dict[str, int]
+    alarms: AlarmCounts
     devices_offline: list[DevicesOffline]

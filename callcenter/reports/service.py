@@ -10,7 +10,15 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
-from callcenter.reports.schemas import AnswerShares, DevicesOffline, IncidentFacts, Report
+from callcenter.reports.schemas import (
+    AlarmCounts,
+    AnswerShares,
+    DevicesOffline,
+    IncidentFacts,
+    Report,
+)
+from kernel.models import IncidentKind, Outcome
+from kernel.models.incidents import MERGED_OUTCOME
 
 # The industry bar for elderly-care call centres: 97.5% answered within 60 s, 99% within 180 s.
 TARGET_60S = 0.975
@@ -18,6 +26,11 @@ TARGET_180S = 0.99
 # Technical alarms (P4: a device offline, a flat battery) are work for the installers, not calls
 # somebody must answer within a minute, so the answer shares count P1-P3 only.
 CALL_PRIORITIES = frozenset({1, 2, 3})
+# The kinds that are alarms (an emergency, maybe), as against welfare checks, service requests
+# and technical alarms.
+ALARM_KINDS = frozenset(
+    {IncidentKind.SOS, IncidentKind.FALL, IncidentKind.VITALS, IncidentKind.WANDERING}
+)
 
 
 def _within(incident: IncidentFacts, seconds: int) -> bool:
@@ -50,6 +63,19 @@ def answer_shares(key: str, incidents: Sequence[IncidentFacts]) -> AnswerShares:
     )
 
 
+def alarm_counts(incidents: Iterable[IncidentFacts]) -> AlarmCounts:
+    """Alarms by whether they were real: presses by mistake, device tests and duplicates merged
+    into another incident counted apart."""
+    outcomes = Counter(i.outcome for i in incidents if i.kind in ALARM_KINDS)
+    apart = (Outcome.ACCIDENTAL_PRESS, Outcome.DEVICE_TEST, MERGED_OUTCOME)
+    return AlarmCounts(
+        real=outcomes.total() - sum(outcomes[o] for o in apart),
+        accidental_press=outcomes[Outcome.ACCIDENTAL_PRESS],
+        device_test=outcomes[Outcome.DEVICE_TEST],
+        merged=outcomes[MERGED_OUTCOME],
+    )
+
+
 def _grouped(
     incidents: Iterable[IncidentFacts], key: Callable[[IncidentFacts], str]
 ) -> list[AnswerShares]:
@@ -77,6 +103,7 @@ def build_report(
         per_day=_grouped(incidents, lambda i: i.opened_at.astimezone(tz).date().isoformat()),
         by_kind=dict(Counter(i.kind for i in incidents).most_common()),
         by_outcome=dict(Counter(i.outcome or "open" for i in incidents).most_common()),
+        alarms=alarm_counts(incidents),
         devices_offline=devices,
     )
 

@@ -48,6 +48,22 @@ class Outcome(enum.StrEnum):
     REFERRED = "referred"  # to a doctor, the community health centre, the police
     SERVICE_DONE = "service_done"  # a green-key work order carried out
     RECOVERED = "recovered"  # a technical alarm that cleared itself: the devices came back
+    # Alarms that were no emergency at all; reports count them apart from the real ones.
+    ACCIDENTAL_PRESS = "accidental_press"  # 误按: the elder (or a visitor) pressed by mistake
+    DEVICE_TEST = "device_test"  # 设备测试: an installer or the elder trying the device
+
+
+# An incident an operator merged into another of the same emergency is closed with this outcome
+# and points to the case it joined (`merged_into_id`). Not an `Outcome`: nobody resolves with it.
+MERGED_OUTCOME = "merged"
+
+
+class CallbackResult(enum.StrEnum):
+    """What the call back to an elder who cancelled their alarm found."""
+
+    ELDER_FINE = "elder_fine"  # resolved: false alarm
+    PRESSED_BY_MISTAKE = "pressed_by_mistake"  # resolved: accidental press
+    NEEDS_HELP = "needs_help"  # the case goes on as an alarm
 
 
 OPEN_STATUSES = (
@@ -89,6 +105,13 @@ class Incident(Base):
     group_key: Mapped[str | None] = mapped_column(String(64), index=True)
     resolved_at: Mapped[dt.datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(32))
+    # Closed as merged into this case of the same emergency (callcenter/incidents/merge.py).
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    # An alarm the elder cancelled in time is a call-back task (callcenter/incidents/callback.py):
+    # its deadline (moved on each time it is missed and escalated), when it was done, what it found.
+    callback_due_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    called_back_at: Mapped[dt.datetime | None]
+    callback_result: Mapped[str | None] = mapped_column(String(24))
     # Who it is about, read in the same query: the queue and the live feed show a name, not an id.
     # Kept through flushes (a name does not change with the incident's steps).
     elder_name: Mapped[str | None] = column_property(
