@@ -33,8 +33,85 @@ function renderHead() {
       i.device_id ? ` · ${t("incident.device")} ${i.device_id}` : "",
       i.outcome ? ` · ${t("incident.outcome")}: ${t("outcome." + i.outcome)}` : "",
       i.escalation_level > 0 ? el("span", { class: "flag escalated" }, `${t("queue.escalated")} ${i.escalation_level}`) : "",
-      i.cancelled_by_elder ? el("span", { class: "flag" }, t("queue.cancelled")) : ""),
+      callbackOwed(i)
+        ? el("span", { class: "flag callback" }, `${t("queue.callback")} · ${t("queue.callback_by")} ${formatTime(i.callback_due_at)}`)
+        : i.cancelled_by_elder ? el("span", { class: "flag" }, t("queue.cancelled")) : "",
+      i.merged_into_id
+        ? el("a", { class: "flag merged", id: "merged-into", href: `/console/incidents/${i.merged_into_id}` }, `${t("incident.merged_into")} ${t("incident.number")} ${i.merged_into_id}`)
+        : ""),
   );
+}
+
+// An alarm the elder cancelled in time: an operator calls back by its own deadline.
+function callbackOwed(incident) {
+  return isOpen(incident) && Boolean(incident.callback_due_at) && !incident.called_back_at;
+}
+
+function renderCallback() {
+  const owed = callbackOwed(current);
+  document.getElementById("callback").hidden = !owed;
+  if (!owed) return;
+  document.getElementById("callback-due").textContent = formatTime(current.callback_due_at);
+  const call = document.getElementById("callback-call");
+  if (elder && elder.phone && !call.childElementCount) call.replaceChildren(telLink(elder.phone, t("action.call")));
+}
+
+// Incidents merged into this one or linked to it, and this elder's other open incidents to
+// merge into it or link (the street's dispatch does: a community worker sees the links only).
+const MAY_MERGE = ME.role !== "community_worker";
+
+function linkedItem(tie) {
+  const facts = tie.kind ? ` · ${t("kind." + tie.kind)} · ${t("status." + tie.status)}` : "";
+  return el("li", { dataset: { relation: tie.relation, incidentId: tie.incident_id } },
+    tWord("relation", tie.relation), " ",
+    el("a", { href: `/console/incidents/${tie.incident_id}` }, `${t("incident.number")} ${tie.incident_id}`),
+    facts, el("span", { class: "muted" }, ` · ${formatTime(tie.at)} · ${actorLabel(tie.by)}`));
+}
+
+function renderLinked(detail) {
+  const ties = detail.linked || [];
+  document.getElementById("linked-list").replaceChildren(
+    ...(ties.length ? ties.map(linkedItem) : [el("li", { class: "muted" }, t("link.none"))]),
+  );
+}
+
+async function loadOthers() {
+  const form = document.getElementById("link-form");
+  if (!MAY_MERGE || !current.elder_id || !isOpen(current)) {
+    form.hidden = true;
+    document.getElementById("link-no-other").hidden = true;
+    return;
+  }
+  const open = await api(`/api/incidents?elder_id=${current.elder_id}&limit=50`).catch(() => []);
+  const others = open.filter((other) => other.id !== INCIDENT_ID);
+  const select = document.getElementById("link-other");
+  const chosen = select.value;
+  select.replaceChildren(...others.map((other) => el("option", { value: other.id },
+    `${t("incident.number")} ${other.id} · P${other.priority} · ${t("kind." + other.kind)} · ${t("status." + other.status)} · ${Staff.name(other.assigned_staff_id)}`)));
+  if (others.some((other) => String(other.id) === chosen)) select.value = chosen;
+  form.hidden = others.length === 0;
+  document.getElementById("link-no-other").hidden = others.length > 0;
+}
+
+async function mergeChosen() {
+  const other = Number(document.getElementById("link-other").value);
+  if (!other || !confirm(t("link.confirm_merge"))) return;
+  const note = document.getElementById("link-note").value;
+  if (await act(`/api/incidents/${other}/merge`, { into: INCIDENT_ID, note })) {
+    document.getElementById("link-note").value = "";
+    showMessage("action-ok", t("link.merged"));
+    await loadOthers();
+  }
+}
+
+async function linkChosen() {
+  const other = Number(document.getElementById("link-other").value);
+  if (!other) return;
+  const note = document.getElementById("link-note").value;
+  if (await act(`/api/incidents/${INCIDENT_ID}/links`, { incident_id: other, note })) {
+    document.getElementById("link-note").value = "";
+    showMessage("action-ok", t("link.linked"));
+  }
 }
 
 function button(label, onclick, kind = "secondary", id) {
@@ -158,6 +235,8 @@ function render(detail) {
   current = detail;
   renderHead();
   renderActions();
+  renderCallback();
+  if (detail.linked) renderLinked(detail);
   document.getElementById("routing").textContent = detail.routing || "—";
   if (detail.timeline) renderTimeline(detail.timeline);
   if (detail.emergency_calls) renderEmergency(detail);
@@ -282,8 +361,6 @@ document.addEventListener("DOMContentLoaded", async () => {
     document.getElementById("profile").append(el("p", {}, t("queue.unidentified")));
   }
   render(detail);
-  await loadAssignees();
-  await setUpSms();
 
   document.getElementById("resolve-form").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -296,6 +373,19 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.getElementById("outcome").addEventListener("change", () => {
     outcomeChosen = true;
   });
+  document.getElementById("callback-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = {
+      result: document.getElementById("callback-result").value,
+      note: document.getElementById("callback-note").value,
+    };
+    if (await act(`/api/incidents/${INCIDENT_ID}/callback`, body)) {
+      document.getElementById("callback-note").value = "";
+      showMessage("action-ok", t("callback.recorded"));
+    }
+  });
+  document.getElementById("merge-submit").addEventListener("click", mergeChosen);
+  document.getElementById("link-submit").addEventListener("click", linkChosen);
   document.getElementById("emergency-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = { service: document.getElementById("emergency-service").value };
@@ -322,17 +412,28 @@ document.addEventListener("DOMContentLoaded", async () => {
     const input = document.getElementById("note-text");
     if (await act(`/api/incidents/${INCIDENT_ID}/notes`, { text: input.value })) input.value = "";
   });
+  // Filled in once every form answers for itself: a form sent before its handler was there would
+  // reload the page instead.
+  await loadAssignees();
+  await setUpSms();
+  await loadOthers();
 
   // Someone else's change to this incident shows at once; the timeline is fetched with it.
   connectFeed({
     onIncident: async (incident) => {
-      if (incident.id !== INCIDENT_ID) return;
+      // Another incident of this elder opened, merged or closed: the choice to merge follows.
+      if (incident.id !== INCIDENT_ID) {
+        if (current.elder_id && incident.elder_id === current.elder_id) await loadOthers();
+        return;
+      }
       render(await api(`/api/incidents/${INCIDENT_ID}`));
       await renderSmsLog();
+      await loadOthers();
     },
     onResync: async () => {
       render(await api(`/api/incidents/${INCIDENT_ID}`));
       await renderSmsLog();
+      await loadOthers();
     },
   });
   setInterval(() => {

@@ -31,12 +31,23 @@ async function acknowledge(incident) {
   }
 }
 
+// An alarm the elder cancelled in time: a call back is owed by its own deadline, not an answer
+// within the minute.
+function callbackOwed(incident) {
+  return isOpen(incident) && Boolean(incident.callback_due_at) && !incident.called_back_at;
+}
+
 function row(incident) {
   const mine = incident.assigned_staff_id === ME.staff_id;
   const taken = Boolean(incident.acknowledged_at);
+  const callback = callbackOwed(incident);
   const flags = [];
   if (incident.escalation_level > 0) flags.push(el("span", { class: "flag escalated" }, `${t("queue.escalated")} ${incident.escalation_level}`));
-  if (incident.cancelled_by_elder) flags.push(el("span", { class: "flag" }, t("queue.cancelled")));
+  if (callback) {
+    flags.push(el("span", { class: "flag callback" }, `${t("queue.callback")} · ${t("queue.callback_by")} ${formatTime(incident.callback_due_at)}`));
+  } else if (incident.cancelled_by_elder) {
+    flags.push(el("span", { class: "flag" }, t("queue.cancelled")));
+  }
   const actions = [el("a", { class: "button secondary", href: `/console/incidents/${incident.id}` }, t("action.open"))];
   if (!(mine && taken)) {
     actions.push(el("button", { type: "button", class: "secondary claim", onclick: () => claim(incident) }, t("action.claim")));
@@ -44,12 +55,14 @@ function row(incident) {
   if (mine && !taken) {
     actions.push(el("button", { type: "button", class: "primary acknowledge", onclick: () => acknowledge(incident) }, t("action.acknowledge")));
   }
-  const late = !taken && incident.ack_due_at && new Date(incident.ack_due_at) < new Date();
+  const late = callback
+    ? new Date(incident.callback_due_at) < new Date()
+    : !taken && incident.ack_due_at && new Date(incident.ack_due_at) < new Date();
   return el(
     "tr",
     {
       class: `p${incident.priority} ${taken ? "taken" : "untaken"} ${late ? "late" : ""}`,
-      dataset: { incidentId: incident.id, status: incident.status },
+      dataset: { incidentId: incident.id, status: incident.status, ...(callback ? { callback: "owed" } : {}) },
     },
     el("td", {}, el("span", { class: `badge p${incident.priority}` }, `P${incident.priority}`)),
     el("td", { class: "kind" }, t("kind." + incident.kind), " ", flags),

@@ -22,6 +22,8 @@ function reasonWords(value) {
 // How each detail of a timeline step reads: staff ids as names, codes as words, moments in the
 // street's time. A key not listed here shows as itself, so that a new one is seen and named.
 const staffWord = (id) => Staff.name(id);
+// Another incident, by its number: "警情 14".
+const incidentWord = (id) => `${t("incident.number")} ${id}`;
 const DETAIL_WORDS = {
   staff_id: staffWord,
   previous_staff_id: staffWord,
@@ -53,9 +55,17 @@ const DETAIL_WORDS = {
   handed_over_at: formatTime,
   reference: String,
   hospital: String,
+  kind: (v) => tWord("kind", v),
+  raised_to: (v) => `P${v}`,
+  due: formatTime,
+  result: (v) => tWord("callback_result", v),
+  merged: incidentWord,
+  into: incidentWord,
+  linked: incidentWord,
+  released: staffWord,
 };
 // Said as a flag when true, left out when false.
-const DETAIL_FLAGS = ["street_operators_alerted", "unidentified_caller", "registered_elder_departed"];
+const DETAIL_FLAGS = ["street_operators_alerted", "unidentified_caller", "registered_elder_departed", "callback_withdrawn"];
 // Shown as they are, without a label: a person's own words, the engine's own sentence.
 const DETAIL_PROSE = ["note", "text", "summary", "routing"];
 // Kept for the record, not for reading: ids of messages and receipts, a duplicate of a name.

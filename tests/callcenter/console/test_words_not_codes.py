@@ -336,6 +336,29 @@ EVERY_STEP = [
                               "error_code": 20003}),
     ("call_canceled", "voice", {"number": "王秀英 ****8000", "reason": "call_not_dialled"}),
     ("call_operator_unreached", "voice", {"reason": "call_no_answer", "error_code": None}),
+    # One emergency, one case: alarms joining the elder's case, merges, links, call-backs.
+    ("joined", "system", {"kind": "sos", "raised_to": 1}),
+    ("joined", "system", {"kind": "vitals", "band": "critical",
+                          "summary": "收缩压 186 mmHg（危急）"}),
+    ("joined", "system", {"kind": "wandering", "state": "open"}),
+    ("repeated", "system", {"type": "sos", "callback_withdrawn": True}),
+    ("merged_in", "staff:1", {"merged": 14, "kind": "welfare", "raised_to": 1, "released": 2,
+                              "staff_id": 1, "note": "同一件事"}),
+    ("merged_into", "staff:1", {"into": 12, "released": 2, "note": ""}),
+    ("linked", "staff:1", {"linked": 15, "kind": "technical", "note": "门磁离线"}),
+    ("cancel_noted", "system", {"ref": "m-19"}),
+    ("callback_requested", "system", {"due": "2026-11-23T04:10:00+00:00", "centre": "PH00",
+                                      "staff_id": 1,
+                                      "routing": "老人已取消呼叫，由街道呼叫中心回拨；派给 某人"}),
+    ("callback_requested", "system", {"due": "2026-11-23T04:10:00+00:00", "holder": 2}),
+    ("callback_overdue", "escalation", {"due": "2026-11-23T04:10:00+00:00", "supervisor_id": 1,
+                                        "street_operators_alerted": True, "holder": 2}),
+    ("called_back", "staff:1", {"result": "needs_help", "note": "说胸口痛"}),
+    ("called_back", "staff:1", {"result": "elder_fine", "note": ""}),
+    ("resolved", "staff:1", {"outcome": "accidental_press", "note": ""}),
+    ("resolved", "staff:1", {"outcome": "device_test", "note": ""}),
+    # A green-key incident of before work orders, carried over by migration 0014.
+    ("became_work_order", "system", {"ref": "W12"}),
 ]  # fmt: skip
 
 
