@@ -48,6 +48,9 @@ from callcenter.rosters.endpoints import router as rosters_router
 from callcenter.shifts.endpoints import router as shifts_router
 from callcenter.staff.endpoints import router as staff_router
 from callcenter.voice.endpoints import router as voice_router
+from callcenter.workorders.endpoints import feed_router as work_order_feed_router
+from callcenter.workorders.endpoints import router as work_orders_router
+from callcenter.workorders.tasks import run_overdue_checks
 from eldercare import __version__
 from gateway.broker.embedded import start_embedded_broker
 from gateway.dc09.endpoints import router as alarm_receivers_router
@@ -254,6 +257,8 @@ def create_app(
     app.include_router(accounts_router)
     app.include_router(console_router)
     app.include_router(reports_router)
+    app.include_router(work_orders_router)
+    app.include_router(work_order_feed_router)
     return app
 
 
@@ -267,7 +272,7 @@ def _start_alarm_work(
     """The call centre's background work, supervised: the alarm pipeline (in-process by
     default; over the Redis stream with the catch-up reader behind it when Redis is
     configured), escalation, the welfare and technical checks, the SMS sender, and the
-    anonymising of elders whose retention period is over."""
+    anonymising of elders whose retention period is over; the work orders' overdue check."""
     stop = supervisor.stop_signal
     if stream is None:
         supervisor.start("pipeline", lambda: run_pipeline(sessions, settings, stop, wake=wake))
@@ -285,6 +290,7 @@ def _start_alarm_work(
     supervisor.start("technical", lambda: run_device_checks(sessions, settings, stop))
     supervisor.start("family-sms", lambda: run_family_sender(sessions, settings, stop))
     supervisor.start("retention", lambda: run_retention(sessions, settings, stop))
+    supervisor.start("work-orders", lambda: run_overdue_checks(sessions, settings, stop))
     supervisor.start("baselines", lambda: run_baselines(sessions, settings, stop))
 
 

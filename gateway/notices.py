@@ -43,7 +43,7 @@ async def send_pending_notices(sessions: async_sessionmaker[AsyncSession], deliv
         ).all()
         for row in pending:
             row.attempts += 1
-            payload = notice(str(row.incident_id), row.text, row.eta_min)
+            payload = notice(row.ref, row.text, row.eta_min)
             try:
                 delivered = await deliver(row.device_id, payload)
             except Exception:

@@ -48,6 +48,10 @@ class Action(enum.StrEnum):
     BOARD_READ = "board.read"  # the wall board: incidents by age, devices, staff, answer shares
     ROSTER_EDIT = "roster.edit"
     REPORT_READ = "report.read"
+    WORK_ORDER_READ = "work_order.read"  # service requests: the list, one order, its history
+    WORK_ORDER_CREATE = "work_order.create"  # one taken on the phone
+    WORK_ORDER_HANDLE = "work_order.handle"  # accept, provider and appointment, note, close
+    PROVIDER_EDIT = "provider.edit"  # the list of service providers and volunteers
 
 
 class Scope(enum.Enum):
@@ -88,6 +92,11 @@ _FLOOR: dict[Action, Scope] = {
     # any centre; the wall board is the floor's.
     A.SHIFT_HANDOVER: Scope.STREET,
     A.BOARD_READ: Scope.STREET,
+    # The street answers around the clock: a request the centres have not taken yet, or one
+    # made on the phone at night, is the operators' to take and arrange.
+    A.WORK_ORDER_READ: Scope.STREET,
+    A.WORK_ORDER_CREATE: Scope.STREET,
+    A.WORK_ORDER_HANDLE: Scope.STREET,
 }
 # Supervisors run the floor (rosters, reports), relay the care team's clinical bounds and
 # handle complaints and identity checks (ID numbers whole), answer an elder's or their family's
@@ -100,6 +109,8 @@ _OFFICE: dict[Action, Scope] = {
     A.ELDER_LIFE_STATUS: Scope.STREET,
     A.ROSTER_EDIT: Scope.STREET,
     A.REPORT_READ: Scope.STREET,
+    # Who may be sent into elders' homes is the office's choice.
+    A.PROVIDER_EDIT: Scope.STREET,
 }
 PERMISSIONS: dict[StaffRole, dict[Action, Scope]] = {
     StaffRole.OPERATOR: _FLOOR,
@@ -128,6 +139,10 @@ PERMISSIONS: dict[StaffRole, dict[Action, Scope]] = {
         A.ELDER_HOME_ACCESS: Scope.OWN_CENTRE,
         A.ELDER_ACCESS_CODES: Scope.OWN_CENTRE_OR_HELD,
         A.ELDER_MEDICAL: Scope.OWN_CENTRE,
+        # A service request goes to the elder's own centre: theirs to take, arrange and close.
+        A.WORK_ORDER_READ: Scope.OWN_CENTRE,
+        A.WORK_ORDER_CREATE: Scope.OWN_CENTRE,
+        A.WORK_ORDER_HANDLE: Scope.OWN_CENTRE,
         # A worker hands over to the next shift of their own centre.
         A.SHIFT_HANDOVER: Scope.OWN_CENTRE,
     },

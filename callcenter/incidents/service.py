@@ -21,6 +21,7 @@ from callcenter.family import service as family
 from callcenter.incidents import callback, repository
 from callcenter.routing import repository as routing_repository
 from callcenter.routing.service import route
+from callcenter.workorders import service as work_orders
 from devices.vitals import Band, Thresholds, assess, describe, worst
 from kernel import audit
 from kernel.models import (
@@ -107,6 +108,9 @@ async def handle_device_event(
         return await _vitals(session, event, settings, now)
     if event.type == "door":
         return await _door(session, event, settings, now)
+    if event.type == "service":  # the green key: a work order for the elder's centre, no alarm
+        await work_orders.from_green_key(session, event, settings, now)
+        return None
     kind = incident_kind(event, settings)
     if kind is None:
         return None

@@ -41,10 +41,21 @@ from kernel.models.voice import (
     TerminalLine,
     VoiceCall,
 )
+from kernel.models.work_orders import (
+    OPEN_WORK_ORDER_STATUSES,
+    ProviderKind,
+    ServiceNeed,
+    ServiceProvider,
+    WorkOrder,
+    WorkOrderCategory,
+    WorkOrderStatus,
+    WorkOrderStep,
+)
 
 __all__ = [
     "FINAL_CALL_STATES",
     "OPEN_STATUSES",
+    "OPEN_WORK_ORDER_STATUSES",
     "RAW_KEPT_BYTES",
     "WAITING_STATES",
     "AlarmReceiverAccount",
@@ -71,10 +82,13 @@ __all__ = [
     "IssueSeverity",
     "LivingSituation",
     "Outcome",
+    "ProviderKind",
     "RegisterImport",
     "RegisterIssue",
     "RejectedMessage",
     "SelfCare",
+    "ServiceNeed",
+    "ServiceProvider",
     "Sex",
     "Shift",
     "SignInFailures",
@@ -88,5 +102,9 @@ __all__ = [
     "VitalThreshold",
     "VitalTrend",
     "VoiceCall",
+    "WorkOrder",
+    "WorkOrderCategory",
+    "WorkOrderStatus",
+    "WorkOrderStep",
     "utcnow",
 ]

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, select
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, select
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from kernel.models.base import Base, BigId, utcnow
@@ -144,12 +144,26 @@ class DeviceNotice(Base):
     """
 
     __tablename__ = "device_notices"
+    __table_args__ = (
+        CheckConstraint(
+            "(incident_id IS NULL) <> (work_order_id IS NULL)", name="about_one_matter"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    # What it is about: an incident, or a work order (the green key's "已收到您的服务请求").
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    work_order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="CASCADE")
+    )
     text: Mapped[str] = mapped_column(String(200))
     eta_min: Mapped[int | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(default=0)
+
+    @property
+    def ref(self) -> str:
+        """The notice's `ref` on the wire: the incident's id, or `W` and the work order's."""
+        return str(self.incident_id) if self.incident_id is not None else f"W{self.work_order_id}"

@@ -26,6 +26,7 @@ TABLES = {
     "staff_sessions", "sign_in_failures", "sign_in_places", "client_sign_in_failures",
     "vital_baselines", "vital_trends",
     "handover_notes", "handover_note_reads",
+    "work_orders", "work_order_steps", "service_providers",
 }  # fmt: skip
 
 

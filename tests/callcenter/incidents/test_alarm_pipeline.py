@@ -17,6 +17,7 @@ from kernel.models import (
     IncidentStatus,
     StaffRole,
     VitalThreshold,
+    WorkOrder,
 )
 from kernel.settings import Settings
 from tests.callcenter.incidents.conftest import Sessions, Street, incidents, local, record, staff
@@ -102,8 +103,10 @@ async def test_a_doubtful_fall_raises_nothing_and_the_green_key_is_a_work_order(
     await record(sessions, street.terminal, "fall", confidence=0.2)
     await record(sessions, street.terminal, "service", need="meal")
     await process_pending(sessions, settings, lambda: local(settings, 14))
-    (incident,) = await incidents(sessions)
-    assert (incident.kind, incident.priority) == ("service", 3)
+    assert await incidents(sessions) == []
+    async with sessions() as session:
+        (order,) = (await session.scalars(select(WorkOrder))).all()
+    assert (order.need, order.centre_code) == ("meal", "PH03")
 
 
 async def test_replaying_events_after_a_crash_makes_no_second_incident(

@@ -89,7 +89,8 @@ def test_the_queue_filters_by_kind_status_and_holder(settings: Settings, tmp_pat
     with TestClient(acting_as(create_app(settings, mqtt=False))) as client:
         everything = client.get("/api/incidents").json()
         sos = next(i for i in everything if i["kind"] == "sos")
-        assert [i["kind"] for i in client.get("/api/incidents?kind=service").json()] == ["service"]
+        assert [i["kind"] for i in client.get("/api/incidents?kind=sos").json()] == ["sos"]
+        assert client.get("/api/incidents?kind=service").json() == []  # a work order now
         assert client.get("/api/incidents?priority=1").json()[0]["id"] == sos["id"]
         holder = sos["assigned_staff_id"]
         mine = client.get(f"/api/incidents?assigned_to={holder}").json()

@@ -1,0 +1,352 @@
+"""Routes: work orders (list, one with its history, by hand, accept, schedule, close, note), the
+providers list, the work-order report, and the live feed of work-order changes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callcenter.accounts import permissions
+from callcenter.accounts.endpoints import CurrentActor, ForbiddenError
+from callcenter.accounts.permissions import Action, Where
+from callcenter.accounts.schemas import Actor
+from callcenter.workorders import repository, service
+from callcenter.workorders.repository import FEED, OrderFilter
+from callcenter.workorders.schemas import (
+    AcceptRequest,
+    CloseRequest,
+    NoteRequest,
+    ProviderChange,
+    ProviderCreate,
+    ProviderRead,
+    ScheduleRequest,
+    WorkOrderCreate,
+    WorkOrderDetail,
+    WorkOrderRead,
+    WorkOrderReport,
+    WorkOrderStepRead,
+)
+from callcenter.workorders.service import ElderNotFoundError
+from kernel.bounds import Id
+from kernel.bus import Bus
+from kernel.errors import DomainError, NotFoundError
+from kernel.models import (
+    OPEN_WORK_ORDER_STATUSES,
+    Elder,
+    ServiceProvider,
+    StaffMember,
+    WorkOrder,
+    WorkOrderStatus,
+    utcnow,
+)
+from kernel.models.elders import LifeStatus
+from kernel.web import Session
+
+router = APIRouter(tags=["work orders"])
+feed_router = APIRouter(tags=["work orders"])
+
+
+class WorkOrderNotFoundError(NotFoundError):
+    """No work order with this id (or not one this person may see)."""
+
+
+class ProviderNotFoundError(NotFoundError):
+    """No provider with this id on the list."""
+
+
+class ElderDepartedError(DomainError):
+    """The elder is marked deceased or moved away: no service is arranged in their name."""
+
+    status_code = 409
+    code = "elder_departed"
+
+
+def _where(order: WorkOrder) -> Where:
+    return Where(order.centre_code)
+
+
+async def _visible_order(
+    session: AsyncSession, order_id: int, actor: Actor, *, for_update: bool = False
+) -> WorkOrder:
+    """The order, if this person may see it (locked for a change when asked)."""
+    order = await session.get(WorkOrder, order_id, with_for_update=for_update)
+    if order is None or not permissions.may(actor, Action.WORK_ORDER_READ, _where(order)):
+        raise WorkOrderNotFoundError(f"work order {order_id} does not exist")
+    return order
+
+
+async def _changeable_order(session: AsyncSession, order_id: int, actor: Actor) -> WorkOrder:
+    """The order, locked, if this person may see it (404) and handle it (403)."""
+    order = await _visible_order(session, order_id, actor, for_update=True)
+    permissions.require(actor, Action.WORK_ORDER_HANDLE, _where(order))
+    return order
+
+
+async def _acting_staff(session: AsyncSession, actor: Actor) -> int:
+    """The signed-in person as the active staff member who acts."""
+    member = await session.get(StaffMember, actor.staff_id) if actor.staff_id else None
+    if member is None or not member.active:
+        raise ForbiddenError("only an active staff member's account can change work orders")
+    return member.id
+
+
+async def _detail(session: AsyncSession, order: WorkOrder) -> WorkOrderDetail:
+    await session.flush()
+    steps = [WorkOrderStepRead.model_validate(s) for s in await repository.steps_of(session, order)]
+    return WorkOrderDetail(**WorkOrderRead.model_validate(order).model_dump(), steps=steps)
+
+
+@router.get(
+    "/api/work-orders", response_model=list[WorkOrderRead], responses=ForbiddenError.response_doc()
+)
+async def list_work_orders(
+    session: Session,
+    actor: CurrentActor,
+    open_only: Annotated[bool, Query(alias="open")] = True,
+    status_in: Annotated[list[WorkOrderStatus] | None, Query(alias="status")] = None,
+    centre: Annotated[str | None, Query(max_length=8)] = None,
+    overdue: bool = False,
+    elder_id: Annotated[Id | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> list[WorkOrderRead]:
+    """Work orders, overdue first, then by deadline; open ones unless `open=false` or a
+    `status` is given. A community worker sees their own centre's."""
+    permissions.require(actor, Action.WORK_ORDER_READ)
+    own = permissions.centre_limit(actor, Action.WORK_ORDER_READ)
+    if own is not None and centre not in (None, own):
+        return []  # another centre's orders: as if there were none, like elders and incidents
+    statuses = status_in or list(OPEN_WORK_ORDER_STATUSES if open_only else WorkOrderStatus)
+    wanted = OrderFilter(own or centre, statuses, overdue, elder_id)
+    orders = await repository.list_orders(session, wanted, limit)
+    return [WorkOrderRead.model_validate(order) for order in orders]
+
+
+@router.post(
+    "/api/work-orders",
+    response_model=WorkOrderDetail,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **ForbiddenError.response_doc(),
+        **ElderNotFoundError.response_doc(),
+        **ElderDepartedError.response_doc(),
+    },
+)
+async def create_work_order(
+    body: WorkOrderCreate, session: Session, actor: CurrentActor, request: Request
+) -> WorkOrderDetail:
+    """A request taken by hand (the elder or their family called): an order for the elder's
+    own community centre, its acceptance deadline set as for the green key."""
+    permissions.require(actor, Action.WORK_ORDER_CREATE)
+    elder = await session.get(Elder, body.elder_id)
+    if elder is None or not permissions.may(
+        actor, Action.WORK_ORDER_CREATE, Where(elder.community_code)
+    ):
+        raise ElderNotFoundError(f"elder {body.elder_id} does not exist")
+    if elder.life_status is not LifeStatus.ACTIVE:
+        raise ElderDepartedError(f"elder {elder.id} is {elder.life_status.value}")
+    await _acting_staff(session, actor)
+    order = await service.create_by_hand(
+        session, elder, body.need, body.request.strip(), request.app.state.settings, utcnow(),
+        by=actor.name,
+    )  # fmt: skip
+    return await _detail(session, order)
+
+
+@router.get(
+    "/api/work-orders/{order_id}",
+    response_model=WorkOrderDetail,
+    responses={**WorkOrderNotFoundError.response_doc(), **ForbiddenError.response_doc()},
+)
+async def get_work_order(order_id: Id, session: Session, actor: CurrentActor) -> WorkOrderDetail:
+    """One order and every step of its history."""
+    return await _detail(session, await _visible_order(session, order_id, actor))
+
+
+CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **WorkOrderNotFoundError.response_doc(),
+    **ForbiddenError.response_doc(),
+    **service.WorkOrderClosedError.response_doc(),
+}
+
+
+@router.post(
+    "/api/work-orders/{order_id}/accept",
+    response_model=WorkOrderDetail,
+    responses=CHANGE_ERRORS,  # 409 is also `already_accepted`
+)
+async def accept_work_order(
+    order_id: Id, body: AcceptRequest, session: Session, actor: CurrentActor, request: Request
+) -> WorkOrderDetail:
+    """Take a new order as the signed-in person: the centre will arrange it. 409 when it is no
+    longer new (`already_accepted`) or is over (`work_order_closed`)."""
+    order = await _changeable_order(session, order_id, actor)
+    staff_id = await _acting_staff(session, actor)
+    await service.accept(
+        session, order, request.app.state.settings, utcnow(), staff_id=staff_id, by=actor.name,
+        note=body.note,
+    )  # fmt: skip
+    return await _detail(session, order)
+
+
+@router.post(
+    "/api/work-orders/{order_id}/schedule",
+    response_model=WorkOrderDetail,
+    responses={
+        **CHANGE_ERRORS,
+        **service.UnknownProviderError.response_doc(),
+    },
+)
+async def schedule_work_order(
+    order_id: Id, body: ScheduleRequest, session: Session, actor: CurrentActor, request: Request
+) -> WorkOrderDetail:
+    """Who carries it out (the centre itself, a provider or a volunteer of the list) and when;
+    again to change either. A new order is accepted with it; the elder's terminal is told the
+    appointment. 422 `unknown_provider`, `appointment_before_request`."""
+    order = await _changeable_order(session, order_id, actor)
+    staff_id = await _acting_staff(session, actor)
+    await service.schedule(
+        session, order, body, request.app.state.settings, utcnow(), staff_id=staff_id,
+        by=actor.name,
+    )  # fmt: skip
+    return await _detail(session, order)
+
+
+@router.post(
+    "/api/work-orders/{order_id}/close",
+    response_model=WorkOrderDetail,
+    responses={**CHANGE_ERRORS, **service.NoteRequiredError.response_doc()},
+)
+async def close_work_order(
+    order_id: Id, body: CloseRequest, session: Session, actor: CurrentActor
+) -> WorkOrderDetail:
+    """Done (with a note, if any), cancelled or the elder could not be reached (a note why).
+    422 `note_required`."""
+    order = await _changeable_order(session, order_id, actor)
+    await _acting_staff(session, actor)
+    await service.close(session, order, body, utcnow(), by=actor.name)
+    return await _detail(session, order)
+
+
+@router.post(
+    "/api/work-orders/{order_id}/notes",
+    response_model=WorkOrderDetail,
+    responses={**WorkOrderNotFoundError.response_doc(), **ForbiddenError.response_doc()},
+)
+async def add_work_order_note(
+    order_id: Id, body: NoteRequest, session: Session, actor: CurrentActor
+) -> WorkOrderDetail:
+    """A note on the order's history."""
+    order = await _changeable_order(session, order_id, actor)
+    await _acting_staff(session, actor)
+    service.add_note(session, order, body.text, utcnow(), by=actor.name)
+    return await _detail(session, order)
+
+
+@router.get(
+    "/api/service-providers",
+    response_model=list[ProviderRead],
+    responses=ForbiddenError.response_doc(),
+)
+async def list_providers(
+    session: Session,
+    actor: CurrentActor,
+    centre: Annotated[str | None, Query(max_length=8)] = None,
+    inactive: Annotated[bool, Query(description="Those taken off the list too")] = False,
+) -> list[ProviderRead]:
+    """Providers and volunteers: street-wide ones and a centre's own (a community worker: their
+    centre's)."""
+    permissions.require(actor, Action.WORK_ORDER_READ)
+    own = permissions.centre_limit(actor, Action.WORK_ORDER_READ)
+    found = await repository.providers(session, own or centre, include_inactive=inactive)
+    return [ProviderRead.model_validate(p) for p in found]
+
+
+@router.post(
+    "/api/service-providers",
+    response_model=ProviderRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={**ForbiddenError.response_doc(), **service.UnknownCentreError.response_doc()},
+)
+async def add_provider(body: ProviderCreate, session: Session, actor: CurrentActor) -> ProviderRead:
+    """A provider or volunteer on the list (supervisors and admins), for the street or a centre."""
+    permissions.require(actor, Action.PROVIDER_EDIT)
+    provider = await service.add_provider(session, body, by=actor.name)
+    return ProviderRead.model_validate(provider)
+
+
+@router.patch(
+    "/api/service-providers/{provider_id}",
+    response_model=ProviderRead,
+    responses={**ForbiddenError.response_doc(), **ProviderNotFoundError.response_doc()},
+)
+async def change_provider(
+    provider_id: Id, body: ProviderChange, session: Session, actor: CurrentActor
+) -> ProviderRead:
+    """Take a provider off the list (the orders that name them keep the name), or back on."""
+    permissions.require(actor, Action.PROVIDER_EDIT)
+    provider = await session.get(ServiceProvider, provider_id, with_for_update=True)
+    if provider is None:
+        raise ProviderNotFoundError(f"provider {provider_id} does not exist")
+    await service.set_provider_active(session, provider, body.active, by=actor.name)
+    return ProviderRead.model_validate(provider)
+
+
+@router.get(
+    "/api/reports/work-orders",
+    response_model=WorkOrderReport,
+    responses=ForbiddenError.response_doc(),
+)
+async def work_order_report(
+    session: Session,
+    actor: CurrentActor,
+    days: Annotated[int, Query(ge=1, le=366, description="The last N days, up to now")] = 7,
+) -> WorkOrderReport:
+    """Service requests made in the period, by need and by centre: done, done on time (no
+    deadline missed), cancelled, unreachable, still open, overdue now."""
+    permissions.require(actor, Action.REPORT_READ)
+    until = utcnow()
+    since = until - dt.timedelta(days=days)
+    return service.build_report(await repository.orders_made(session, since, until), since, until)
+
+
+@feed_router.websocket("/ws/work-orders")
+async def work_order_feed(websocket: WebSocket, actor: CurrentActor) -> None:
+    """Every work-order change, as it commits: `{"type": "work_order", "work_order": {...}}`;
+    a community worker hears their own centre's."""
+    bus: Bus = websocket.app.state.bus
+    if not permissions.may(actor, Action.WORK_ORDER_READ):
+        await websocket.close(code=4403)
+        return
+    # Subscribed before the socket opens: the page reloads its list when it opens.
+    async with bus.subscribe(FEED) as changes:
+        await websocket.accept()
+        gone = asyncio.create_task(_until_closed(websocket))
+        try:
+            while True:
+                change = asyncio.create_task(changes.get())
+                await asyncio.wait({change, gone}, return_when=asyncio.FIRST_COMPLETED)
+                if gone.done():
+                    change.cancel()
+                    return
+                message = change.result()
+                where = Where(message["work_order"]["centre_code"])
+                if permissions.may(actor, Action.WORK_ORDER_READ, where):
+                    await websocket.send_json(message)
+        except WebSocketDisconnect:
+            return
+        finally:
+            gone.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                await gone
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends, until it goes."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await websocket.receive_text()

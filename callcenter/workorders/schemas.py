@@ -1,0 +1,159 @@
+"""Shapes of work orders, their steps, the providers list and the work-order report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
+
+from kernel.bounds import AwareMoment, Id
+from kernel.models import ProviderKind, ServiceNeed, WorkOrderCategory, WorkOrderStatus
+
+Text = Field(default="", max_length=500)
+# Words a person must give: not empty once the spaces around them are gone.
+Words = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class WorkOrderRead(BaseModel):
+    """A work order as lists and the live feed show it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    category: WorkOrderCategory
+    status: WorkOrderStatus
+    elder_id: int | None
+    elder_name: str | None
+    device_id: str | None
+    device_event_id: int | None = Field(description="The green-key press it came from, if any")
+    need: str | None = Field(description="A service need (meal, housework, repair, chat, other)")
+    request: str
+    centre_code: str
+    provider_kind: ProviderKind | None
+    provider_id: int | None
+    provider_name: str | None
+    appointment_at: dt.datetime | None
+    created_at: dt.datetime
+    created_by: str
+    accepted_at: dt.datetime | None
+    accepted_by_staff_id: int | None
+    closed_at: dt.datetime | None
+    due_at: dt.datetime | None = Field(description="The deadline of its current status")
+    overdue_at: dt.datetime | None = Field(description="When that deadline was found passed")
+    late: bool = Field(description="A deadline of it was missed")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def source(self) -> Literal["green_key", "by_hand"]:
+        """Where it came from: the elder's green key, or taken by hand (a phone call)."""
+        return "green_key" if self.device_event_id is not None else "by_hand"
+
+
+class WorkOrderStepRead(BaseModel):
+    """One step of an order's history."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    at: dt.datetime
+    actor: str
+    action: str
+    detail: dict[str, Any]
+
+
+class WorkOrderDetail(WorkOrderRead):
+    """One order with its whole history, oldest step first."""
+
+    steps: list[WorkOrderStepRead]
+
+
+class WorkOrderCreate(BaseModel):
+    """A request taken by hand (the elder or their family called)."""
+
+    elder_id: Id
+    need: ServiceNeed
+    request: str = Field(default="", max_length=500, description="What was asked, in words")
+
+
+class AcceptRequest(BaseModel):
+    """Taking the order: the centre will arrange it."""
+
+    note: str = Text
+
+
+class ScheduleRequest(BaseModel):
+    """Who carries it out and when: the centre itself, or a provider or volunteer of the list."""
+
+    provider_kind: ProviderKind
+    provider_id: Id | None = Field(
+        default=None, description="The provider's id; none for the centre itself"
+    )
+    appointment_at: AwareMoment
+    note: str = Text
+
+
+class CloseRequest(BaseModel):
+    """How it ended: done (a note optional), cancelled or the elder unreachable (a note why)."""
+
+    status: Literal[WorkOrderStatus.DONE, WorkOrderStatus.CANCELLED, WorkOrderStatus.UNREACHABLE]
+    note: str = Text
+
+
+class NoteRequest(BaseModel):
+    """A note on the order's history."""
+
+    text: Words = Field(max_length=500)
+
+
+class ProviderRead(BaseModel):
+    """A service provider or volunteer of the list."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    kind: ProviderKind
+    phone: str | None
+    centre_code: str | None = Field(description="The centre they serve; none: the whole street")
+    needs: list[ServiceNeed] = Field(description="What they do; empty: anything")
+    active: bool
+
+
+class ProviderCreate(BaseModel):
+    """A provider or volunteer to add to the list."""
+
+    name: Words = Field(max_length=64)
+    kind: Literal[ProviderKind.COMPANY, ProviderKind.VOLUNTEER]
+    phone: str | None = Field(default=None, max_length=20)
+    centre_code: str | None = Field(default=None, max_length=8)
+    needs: list[ServiceNeed] = Field(default_factory=list, max_length=len(ServiceNeed))
+
+
+class ProviderChange(BaseModel):
+    """Taking a provider off the list, or back on it."""
+
+    active: bool
+
+
+class OrderCounts(BaseModel):
+    """How the requests of a need, a centre or the whole street went."""
+
+    key: str = Field(description="A need, a centre code, or 'all'")
+    requests: int
+    done: int
+    done_on_time: int = Field(description="Done without missing a deadline")
+    cancelled: int
+    unreachable: int
+    open: int
+    overdue: int = Field(description="Still open with a deadline passed")
+    share_on_time: float | None = Field(description="done_on_time / done; None when none done")
+
+
+class WorkOrderReport(BaseModel):
+    """The work-order report of a period: service requests made in it."""
+
+    since: dt.datetime
+    until: dt.datetime
+    overall: OrderCounts
+    by_need: list[OrderCounts]
+    by_centre: list[OrderCounts]
