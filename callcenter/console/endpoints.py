@@ -71,6 +71,7 @@ def home_of(member: StaffMember) -> str:
 def _nav(member: StaffMember) -> list[tuple[str, str]]:
     items = [("/console", "nav.queue"), ("/console/map", "nav.map")]
     items += [("/console/elders", "nav.elders"), ("/console/rosters", "nav.rosters")]
+    items.append(("/console/work-orders", "nav.work_orders"))
     items.append(("/console/shift", "nav.shift"))
     if member.role in BOARD:
         items.append(("/console/board", "nav.board"))
@@ -229,6 +230,26 @@ async def shift_page(request: Request, lang: Language = None) -> Response:
 async def board_page(request: Request, lang: Language = None) -> Response:
     """The supervisor's wall board, for a large screen; it updates by itself."""
     return await _page(request, "board.html", lang, BOARD)
+
+
+@router.get("/console/work-orders")
+async def work_orders_page(request: Request, lang: Language = None) -> Response:
+    """Service requests as work orders: the list by status, centre and deadline, live; one
+    taken on the phone; the providers list (supervisors and admins)."""
+    return await _page(request, "work_orders.html", lang, view="list")
+
+
+@router.get("/console/work-orders/report")
+async def work_orders_report_page(request: Request, lang: Language = None) -> Response:
+    """The work-order report: requests by need and by centre, done on time, overdue."""
+    return await _page(request, "work_orders.html", lang, FLOOR, view="report")
+
+
+@router.get("/console/work-orders/{order_id}")
+async def work_order_page(order_id: Id, request: Request, lang: Language = None) -> Response:
+    """One work order: the request, its deadlines, accept, provider and appointment, close,
+    and its history."""
+    return await _page(request, "work_orders.html", lang, view="order", order_id=order_id)
 
 
 @router.get("/console/accounts")

@@ -6,7 +6,9 @@ emoji font."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from callcenter.care.baselines import Drift, Silence
 from kernel.models import TrendDirection
 from kernel.settings import Settings
 from tests.callcenter.console.conftest import LIVE_MS, Street, screenshot, signed_in_page
+from tests.callcenter.console.test_work_orders_in_browser import green_key, terminal
 from tests.conftest import free_port
 
 # What no person should have to read: codes, ids and data as the server stores them.
@@ -46,7 +49,7 @@ def settings(tmp_path: Path) -> Settings:
     """Escalation in seconds, so that the history holds both levels of it."""
     return Settings(  # type: ignore[call-arg]
         _env_file=None, data_dir=tmp_path / "data", mqtt_port=free_port(),
-        ack_escalate_after_s=1, supervisor_escalate_after_s=2,
+        ack_escalate_after_s=1, supervisor_escalate_after_s=2, work_order_check_every_s=0.5,
     )  # fmt: skip
 
 
@@ -55,6 +58,8 @@ class History:
     resolved: int  # escalated twice, then acknowledged, noted, resolved, followed up
     ringing: int  # an SOS nobody has acknowledged, held by a 禾花 worker
     elder: int
+    work_order: int  # the green key's meal, accepted and arranged with the centre
+    overdue_order: int  # a repair nobody accepted in time
 
 
 def _wait_for(page: Page, path: str, done: Callable[[object], bool]) -> object:
@@ -71,7 +76,30 @@ def _escalated_twice(incident: object) -> bool:
     return any(e["detail"].get("level") == 2 for e in incident["timeline"])  # type: ignore[index]
 
 
-def _make_history(page: Page, street: Street) -> History:
+def _make_work_orders(page: Page, street: Street, settings: Settings) -> tuple[int, int]:
+    """Two presses of the 禾花 elder's green key: a meal arranged for tomorrow with the centre,
+    and a repair whose acceptance deadline is moved an hour back (reported overdue)."""
+    api = street.base + "/api"
+    with terminal(street, street.hehua_terminal) as socket:  # it hears earlier notices too
+        green_key(socket, "meal")
+        green_key(socket, "repair")
+    meal, repair = sorted(
+        _wait_for(page, f"{api}/work-orders", lambda found: len(found) == 2),  # type: ignore[arg-type]
+        key=lambda order: order["need"] != "meal",
+    )
+    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    arranged = page.request.post(f"{api}/work-orders/{meal['id']}/schedule", data={
+        "provider_kind": "centre", "appointment_at": tomorrow.isoformat(), "note": "社工送饭",
+    })  # fmt: skip
+    assert arranged.ok, arranged.text()
+    past = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with sqlite3.connect(settings.data_dir / "eldercare.db") as db:
+        db.execute("UPDATE work_orders SET due_at = ? WHERE id = ?", (past, repair["id"]))
+    _wait_for(page, f"{api}/work-orders?overdue=true", lambda found: len(found) == 1)  # type: ignore[arg-type]
+    return meal["id"], repair["id"]
+
+
+def _make_history(page: Page, street: Street, settings: Settings) -> History:
     api = street.base + "/api"
     street.press(street.hehua_terminal, button="main")
     first = _wait_for(page, f"{api}/incidents", lambda found: len(found) == 1)
@@ -127,7 +155,11 @@ def _make_history(page: Page, street: Street) -> History:
         f"{api}/incidents/{ringing}/assign", data={"staff_id": hehua["staff_id"], "note": "请上门"}
     )
     assert assigned.ok, assigned.text()
-    return History(resolved=incident, ringing=ringing, elder=elder["id"])
+    work_order, overdue_order = _make_work_orders(page, street, settings)
+    return History(
+        resolved=incident, ringing=ringing, elder=elder["id"], work_order=work_order,
+        overdue_order=overdue_order,
+    )  # fmt: skip
 
 
 def _visible_words(page: Page) -> str:
@@ -173,6 +205,12 @@ PAGES = [
     ("/console/shift", "sup1", "#notes li.note"),
     ("/console/board", "sup1", "#board-incidents tfoot tr"),
     ("/worker", "ph03-w1", "#tasks article.task"),
+    # Service requests as work orders: the list (one overdue), one arranged, one overdue, the report.
+    ("/console/work-orders", "op1", "#orders tbody tr .overdue"),
+    ("/console/work-orders/{work_order}", "op1", "#history li[data-action=scheduled]"),
+    ("/console/work-orders/{overdue_order}", "op1", "#history li[data-action=overdue]"),
+    ("/console/work-orders", "sup1", "#orders tbody tr .overdue"),
+    ("/console/work-orders/report", "sup1", "#by-need tbody tr[data-key=meal]"),
     # The hand-over sheet for the 120/110 dispatcher and the paramedics.
     (
         "/console/incidents/{resolved}/summary",
@@ -190,13 +228,17 @@ PAGES = [
     ("/console/map", "ph03-w1", "#street-map g.incident"),
     ("/console/elders", "ph03-w1", "#results tbody tr"),
     ("/console/rosters", "ph03-w1", "#shifts tbody tr"),
+    ("/console/work-orders", "ph03-w1", "#orders tbody tr .overdue"),
+    ("/console/work-orders/{work_order}", "ph03-w1", "#history li[data-action=scheduled]"),
     ("/console/shift", "ph03-w1", "#held li[data-incident-id]"),
 ]
 
 
-def test_no_page_shows_a_raw_code_in_either_language(browser: Browser, street: Street) -> None:
+def test_no_page_shows_a_raw_code_in_either_language(
+    browser: Browser, street: Street, settings: Settings
+) -> None:
     operator = signed_in_page(browser, street, "op1")
-    history = _make_history(operator, street)
+    history = _make_history(operator, street, settings)
     operator.context.close()
     found: dict[str, list[str]] = {}
     for language in ("zh", "en"):
@@ -316,6 +358,8 @@ EVERY_STEP = [
                                       "number": "0755-120", "note": "调度说十分钟到"}),
     ("handed_over", "staff:1", {"service": "police", "handed_over_at": "2026-11-23T04:20:00+00:00",
                                 "hospital": None, "note": ""}),
+    # A green-key incident of before work orders, carried over by migration 0014.
+    ("became_work_order", "system", {"ref": "W12"}),
     # Click-to-call (callcenter/voice): each step as the call's callbacks write it.
     ("call_placed", "staff:1", {"number": "女儿 李娟 ****0002"}),
     ("call_ringing", "voice", {"number": "王秀英 ****8000"}),
