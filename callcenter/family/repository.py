@@ -1,4 +1,5 @@
-"""Queries on family messages: recording jobs, claiming the due ones, and what the rules need."""
+"""Queries on family messages: recording jobs, claiming the due ones, and what the rules need;
+the family's replies and the numbers that opted out."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.database import insert_ignoring_duplicates
 from kernel.models import (
+    OPEN_STATUSES,
     Centre,
     EmergencyContact,
     FamilyMessage,
+    FamilyOptOut,
+    FamilyReply,
     FamilyStep,
     Incident,
+    ReplyKind,
     SmsState,
     StaffMember,
 )
@@ -183,3 +188,121 @@ async def claimed_for_receipt(session: AsyncSession, job_id: int) -> FamilyMessa
         .with_for_update()
     )
     return (await session.scalars(query)).first()
+
+
+# --- replies and opt-outs --------------------------------------------------------------------
+
+
+async def last_message_to(
+    session: AsyncSession, phones: Sequence[str], *, open_only: bool
+) -> FamilyMessage | None:
+    """The newest message that went to this number (in any of its written forms); with
+    `open_only`, the newest about an incident still open (what a reply answers)."""
+    query = (
+        select(FamilyMessage)
+        .where(FamilyMessage.phone.in_(phones), FamilyMessage.sent_at.is_not(None))
+        .order_by(FamilyMessage.sent_at.desc(), FamilyMessage.id.desc())
+        .limit(1)
+    )
+    if open_only:
+        query = query.join(Incident, Incident.id == FamilyMessage.incident_id).where(
+            Incident.status.in_(OPEN_STATUSES)
+        )
+    return (await session.scalars(query)).first()
+
+
+async def contact_with_phone(
+    session: AsyncSession, phones: Sequence[str]
+) -> EmergencyContact | None:
+    """A contact of some elder with this number (the first recorded), for a reply nobody was sent."""
+    query = (
+        select(EmergencyContact)
+        .where(EmergencyContact.phone.in_(phones))
+        .order_by(EmergencyContact.id)
+        .limit(1)
+    )
+    return (await session.scalars(query)).first()
+
+
+async def record_reply(session: AsyncSession, row: dict[str, Any]) -> FamilyReply | None:
+    """Record a reply once per Twilio message sid; None if it was recorded before (a retry)."""
+    added = await insert_ignoring_duplicates(
+        session, FamilyReply.__table__, [row], returning=FamilyReply.id
+    )
+    return await session.get(FamilyReply, added[0]) if added else None
+
+
+async def reply_by_sid(session: AsyncSession, sid: str) -> FamilyReply | None:
+    """The reply Twilio knows by this message sid."""
+    return await session.scalar(select(FamilyReply).where(FamilyReply.message_sid == sid))
+
+
+async def answers(session: AsyncSession, incident_id: int) -> list[FamilyReply]:
+    """The incident's "going" and "cannot" replies, oldest first (a handful)."""
+    query = (
+        select(FamilyReply)
+        .where(
+            FamilyReply.incident_id == incident_id,
+            FamilyReply.kind.in_((ReplyKind.GOING, ReplyKind.CANNOT)),
+        )
+        .order_by(FamilyReply.id)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def replies_listing(
+    session: AsyncSession,
+    *,
+    incident_id: int | None,
+    unmatched: bool,
+    limit: int,
+    centre_or_holder: tuple[str, int | None] | None = None,
+) -> list[FamilyReply]:
+    """Replies for the console, newest first: an incident's, or those that matched none."""
+    query = select(FamilyReply).order_by(FamilyReply.id.desc()).limit(limit)
+    if unmatched:
+        query = query.where(FamilyReply.incident_id.is_(None))
+    if centre_or_holder is not None:
+        centre, holder = centre_or_holder
+        query = query.join(Incident, Incident.id == FamilyReply.incident_id).where(
+            or_(Incident.centre_code == centre, Incident.assigned_staff_id == holder)
+        )
+    if incident_id is not None:
+        query = query.where(FamilyReply.incident_id == incident_id)
+    return list((await session.scalars(query)).all())
+
+
+async def opt_out_of(
+    session: AsyncSession, phone: str, *, for_update: bool = False
+) -> FamilyOptOut | None:
+    """This number's opt-out record, if it ever opted out."""
+    query = select(FamilyOptOut).where(FamilyOptOut.phone == phone)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.scalars(query)).first()
+
+
+async def opt_outs_of(session: AsyncSession, phones: Sequence[str]) -> dict[str, FamilyOptOut]:
+    """The opt-out records of these numbers, by number."""
+    if not phones:
+        return {}
+    query = select(FamilyOptOut).where(FamilyOptOut.phone.in_(set(phones)))
+    return {row.phone: row for row in (await session.scalars(query)).all()}
+
+
+async def opt_out_row(session: AsyncSession, phone: str, row: dict[str, Any]) -> FamilyOptOut:
+    """This number's opt-out record, created from `row` if it has none yet; locked for the change."""
+    await insert_ignoring_duplicates(session, FamilyOptOut.__table__, [{"phone": phone, **row}])
+    found = await opt_out_of(session, phone, for_update=True)
+    assert found is not None  # inserted just now, or there before
+    return found
+
+
+async def opt_outs_listing(
+    session: AsyncSession, *, opted_out_only: bool, limit: int
+) -> list[FamilyOptOut]:
+    """Opt-out records, most recently changed first."""
+    query = select(FamilyOptOut).order_by(FamilyOptOut.changed_at.desc()).limit(limit)
+    if opted_out_only:
+        query = query.where(FamilyOptOut.opted_out.is_(True))
+    return list((await session.scalars(query)).all())

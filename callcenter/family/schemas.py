@@ -1,4 +1,5 @@
-"""API shapes of family messages: the console's outbox listing and an operator's own SMS."""
+"""API shapes of family messages: the console's outbox listing, an operator's own SMS, the
+family's replies and opt-outs."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from kernel.bounds import Id
-from kernel.models import FamilyStep, SmsState
+from kernel.models import FamilyStep, ReplyKind, SmsState
 
 
 class FamilyMessageRead(BaseModel):
@@ -56,3 +57,40 @@ class StatusOutcome(BaseModel):
 
     message_id: int | None
     status: str
+
+
+class OptOutRead(BaseModel):
+    """A number that opted out (or back in), and whether that covers emergencies too."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    phone: str = Field(description="Masked (139****5555)")
+    opted_out: bool
+    changed_at: dt.datetime
+    text: str = Field(description="The message that changed it, as written (STOP, 退订)")
+    incident_id: int | None
+    emergencies_confirmed_at: dt.datetime | None = Field(
+        description="When an operator confirmed that a P1's messages stop too; null: they still go"
+    )
+    emergencies_confirmed_by: str | None
+
+
+class FamilyReplyRead(BaseModel):
+    """A family member's SMS to us, and the incident it was matched to (null: none open)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    received_at: dt.datetime
+    phone: str = Field(description="Masked (139****5555)")
+    body: str
+    kind: ReplyKind
+    incident_id: int | None
+    family_message_id: int | None
+    contact_id: int | None
+    contact_name: str
+    relation: str
+    opt_out: OptOutRead | None = Field(
+        default=None, description="The number's opt-out record, if it ever opted out"
+    )

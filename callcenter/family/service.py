@@ -29,6 +29,7 @@ from kernel.models import (
     WAITING_STATES,
     Elder,
     FamilyMessage,
+    FamilyOptOut,
     FamilyStep,
     Incident,
     IncidentKind,
@@ -185,6 +186,23 @@ def policy_refusal(incident: Incident, step: FamilyStep, settings: Settings) -> 
     return None
 
 
+def is_emergency(incident: Incident) -> bool:
+    """Every message about a P1 (an SOS, a fall, a crisis) is an emergency one: an opt-out keeps
+    the number out of it only once an operator has confirmed that (docs/sms.md)."""
+    return incident.priority == 1
+
+
+def opt_out_refusal(opt_out: FamilyOptOut | None, incident: Incident) -> str | None:
+    """Why an opted-out number is not sent this incident's message, or None when it is."""
+    if opt_out is None or not opt_out.opted_out:
+        return None
+    if not is_emergency(incident):
+        return "对方已退订通知短信 (opted out: STOP)"
+    if opt_out.emergencies_confirmed_at is not None:
+        return "对方已退订，接线员确认紧急短信也不发 (opted out of emergencies too, confirmed)"
+    return None
+
+
 def is_urgent(incident: Incident, step: FamilyStep) -> bool:
     """Urgent messages go at any hour: every step of a P1, and what an operator sends by hand."""
     return incident.priority == 1 or step is FamilyStep.MANUAL
@@ -245,8 +263,10 @@ def decide(
     sends: Sequence[dt.datetime],
     settings: Settings,
     now: dt.datetime,
+    opt_out: FamilyOptOut | None = None,
 ) -> Decision:
-    """What to do with a due job, given the incident's other jobs and the number's recent sends."""
+    """What to do with a due job, given the incident's other jobs, the number's recent sends and
+    its opt-out (STOP / 退订), if any."""
     refusal = policy_refusal(incident, job.step, settings)
     if refusal is not None:
         return Skip(refusal, quiet=True)
@@ -257,6 +277,9 @@ def decide(
         and incident.status not in OPEN_STATUSES
     ):
         return Skip("superseded: the incident was over first", quiet=True)
+    opted_out = opt_out_refusal(opt_out, incident)
+    if opted_out is not None:
+        return Skip(opted_out)  # on the timeline; the next contact's turn comes (not reached)
     retry_soon = now + dt.timedelta(seconds=1)
     earlier = [j for j in siblings if j.id < job.id and j.phone == job.phone]
     if any(j.state in WAITING_STATES for j in earlier):
@@ -324,6 +347,7 @@ def render(job: FamilyMessage, incident: Incident, settings: Settings) -> str:
         "eta_min": facts.get("eta_min", ""),
         "outcome": words["outcome"].get(facts.get("outcome") or "", facts.get("outcome") or ""),
         "text": facts.get("text", ""),
+        "ask": words["ask"],
     }
     if job.step is FamilyStep.MANUAL:
         template = words["manual"]

@@ -83,7 +83,8 @@ async def _claim(
                 continue  # deleted with its incident (cascade) in the meantime
             siblings = await repository.incident_jobs(session, job.incident_id)
             sends = await repository.recent_sends(session, job.phone, now - dt.timedelta(days=1))
-            decision = service.decide(job, incident, siblings, sends, settings, now)
+            opt_out = await repository.opt_out_of(session, job.phone)
+            decision = service.decide(job, incident, siblings, sends, settings, now, opt_out)
             if isinstance(decision, service.Skip):
                 job.state, job.reason = SmsState.SKIPPED, decision.reason
                 if not decision.quiet:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter.family.replies import family_on_the_way
 from callcenter.incidents import repository
 from callcenter.incidents.callback import callback_owed
 from callcenter.routing import repository as routing_repository
@@ -107,8 +108,11 @@ async def _next_step(
     incident.supervisor_staff_id = supervisor
     incident.escalation_level = 2
     incident.ack_due_at = None  # the supervisor holds it from here
-    repository.add_entry(session, incident, "escalated", level=2, supervisor_id=supervisor)
-    await _audit(session, incident, "incident.escalated", level=2, supervisor=supervisor)
+    family = await family_on_the_way(session, incident.id)  # noted; the chase goes on
+    repository.add_entry(
+        session, incident, "escalated", level=2, supervisor_id=supervisor, **family
+    )
+    await _audit(session, incident, "incident.escalated", level=2, supervisor=supervisor, **family)
 
 
 async def _audit(session: AsyncSession, incident: Incident, action: str, **detail: object) -> None:
@@ -145,9 +149,10 @@ async def escalate_not_on_site(
             incident.supervisor_staff_id = supervisor or incident.supervisor_staff_id
             minutes = round((now - incident.opened_at).total_seconds() / 60)
             incident.onsite_due_at = now + dt.timedelta(seconds=settings.onsite_escalate_after_s)
+            family = await family_on_the_way(session, incident.id)  # noted; the chase goes on
             repository.add_entry(
                 session, incident, "not_on_site", minutes_open=minutes, supervisor_id=supervisor,
-                street_operators_alerted=True, holder=incident.assigned_staff_id,
+                street_operators_alerted=True, holder=incident.assigned_staff_id, **family,
             )  # fmt: skip
             await _audit(session, incident, "incident.not_on_site", minutes_open=minutes,
                          supervisor=supervisor, holder=incident.assigned_staff_id)  # fmt: skip

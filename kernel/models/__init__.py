@@ -19,7 +19,10 @@ from kernel.models.enums import (
 from kernel.models.family import (
     WAITING_STATES,
     FamilyMessage,
+    FamilyOptOut,
+    FamilyReply,
     FamilyStep,
+    ReplyKind,
     SmsState,
 )
 from kernel.models.gateway import RAW_KEPT_BYTES, DeviceEvent, RejectedMessage
@@ -72,6 +75,8 @@ __all__ = [
     "Elder",
     "EmergencyContact",
     "FamilyMessage",
+    "FamilyOptOut",
+    "FamilyReply",
     "FamilyStep",
     "HandoverNote",
     "HandoverNoteRead",
@@ -86,6 +91,7 @@ __all__ = [
     "RegisterImport",
     "RegisterIssue",
     "RejectedMessage",
+    "ReplyKind",
     "SelfCare",
     "ServiceNeed",
     "ServiceProvider",

@@ -1,4 +1,5 @@
-"""Family SMS: one durable job per (incident, step, contact), from the alarm to the delivery receipt."""
+"""Family SMS: one durable job per (incident, step, contact), from the alarm to the delivery receipt;
+the family's replies, and the numbers that opted out."""
 
 from __future__ import annotations
 
@@ -92,3 +93,71 @@ class FamilyMessage(Base):
         """An operator's own words (a manual message), shown before the body is rendered."""
         text = (self.facts or {}).get("text")
         return str(text) if text is not None else None
+
+
+class ReplyKind(enum.StrEnum):
+    """What a family member's answer to our SMS says."""
+
+    GOING = "going"  # "1" / 我去: on their way to the elder
+    CANNOT = "cannot"  # "2" / 去不了: cannot go
+    TEXT = "text"  # anything else, kept as written for the operator
+    STOP = "stop"  # STOP / 退订 (and Twilio's opt-out words): no non-emergency messages
+    START = "start"  # START / 订阅: messages again
+
+
+class FamilyReply(Base):
+    """An SMS a family member sent back, matched to the incident their last message was about.
+
+    `incident_id` is None for a reply that matched no open incident (an operator sees those
+    among the unmatched). Unique per Twilio `message_sid`, so a webhook Twilio retries is
+    recorded, and lands on the timeline, once.
+    """
+
+    __tablename__ = "family_replies"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_sid: Mapped[str] = mapped_column(String(40), unique=True)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # As the contacts hold it (a mainland mobile without +86), else as Twilio sent it.
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    kind: Mapped[ReplyKind] = mapped_column(string_enum(ReplyKind, 8))
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    # The message it answers: the newest to this number about an open incident.
+    family_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("family_messages.id", ondelete="SET NULL")
+    )
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("emergency_contacts.id", ondelete="SET NULL")
+    )
+    # Who it is, as their last message named them ("" when the number is nobody's we know).
+    contact_name: Mapped[str] = mapped_column(String(64), default="")
+    relation: Mapped[str] = mapped_column(String(32), default="")
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+
+
+class FamilyOptOut(Base):
+    """A number that asked for no more messages (STOP, 退订), and since when.
+
+    It keeps the number out of non-emergency messages; out of a P1's messages only once an
+    operator has confirmed that too (`emergencies_confirmed_at`, audited). START / 订阅 sets
+    `opted_out` back to False and clears the confirmation; each change's message is the reply.
+    """
+
+    __tablename__ = "family_opt_outs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    opted_out: Mapped[bool]
+    changed_at: Mapped[dt.datetime]
+    # The message that changed it, as written ("退订", "STOP").
+    text: Mapped[str] = mapped_column(String(160))
+    reply_id: Mapped[int | None] = mapped_column(
+        ForeignKey("family_replies.id", ondelete="SET NULL")
+    )
+    # The incident the opting-out reply landed on, if any: whose operators may confirm it.
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    emergencies_confirmed_at: Mapped[dt.datetime | None]
+    emergencies_confirmed_by: Mapped[str | None] = mapped_column(String(64))

@@ -18,6 +18,7 @@ from kernel.models import Base
 TABLES = {
     "device_events", "rejected_messages", "incidents", "incident_timeline", "device_notices",
     "family_messages",
+    "family_replies", "family_opt_outs",
     "voice_calls", "terminal_lines",
     "alarm_receiver_accounts",
     "alembic_version", "audit_log", "away_periods", "centres", "devices", "elders",

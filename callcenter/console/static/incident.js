@@ -237,6 +237,7 @@ function render(detail) {
   renderActions();
   renderCallback();
   if (detail.linked) renderLinked(detail);
+  renderFamilyOnTheWay(detail);
   document.getElementById("routing").textContent = detail.routing || "—";
   if (detail.timeline) renderTimeline(detail.timeline);
   if (detail.emergency_calls) renderEmergency(detail);
@@ -294,12 +295,54 @@ const SMS_RECHECK_MS = 1500;
 
 async function renderSmsLog() {
   smsMessages = await api(`/api/sms/messages?incident=${INCIDENT_ID}`).catch(() => smsMessages);
-  document.getElementById("sms-log").replaceChildren(
-    ...smsMessages.map((m) => el("li", { dataset: { state: m.state } },
+  smsReplies = await api(`/api/sms/replies?incident=${INCIDENT_ID}`).catch(() => smsReplies);
+  document.getElementById("sms-log").replaceChildren(...withReplies(
+    smsMessages.map((m) => el("li", { dataset: { state: m.state } },
       `${formatTime(m.created_at || m.due_at)} ${m.contact_name}（${m.relation}） ${tWord("sms", m.state)} ${m.body || m.operator_text || ""}`)),
-  );
+  ));
   clearTimeout(smsPoll);
   if (smsMessages.some((m) => SMS_WAITING.includes(m.state))) smsPoll = setTimeout(renderSmsLog, SMS_RECHECK_MS);
+}
+
+// The family's replies (callcenter/family/replies.py), each among the messages by its time (the
+// list is newest first); a number that opted out says so, and the operator may confirm that it
+// gets no emergency SMS either (audited).
+let smsReplies = [];
+
+function withReplies(items) {
+  const shown = smsMessages.map((m, i) => ({ at: Date.parse(m.created_at || m.due_at), node: items[i] }));
+  for (const reply of [...smsReplies].reverse()) {
+    const at = Date.parse(reply.received_at);
+    const index = shown.findIndex((item) => item.at <= at);
+    shown.splice(index < 0 ? shown.length : index, 0, { at, node: replyItem(reply) });
+  }
+  return shown.map((item) => item.node);
+}
+
+function replyItem(r) {
+  const words = ["going", "cannot"].includes(r.kind) ? "" : r.body;
+  const o = r.kind === "stop" && r.opt_out && r.opt_out.opted_out ? r.opt_out : null;
+  const optOut = !o ? "" : o.emergencies_confirmed_at ? ` · ${t("reply.emergencies_confirmed")}`
+    : el("span", {}, ` · ${t("reply.opted_out")} `, button(t("reply.confirm_emergencies"), () => confirmOptOut(o.id), "secondary", `confirm-opt-out-${o.id}`));
+  return el("li", { class: "reply", dataset: { kind: r.kind } },
+    `${formatTime(r.received_at)} ${r.contact_name || r.phone}${r.relation ? `（${r.relation}）` : ""} ${t("reply." + r.kind)} ${words}`, optOut);
+}
+
+async function confirmOptOut(id) {
+  if (!confirm(`${t("reply.confirm_emergencies")}?`)) return;
+  try {
+    await api(`/api/sms/opt-outs/${id}/emergencies`, { method: "POST" });
+    await renderSmsLog();
+  } catch (error) {
+    showMessage("action-error", `${t("common.error")}: ${error.message}`);
+  }
+}
+
+// Who of the family said they are going, by the last answer on the timeline (the chase goes on).
+function renderFamilyOnTheWay(detail) {
+  const answers = (detail.timeline || []).filter((e) => ["family_going", "family_cannot"].includes(e.action));
+  const going = answers.length && answers[answers.length - 1].detail.family_on_the_way;
+  if (going) document.querySelector("#incident-head p").append(el("span", { class: "flag family-going", id: "family-on-the-way" }, `${t("incident.family_on_the_way")}：${going}`));
 }
 
 async function setUpSms() {

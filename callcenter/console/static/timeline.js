@@ -55,6 +55,8 @@ const DETAIL_WORDS = {
   handed_over_at: formatTime,
   reference: String,
   hospital: String,
+  from: String,
+  family_on_the_way: String,
   kind: (v) => tWord("kind", v),
   raised_to: (v) => `P${v}`,
   due: formatTime,

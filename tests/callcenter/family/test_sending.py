@@ -46,7 +46,9 @@ async def test_an_sos_tells_the_first_contact_once_then_who_is_coming_then_how_i
     await press(sessions, sms_settings, family.terminal, at)  # a repeat joins the incident
     at = await rounds_until(sessions, sms_settings, gateway, sent_count(fake, FIRST, 1), at=at)
     (sent,) = fake.sent_to(FIRST)
-    assert sent["body"] == "【平湖街道呼叫中心】王秀英于14:00按下了紧急呼叫键，我们正在派人上门。"
+    assert sent["body"] == (
+        "【平湖街道呼叫中心】王秀英于14:00按下了紧急呼叫键，我们正在派人上门。您去请回1，去不了回2。"
+    )
     assert sent["from"] == "+15005550006" and fake.sent_to(SECOND) == []
     opened = [m for m in await messages(sessions) if m.step is FamilyStep.OPENED]
     assert [(m.contact_rank, m.state) for m in opened] == [
