@@ -3,6 +3,7 @@ on duty, and the wall board's figures."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
@@ -24,10 +25,11 @@ from callcenter.shifts.schemas import (
     NoteRead,
     NoteRequest,
 )
+from callcenter.workorders.schemas import WorkOrderRead
 from kernel.audit import record
 from kernel.bounds import Id
 from kernel.errors import DomainError, NotFoundError
-from kernel.models import CentreTier, HandoverNote, StaffMember, utcnow
+from kernel.models import CentreTier, HandoverNote, StaffMember, WorkOrder, utcnow
 from kernel.web import Session
 
 router = APIRouter(prefix="/api", tags=["shifts"])
@@ -88,7 +90,9 @@ async def _handover_centre(session: AsyncSession, actor: Actor, asked: str | Non
 
 @router.get("/shift/my-items", response_model=MyItems, responses=ForbiddenError.response_doc())
 async def my_items(session: Session, actor: CurrentActor) -> MyItems:
-    """The open incidents I hold and my centre's other open ones, most urgent first."""
+    """The open incidents I hold and my centre's other open ones, most urgent first, and the
+    work orders to see to (a worker: their centre's; the street's staff: those they accepted
+    and the overdue)."""
     permissions.require(actor, Action.SHIFT_HANDOVER)
     _all, street = await _centres(session)
     centre = _home(actor, street)
@@ -96,10 +100,17 @@ async def my_items(session: Session, actor: CurrentActor) -> MyItems:
         await repository.open_incidents_held_by(session, actor.staff_id) if actor.staff_id else []
     )
     others = await repository.open_incidents_at(session, centre, actor.staff_id)
+    orders: Sequence[WorkOrder] = []
+    scope = permissions.scope_of(actor, Action.WORK_ORDER_READ)
+    if scope is Scope.STREET:
+        orders = await repository.open_work_orders_to_chase(session, actor.staff_id)
+    elif scope is not None:
+        orders = await repository.open_work_orders_at(session, centre)
     return MyItems(
         centre_code=centre,
         held=[IncidentRead.model_validate(i) for i in held],
         centre_open=[IncidentRead.model_validate(i) for i in others],
+        work_orders=[WorkOrderRead.model_validate(o) for o in orders],
     )
 
 

@@ -1,5 +1,6 @@
-"""Queries for the shift page and the wall board: open items, hand-over notes, who is signed in
-and on duty, open incidents by centre and age, devices online, today's calls."""
+"""Queries for the shift page and the wall board: open items (incidents, work orders), hand-over
+notes, who is signed in and on duty, open incidents by centre and age, devices online, today's
+calls."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.reports.service import CALL_PRIORITIES
 from kernel.database import insert_ignoring_duplicates
 from kernel.models import (
     OPEN_STATUSES,
+    OPEN_WORK_ORDER_STATUSES,
     Device,
     Elder,
     HandoverNote,
@@ -22,6 +24,7 @@ from kernel.models import (
     Shift,
     StaffMember,
     StaffSession,
+    WorkOrder,
 )
 
 
@@ -57,6 +60,42 @@ async def open_incidents_at(
         query = query.where(
             (Incident.assigned_staff_id != not_held_by) | Incident.assigned_staff_id.is_(None)
         )
+    return (await session.scalars(query)).all()
+
+
+# Overdue first, then the soonest deadline, then the newest (as the work orders page lists them).
+_BY_DEADLINE = (
+    WorkOrder.overdue_at.is_(None),
+    WorkOrder.due_at.is_(None),
+    WorkOrder.due_at,
+    WorkOrder.id.desc(),
+)
+
+
+async def open_work_orders_at(session: AsyncSession, centre_code: str) -> Sequence[WorkOrder]:
+    """A centre's open work orders, overdue first, then by deadline."""
+    query = (
+        select(WorkOrder)
+        .where(WorkOrder.centre_code == centre_code, WorkOrder.status.in_(OPEN_WORK_ORDER_STATUSES))
+        .order_by(*_BY_DEADLINE)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def open_work_orders_to_chase(
+    session: AsyncSession, staff_id: int | None
+) -> Sequence[WorkOrder]:
+    """Open work orders this person accepted, and those past a deadline anywhere in the street,
+    overdue first, then by deadline."""
+    mine = WorkOrder.accepted_by_staff_id == staff_id if staff_id is not None else false()
+    query = (
+        select(WorkOrder)
+        .where(
+            WorkOrder.status.in_(OPEN_WORK_ORDER_STATUSES),
+            WorkOrder.overdue_at.is_not(None) | mine,
+        )
+        .order_by(*_BY_DEADLINE)
+    )
     return (await session.scalars(query)).all()
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, Field, field_validator
 
 from callcenter.incidents.schemas import IncidentRead
+from callcenter.workorders.schemas import WorkOrderRead
 from kernel.models import StaffRole
 
 # A hand-over note is a few lines read at the start of a shift, not a report.
@@ -14,13 +15,17 @@ NOTE_MAX_CHARS = 2_000
 
 
 class MyItems(BaseModel):
-    """What a person leaves open or takes over: the incidents they hold, and their centre's other
-    open incidents."""
+    """What a person leaves open or takes over: the incidents they hold, their centre's other
+    open incidents, and the work orders to see to."""
 
     centre_code: str = Field(description="The person's centre (the street centre for street staff)")
     held: list[IncidentRead] = Field(description="Open incidents assigned to me, most urgent first")
     centre_open: list[IncidentRead] = Field(
         description="My centre's other open incidents, most urgent first"
+    )
+    work_orders: list[WorkOrderRead] = Field(
+        description="Open work orders: a community worker's centre's; for the street's staff, "
+        "those they accepted and those past a deadline anywhere; overdue first, then by deadline"
     )
 
 

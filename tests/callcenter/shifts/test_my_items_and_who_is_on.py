@@ -1,12 +1,18 @@
-"""The shift page's other parts: the open incidents I hold and my centre's other open ones; who is
-on duty now and next at each centre (from the roster) and who is signed in (a live session, not
-one signed out or expired)."""
+"""The shift page's other parts: the open incidents I hold and my centre's other open ones, and
+the work orders to see to; who is on duty now and next at each centre (from the roster) and who
+is signed in (a live session, not one signed out or expired)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from kernel.models import IncidentStatus, StaffSession
+from kernel.models import (
+    IncidentStatus,
+    StaffSession,
+    WorkOrder,
+    WorkOrderCategory,
+    WorkOrderStatus,
+)
 from tests.callcenter.shifts.conftest import Floor
 from tests.factories import sign_in
 
@@ -84,3 +90,31 @@ def test_who_is_on_duty_now_and_next_and_who_is_signed_in(floor: Floor) -> None:
         mine = client.get("/api/shift/staff").json()
         assert [c["centre_code"] for c in mine] == ["PH00", "PH03"]
         assert _names(mine[1]["signed_in"]) == {staff["ph03-w1"]}
+
+
+def test_work_orders_to_see_to_are_a_workers_centres_and_the_streets_overdue_and_accepted(
+    floor: Floor,
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+
+    def order(centre: str, status: WorkOrderStatus = WorkOrderStatus.NEW, **values: object) -> int:
+        return floor.add(WorkOrder, category=WorkOrderCategory.SERVICE, status=status,
+                         centre_code=centre, need="meal", created_by="test", created_at=now,
+                         **values)  # fmt: skip
+
+    due_soon = order("PH03", due_at=now + 20 * M)
+    due_later = order("PH03", due_at=now + 3 * H)
+    overdue_here = order("PH03", due_at=now - 10 * M, overdue_at=now - 9 * M)
+    order("PH03", WorkOrderStatus.DONE)
+    overdue_there = order("PH02", due_at=now - 1 * H, overdue_at=now - 50 * M)
+    accepted = order("PH01", WorkOrderStatus.ACCEPTED, accepted_by_staff_id=floor.staff["op1"],
+                     due_at=now + 1 * H)  # fmt: skip
+    order("PH01", WorkOrderStatus.ACCEPTED, accepted_by_staff_id=floor.staff["op2"])
+    with floor.client() as client:
+        sign_in(client, "ph03-w1")
+        orders = client.get("/api/shift/my-items").json()["work_orders"]
+        assert [o["id"] for o in orders] == [overdue_here, due_soon, due_later]
+
+        sign_in(client, "op1")
+        orders = client.get("/api/shift/my-items").json()["work_orders"]
+        assert [o["id"] for o in orders] == [overdue_there, overdue_here, accepted]
