@@ -176,6 +176,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "shift.my_items": ("我的待办", "My open items"),
     "shift.held": ("我手上的警情", "Incidents I hold"),
     "shift.centre_open": ("本中心其他未结警情", "My centre's other open incidents"),
+    "shift.work_orders_centre": ("本中心的服务工单", "My centre's work orders"),
+    "shift.work_orders_street": ("逾期及我受理的服务工单", "Work orders overdue or accepted by me"),
     "shift.no_items": ("无", "Nothing open"),
     "shift.nobody": ("无", "Nobody"),
     "shift.notes": ("交班留言", "Notes to the next shift"),

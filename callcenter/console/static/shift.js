@@ -1,10 +1,10 @@
 // The shift hand-over: my open items (live), notes to the next shift (write, read, mark read) and
-// who is on duty now and next and signed in. Incident changes come over the feed; notes and
-// the roster are asked for again every half minute.
+// who is on duty now and next and signed in. Incident changes come over the feed; work orders,
+// notes and the roster are asked for again every half minute.
 "use strict";
 
 const STREET_STAFF = ["operator", "supervisor", "admin"];
-// Notes and who is signed in change without an incident on the feed: asked for again this often.
+// Work orders, notes and sign-ins change without an incident on the feed: asked for this often.
 const REFRESH_MS = 30000;
 let notesCentre = ME.centre_code;
 
@@ -16,16 +16,27 @@ function itemRow(incident) {
     el("span", { class: "age", dataset: { opened: incident.opened_at } }, formatAge(Date.now() - new Date(incident.opened_at))));
 }
 
-function fillList(id, incidents) {
+// A work order: its need, the elder, where it stands, its deadline, and whether that has passed.
+function orderRow(order) {
+  const overdue = Boolean(order.overdue_at);
+  return el("li", { class: overdue ? "order overdue" : "order", dataset: { orderId: order.id } },
+    el("a", { href: `/console/work-orders/${order.id}` }, `${t("need." + (order.need || "unsaid"))} · ${order.elder_name || t("queue.unidentified")}`),
+    " · ", t("wo_status." + order.status), " · ", centreName(order.centre_code),
+    order.due_at ? ` · ${t("wo.due")} ${minute(order.due_at)}` : "",
+    overdue ? el("span", { class: "flag escalated" }, t("wo.overdue")) : "");
+}
+
+function fillList(id, rows, row) {
   const list = document.getElementById(id);
-  list.replaceChildren(...(incidents.length ? incidents.map(itemRow) : [el("li", { class: "muted" }, t("shift.no_items"))]));
+  list.replaceChildren(...(rows.length ? rows.map(row) : [el("li", { class: "muted" }, t("shift.no_items"))]));
 }
 
 async function loadItems() {
   const items = await api("/api/shift/my-items");
   document.getElementById("items-centre").textContent = centreName(items.centre_code);
-  fillList("held", items.held);
-  fillList("centre-open", items.centre_open);
+  fillList("held", items.held, itemRow);
+  fillList("centre-open", items.centre_open, itemRow);
+  fillList("work-orders", items.work_orders, orderRow);
 }
 
 function readers(note) {
@@ -144,6 +155,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   await Promise.all([loadItems(), loadNotes(), loadStaff(), setUpCentres()]);
   setInterval(tick, 1000);
   setInterval(() => {
+    loadItems().catch(() => {});
     loadNotes().catch(() => {});
     loadStaff().catch(() => {});
   }, REFRESH_MS);
