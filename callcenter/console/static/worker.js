@@ -71,6 +71,17 @@ function emergencyPart(detail) {
     el("a", { href: `/console/incidents/${detail.id}/summary`, target: "_blank", rel: "noopener", class: "summary-link" }, t("worker.summary")));
 }
 
+// What the family answered to the alarm's SMS ("1" going, "2" cannot, or their words), newest
+// last: the worker at the door knows whether a son is on his way too.
+const FAMILY_STEPS = ["family_going", "family_cannot", "family_reply"];
+function familyPart(detail) {
+  const replies = (detail.timeline || []).filter((entry) => FAMILY_STEPS.includes(entry.action));
+  if (!replies.length) return null;
+  return el("ul", { class: "family-replies" }, replies.map((entry) =>
+    el("li", { dataset: { action: entry.action } }, `${formatTime(entry.at)} ${entry.detail.from || ""} · ${tWord("timeline", entry.action)}`,
+      entry.detail.text ? `：${entry.detail.text}` : "")));
+}
+
 async function card(incident) {
   const elder = incident.elder_id ? await elderOf(incident.elder_id) : null;
   const before = [];
@@ -97,6 +108,7 @@ async function card(incident) {
       el("span", { class: "status" }, t("status." + incident.status)), " · ",
       el("span", { class: "age", dataset: { opened: incident.opened_at } }, formatAge(Date.now() - new Date(incident.opened_at)))),
     before,
+    familyPart(detail),
     el("div", { class: "next" }, nextAction(incident)),
     isOpen(incident) ? emergencyPart(detail) : null);
 }

@@ -120,3 +120,24 @@ def test_an_opt_out_shows_on_the_incident_and_the_operator_confirms_it_for_emerg
     assert _raw_codes(words, "en") == []
     assert operator.errors == []  # type: ignore[attr-defined]
     operator.context.close()
+
+
+def test_the_worker_sent_sees_on_their_phone_that_the_son_is_on_his_way(
+    browser: Browser, street: Street
+) -> None:
+    operator, son = open_the_alarm(browser, street)
+    incident = operator.url.rsplit("/", 1)[1]
+    worker = signed_in_page(browser, street, "ph03-w1", phone=True)
+    me = worker.evaluate("ME.staff_id")
+    operator.evaluate(
+        f"api('/api/incidents/{incident}/assign', {{method: 'POST', body: {{staff_id: {me}}}}})"
+    )
+    task = worker.locator(f"#tasks article.task[data-incident-id='{incident}']")
+    expect(task).to_be_visible()
+    family_texts(street, son, "1")
+    going = task.locator(".family-replies li[data-action=family_going]")
+    expect(going).to_contain_text("儿子 李明")
+    expect(going).to_contain_text("家属回复：我去")
+    for page in (worker, operator):
+        assert page.errors == []  # type: ignore[attr-defined]
+        page.context.close()
