@@ -5,7 +5,7 @@ const tasks = new Map();
 const elders = new Map();
 const cards = new Map(); // incident id -> { source, node }: the card drawn for that news of it
 const SERVICES = [["ambulance", "120"], ["police", "110"]];
-const OUTCOMES = ["assistance_given", "false_alarm", "ambulance_called", "family_attending", "referred", "service_done"];
+const OUTCOMES = ["assistance_given", "accidental_press", "false_alarm", "ambulance_called", "family_attending", "referred", "device_test"];
 
 async function elderOf(id) {
   if (!elders.has(id)) elders.set(id, api(`/api/elders/${id}`).catch(() => null));
