@@ -122,9 +122,10 @@ class Settings(BaseSettings):
     care_check_every_s: float = Field(
         default=3600.0,
         gt=0,
-        description="How often each elder's baselines are worked out again from their readings "
-        "and compared with their recent days (the days change once a day; hourly catches up "
-        "within the hour after a restart, and ends a silence within the hour of a reading).",
+        description="How often the baseline task looks again: its first round of a local day "
+        "works every elder's baselines out from their readings and compares their recent days "
+        "(which change only as a day completes); the rounds in between end the silence of a "
+        "monitor reporting again, within this long of its reading.",
     )
     care_review_days: int = Field(
         default=3,

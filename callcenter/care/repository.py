@@ -176,3 +176,22 @@ async def trends_on(session: AsyncSession, incident_id: int) -> list[str]:
     """The subjects of the trends a notice is about."""
     query = select(VitalTrend.subject).where(VitalTrend.incident_id == incident_id)
     return list((await session.scalars(query)).all())
+
+
+async def elders_with_readings(
+    session: AsyncSession, elders: Sequence[int], since: dt.datetime
+) -> set[int]:
+    """Those of these elders with a reading recorded since then."""
+    found: set[int] = set()
+    for first in range(0, len(elders), ELDERS_A_QUERY):
+        query = (
+            select(DeviceEvent.elder_id)
+            .distinct()
+            .where(
+                DeviceEvent.elder_id.in_(elders[first : first + ELDERS_A_QUERY]),
+                DeviceEvent.received_at >= since,
+                DeviceEvent.type == "vitals",
+            )
+        )
+        found.update(elder for elder in (await session.scalars(query)).all() if elder is not None)
+    return found

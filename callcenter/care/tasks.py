@@ -1,9 +1,11 @@
 """The baseline task: every elder's baselines from their readings, and the trends against them.
 
-A supervised loop of the call centre (eldercare/app.py), every `care_check_every_s` (an hour).
-It reads the readings from the database, grouped by elder and local day in the query
-(`repository.readings_by_day`), never reading by reading in the alarm engine: a normal reading
-costs the engine its mark and nothing more. The statistics and the comparison are plain Python
+A supervised loop of the call centre (eldercare/app.py). Its first round of each local day is
+the full one: it reads the readings from the database, grouped by elder and local day in the
+query (`repository.readings_by_day`), never reading by reading in the alarm engine (a normal
+reading costs the engine its mark and nothing more). The days it compares change only as a day
+completes, so the rounds in between, every `care_check_every_s` (an hour), only look whether a
+silent monitor has readings again. The statistics and the comparison are plain Python
 on a few dozen daily means an elder (`service.plan_round`); baselines are written only when
 they change (once a day, as a day completes), in chunks that each hold SQLite's writer briefly,
 and each notice opens or ends in a transaction of its own.
@@ -22,9 +24,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.care import repository, service
-from callcenter.care.baselines import BASELINE_LAG_DAYS, LOOKBACK_DAYS, RECENT_DAYS
+from callcenter.care.baselines import BASELINE_LAG_DAYS, LOOKBACK_DAYS, RECENT_DAYS, SILENT_DAYS
 from kernel.database import write_turn
 from kernel.models import OPEN_STATUSES, utcnow
+from kernel.models.baselines import READINGS
 from kernel.settings import Settings
 from kernel.stopping import Stopping
 
@@ -97,14 +100,47 @@ async def check_baselines(
     return report
 
 
+async def check_resumed(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, now: dt.datetime
+) -> list[int]:
+    """Between the day's full rounds: end the silences of monitors that have readings again
+    (one query over the silent elders only); returns the notices ended."""
+    async with sessions() as session:
+        silent = [
+            elder for elder, subject in await repository.trends(session) if subject == READINGS
+        ]
+        since = repository.day_starts(now, settings.tz, SILENT_DAYS)[-1]
+        resumed = await repository.elders_with_readings(session, silent, since)
+    ended = []
+    for elder_id in sorted(resumed):
+        ending = service.Ending(
+            elder_id, READINGS, service.READINGS_RESUMED, service.READINGS_RESUMED_STEP,
+            service.RESUMED_WORDS,
+        )  # fmt: skip
+        async with write_turn(sessions), sessions() as session, session.begin():
+            incident_id = await service.end_trend(session, ending, now)
+        if incident_id is not None:
+            ended.append(incident_id)
+    return ended
+
+
 async def run_baselines(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
     stop: Stopping,
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> None:
-    """Until stopped: a round every `care_check_every_s`. Errors go to the supervisor, which logs
-    them and starts the loop again."""
+    """Until stopped: the full round once a local day (its first round: the days it compares
+    change only as a day completes), and every `care_check_every_s` in between a look for
+    silent monitors reporting again. Errors go to the supervisor, which logs them and starts
+    the loop again (with a full round: a restart does not know the day's was done)."""
+    done_for: dt.date | None = None
     while not stop.is_set():
-        await check_baselines(sessions, settings, clock())
+        now = clock()
+        today = now.astimezone(settings.tz).date()
+        if today != done_for:
+            await check_baselines(sessions, settings, now)
+            done_for = today
+        else:
+            await check_resumed(sessions, settings, now)
         await stop.pause(settings.care_check_every_s)

@@ -52,8 +52,9 @@ def test_a_drift_is_several_days_out_on_one_side() -> None:
     baseline = Baseline(128, 2.0, 28)
     one_bad_day = {1: 190, 2: 128, 3: 130, 4: 127, 5: 129}  # the mean is 141: not enough days
     assert drift_of("bp_sys", one_bad_day, baseline) is None
-    two_days = {1: 150, 2: 152, 3: 130, 4: 127, 5: 129}
+    two_days = {1: 175, 2: 170, 3: 130, 4: 128, 5: 127}  # the mean is 146, two days out
     assert drift_of("bp_sys", two_days, baseline) is None
+    assert drift_of("bp_sys", {1: 150, 2: 152}, baseline) is None  # two days of readings
     creeping = {1: 155, 2: 152, 3: 147, 4: 133, 5: 130}
     drift = drift_of("bp_sys", creeping, baseline)
     assert drift is not None

@@ -6,11 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from callcenter.care.tasks import check_baselines, run_baselines
+from callcenter.care.tasks import check_baselines
 from callcenter.incidents.escalation import escalate_unacknowledged
 from kernel.models import IncidentStatus, StaffMember
 from kernel.settings import Settings
-from kernel.stopping import Stopping
 from tests.callcenter.care.conftest import (
     Sessions,
     local,
@@ -62,23 +61,3 @@ async def test_a_notice_at_night_waits_in_the_elders_own_centre(
         None,
     )
     assert notice.routing.startswith("本人所属社区中心 禾花社区 当前无人值班"), notice.routing
-
-
-async def test_the_task_runs_as_a_loop_until_stopped(
-    sessions: Sessions, settings: Settings, tmp_path: Path
-) -> None:
-    (elder,) = await watched_elders(sessions, settings, tmp_path, "")
-    ten = local(settings, 1, 10)
-    await play_history(sessions, elder, "bp-creeping-up", ten)
-    stop = Stopping()
-    rounds: list[dt.datetime] = []
-
-    def clock() -> dt.datetime:
-        rounds.append(ten)
-        stop.set()  # one round, then stop
-        return ten
-
-    await run_baselines(sessions, settings, stop, clock)
-
-    assert rounds == [ten]
-    assert [n.centre_code for n in await notices(sessions)] == ["PH03"]
