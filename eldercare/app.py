@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from callcenter.accounts.endpoints import role_in
 from callcenter.accounts.endpoints import router as accounts_router
 from callcenter.care.tasks import run_baselines
+from callcenter.care_calls.endpoints import router as care_calls_router
+from callcenter.care_calls.tasks import run_care_calls
 from callcenter.centres.endpoints import router as centres_router
 from callcenter.console.endpoints import STATIC_PATH, api_docs_router, static_files
 from callcenter.console.endpoints import router as console_router
@@ -257,6 +259,7 @@ def create_app(
     app.include_router(accounts_router)
     app.include_router(console_router)
     app.include_router(reports_router)
+    app.include_router(care_calls_router)
     app.include_router(work_orders_router)
     app.include_router(work_order_feed_router)
     return app
@@ -272,7 +275,8 @@ def _start_alarm_work(
     """The call centre's background work, supervised: the alarm pipeline (in-process by
     default; over the Redis stream with the catch-up reader behind it when Redis is
     configured), escalation, the welfare and technical checks, the SMS sender, and the
-    anonymising of elders whose retention period is over; the work orders' overdue check."""
+    anonymising of elders whose retention period is over; the work orders' overdue check; the
+    day's care-call list."""
     stop = supervisor.stop_signal
     if stream is None:
         supervisor.start("pipeline", lambda: run_pipeline(sessions, settings, stop, wake=wake))
@@ -290,8 +294,9 @@ def _start_alarm_work(
     supervisor.start("technical", lambda: run_device_checks(sessions, settings, stop))
     supervisor.start("family-sms", lambda: run_family_sender(sessions, settings, stop))
     supervisor.start("retention", lambda: run_retention(sessions, settings, stop))
-    supervisor.start("work-orders", lambda: run_overdue_checks(sessions, settings, stop))
     supervisor.start("baselines", lambda: run_baselines(sessions, settings, stop))
+    supervisor.start("care-calls", lambda: run_care_calls(sessions, settings, stop))
+    supervisor.start("work-orders", lambda: run_overdue_checks(sessions, settings, stop))
 
 
 async def _broker_login(

@@ -183,6 +183,54 @@ class Settings(BaseSettings):
         description="How often work orders are checked for a deadline passed (minutes matter "
         "here, not seconds: no order is an alarm).",
     )
+    # --- Proactive care calls (callcenter/care_calls; docs/care.md) ---------------------------
+    care_calls_every_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often the day's care-call list is made again: a new day's list within "
+        "this long of midnight, and a call owed since (a hospital stay ended, an elder back "
+        "from away, a follow-up date come) or no longer owed (died, moved, gone into hospital) "
+        "within this long. Five minutes: nothing on the list is an alarm.",
+    )
+    care_calls_first_spread_days: int = Field(
+        default=7,
+        ge=1,
+        le=28,
+        description="The first weekly call of elders never called yet is spread over this many "
+        "days (by elder), so that starting the programme, or importing a register, does not put "
+        "every elder living alone on one day's list; 1 calls them all on the first day.",
+    )
+    care_calls_after_hospital_days: int = Field(
+        default=7,
+        ge=1,
+        le=60,
+        description="Daily calls for this many days from the day a hospital stay ends (an away "
+        "period whose reason says 住院, 医院 or hospital): the first week home is when "
+        "readmissions and falls cluster.",
+    )
+    care_calls_after_incident_days: int = Field(
+        default=7,
+        ge=1,
+        le=60,
+        description="Daily calls for this many days from the day after a P1 or P2 incident of "
+        "the elder was resolved (not a false alarm, a press by mistake, a device test or a "
+        "duplicate).",
+    )
+    care_calls_weather_age: int = Field(
+        default=80,
+        ge=60,
+        le=120,
+        description="On the day of an extreme-weather warning, everyone of this age or older "
+        "living alone is owed a call.",
+    )
+    care_calls_hours: str = Field(
+        default="08:00-21:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$",
+        description="Local hours in which elders are called (nobody is woken for a routine "
+        "call): the community centre in its open hours with someone on duty, the street centre "
+        "in the rest of them (00:00-00:00: at any hour). Outside them the list waits; a call "
+        "made is still recorded.",
+    )
     timezone: str = Field(default="Asia/Shanghai", description="Local time of the street.")
     log_level: str = "INFO"
 

@@ -48,6 +48,9 @@ class Action(enum.StrEnum):
     BOARD_READ = "board.read"  # the wall board: incidents by age, devices, staff, answer shares
     ROSTER_EDIT = "roster.edit"
     REPORT_READ = "report.read"
+    CARE_CALL_READ = "care_call.read"  # the day's care-call list, a call's numbers, its report
+    CARE_CALL_RECORD = "care_call.record"  # a try at a care call: answered or not, what it found
+    WEATHER_WARNING = "care_call.weather"  # a typhoon, heat or cold warning that adds calls
     WORK_ORDER_READ = "work_order.read"  # service requests: the list, one order, its history
     WORK_ORDER_CREATE = "work_order.create"  # one taken on the phone
     WORK_ORDER_HANDLE = "work_order.handle"  # accept, provider and appointment, note, close
@@ -92,6 +95,9 @@ _FLOOR: dict[Action, Scope] = {
     # any centre; the wall board is the floor's.
     A.SHIFT_HANDOVER: Scope.STREET,
     A.BOARD_READ: Scope.STREET,
+    # Care calls: the street centre calls any community's elders when that centre cannot.
+    A.CARE_CALL_READ: Scope.STREET,
+    A.CARE_CALL_RECORD: Scope.STREET,
     # The street answers around the clock: a request the centres have not taken yet, or one
     # made on the phone at night, is the operators' to take and arrange.
     A.WORK_ORDER_READ: Scope.STREET,
@@ -109,6 +115,8 @@ _OFFICE: dict[Action, Scope] = {
     A.ELDER_LIFE_STATUS: Scope.STREET,
     A.ROSTER_EDIT: Scope.STREET,
     A.REPORT_READ: Scope.STREET,
+    # A warning puts calls on every centre's list: the supervisor on duty decides it.
+    A.WEATHER_WARNING: Scope.STREET,
     # Who may be sent into elders' homes is the office's choice.
     A.PROVIDER_EDIT: Scope.STREET,
 }
@@ -143,6 +151,9 @@ PERMISSIONS: dict[StaffRole, dict[Action, Scope]] = {
         A.WORK_ORDER_READ: Scope.OWN_CENTRE,
         A.WORK_ORDER_CREATE: Scope.OWN_CENTRE,
         A.WORK_ORDER_HANDLE: Scope.OWN_CENTRE,
+        # A community centre calls its own elders.
+        A.CARE_CALL_READ: Scope.OWN_CENTRE,
+        A.CARE_CALL_RECORD: Scope.OWN_CENTRE,
         # A worker hands over to the next shift of their own centre.
         A.SHIFT_HANDOVER: Scope.OWN_CENTRE,
     },

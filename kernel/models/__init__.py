@@ -5,6 +5,15 @@ from kernel.models.alarm_receivers import AlarmReceiverAccount
 from kernel.models.audit import AuditEntry
 from kernel.models.base import Base, utcnow
 from kernel.models.baselines import TrendDirection, VitalBaseline, VitalTrend
+from kernel.models.care_calls import (
+    CareCall,
+    CareCallAttempt,
+    CareCallOutcome,
+    CareCallReason,
+    CareCallStatus,
+    WeatherKind,
+    WeatherWarning,
+)
 from kernel.models.centres import Centre, Shift, StaffMember
 from kernel.models.devices import Device
 from kernel.models.elders import AwayPeriod, Elder, EmergencyContact, VitalThreshold
@@ -67,6 +76,11 @@ __all__ = [
     "Base",
     "CallState",
     "CallTarget",
+    "CareCall",
+    "CareCallAttempt",
+    "CareCallOutcome",
+    "CareCallReason",
+    "CareCallStatus",
     "Centre",
     "CentreTier",
     "Device",
@@ -108,6 +122,8 @@ __all__ = [
     "VitalThreshold",
     "VitalTrend",
     "VoiceCall",
+    "WeatherKind",
+    "WeatherWarning",
     "WorkOrder",
     "WorkOrderCategory",
     "WorkOrderStatus",

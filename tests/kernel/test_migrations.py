@@ -19,8 +19,8 @@ TABLES = {
     "device_events", "rejected_messages", "incidents", "incident_timeline", "device_notices",
     "family_messages",
     "family_replies", "family_opt_outs",
-    "voice_calls", "terminal_lines",
     "alarm_receiver_accounts",
+    "voice_calls", "terminal_lines",
     "alembic_version", "audit_log", "away_periods", "centres", "devices", "elders",
     "emergency_contacts", "register_imports", "register_issues", "shifts", "staff",
     "vital_thresholds",
@@ -28,6 +28,7 @@ TABLES = {
     "vital_baselines", "vital_trends",
     "handover_notes", "handover_note_reads",
     "work_orders", "work_order_steps", "service_providers",
+    "care_calls", "care_call_attempts", "weather_warnings",
 }  # fmt: skip
 
 
