@@ -72,6 +72,7 @@ def _nav(member: StaffMember) -> list[tuple[str, str]]:
     items = [("/console", "nav.queue"), ("/console/map", "nav.map")]
     items += [("/console/elders", "nav.elders"), ("/console/rosters", "nav.rosters")]
     items.append(("/console/work-orders", "nav.work_orders"))
+    items.append(("/console/care-calls", "nav.care_calls"))
     items.append(("/console/shift", "nav.shift"))
     if member.role in BOARD:
         items.append(("/console/board", "nav.board"))
@@ -250,6 +251,13 @@ async def work_order_page(order_id: Id, request: Request, lang: Language = None)
     """One work order: the request, its deadlines, accept, provider and appointment, close,
     and its history."""
     return await _page(request, "work_orders.html", lang, view="order", order_id=order_id)
+
+
+@router.get("/console/care-calls")
+async def care_calls_page(request: Request, lang: Language = None) -> Response:
+    """Proactive care calls: today's list by centre, one call made and recorded, the weather
+    warnings (supervisors record them), the report."""
+    return await _page(request, "care_calls.html", lang)
 
 
 @router.get("/console/accounts")

@@ -50,6 +50,7 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(  # type: ignore[call-arg]
         _env_file=None, data_dir=tmp_path / "data", mqtt_port=free_port(),
         ack_escalate_after_s=1, supervisor_escalate_after_s=2, work_order_check_every_s=0.5,
+        care_calls_first_spread_days=1,
     )  # fmt: skip
 
 
@@ -97,6 +98,28 @@ def _make_work_orders(page: Page, street: Street, settings: Settings) -> tuple[i
         db.execute("UPDATE work_orders SET due_at = ? WHERE id = ?", (past, repair["id"]))
     _wait_for(page, f"{api}/work-orders?overdue=true", lambda found: len(found) == 1)  # type: ignore[arg-type]
     return meal["id"], repair["id"]
+
+
+def _make_care_calls(page: Page, street: Street, settings: Settings) -> None:
+    """Today's care calls (both elders live alone): 王秀英's tried once without an answer,
+    陈建国's answered; a typhoon warning recorded by a supervisor."""
+    api = street.base + "/api"
+    calls = _wait_for(page, f"{api}/care-calls", lambda found: len(found) == 2)
+    by_name = {call["elder_name"]: call for call in calls}  # type: ignore[union-attr, index]
+    for name, body in (("王秀英", {"answered": False, "notes": "响铃无人接"}),
+                       ("陈建国", {"answered": True, "outcome": "fine", "notes": "很好"})):  # fmt: skip
+        tried = page.request.post(f"{api}/care-calls/{by_name[name]['id']}/attempts", data=body)
+        assert tried.ok, tried.text()
+    staff = page.request.get(f"{api}/staff").json()
+    supervisor = next(member["id"] for member in staff if member["role"] == "supervisor")
+    today = dt.datetime.now(settings.tz).date().isoformat()
+    recorded = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with sqlite3.connect(settings.data_dir / "eldercare.db") as db:
+        db.execute(
+            "INSERT INTO weather_warnings (kind, day, recorded_at, recorded_by, note)"
+            " VALUES ('typhoon', ?, ?, ?, '台风橙色预警')",
+            (today, recorded, f"staff:{supervisor}"),
+        )
 
 
 def _make_history(page: Page, street: Street, settings: Settings) -> History:
@@ -156,6 +179,7 @@ def _make_history(page: Page, street: Street, settings: Settings) -> History:
     )
     assert assigned.ok, assigned.text()
     work_order, overdue_order = _make_work_orders(page, street, settings)
+    _make_care_calls(page, street, settings)
     return History(
         resolved=incident, ringing=ringing, elder=elder["id"], work_order=work_order,
         overdue_order=overdue_order,
@@ -231,6 +255,10 @@ PAGES = [
     ("/console/work-orders", "ph03-w1", "#orders tbody tr .overdue"),
     ("/console/work-orders/{work_order}", "ph03-w1", "#history li[data-action=scheduled]"),
     ("/console/shift", "ph03-w1", "#held li[data-incident-id]"),
+    # Proactive care calls: today's list, a call opened (its tries), the warnings, the report.
+    ("/console/care-calls", "op1", "#calls tbody tr .tries"),
+    ("/console/care-calls", "sup1", "#warnings li[data-kind=typhoon]"),
+    ("/console/care-calls", "ph03-w1", "#calls tbody tr .tries"),
 ]
 
 
@@ -260,6 +288,9 @@ def test_no_page_shows_a_raw_code_in_either_language(
             path = template.format(**vars(history))
             page.goto(street.base + path)
             expect(page.locator(ready).first).to_be_visible()
+            if path == "/console/care-calls":  # a call opened: its numbers, tries and form
+                page.locator("#calls tbody tr button.record").first.click()
+                expect(page.locator("#call-attempts li[data-answered]")).to_have_count(1)
             if path == "/console/map":  # the elder's home and the way to it, drawn on a click
                 page.locator("#street-map g.incident").first.dispatch_event("click")
                 expect(page.locator("#street-map g.home")).to_have_count(1)
@@ -358,8 +389,12 @@ EVERY_STEP = [
                                       "number": "0755-120", "note": "调度说十分钟到"}),
     ("handed_over", "staff:1", {"service": "police", "handed_over_at": "2026-11-23T04:20:00+00:00",
                                 "hospital": None, "note": ""}),
-    # A green-key incident of before work orders, carried over by migration 0014.
-    ("became_work_order", "system", {"ref": "W12"}),
+    # Welfare visits raised by proactive care calls (callcenter/care_calls).
+    ("opened", "system", {"reason": "care_call_unanswered",
+                          "since": "2026-11-23T02:00:00+00:00", "note": "响铃无人接"}),
+    ("opened", "system", {"reason": "care_call_unwell", "note": "说头晕两天"}),
+    ("opened", "system", {"reason": "care_call_needs_visit"}),
+    ("care_call", "staff:1", {"reason": "care_call_unwell", "note": "又说头晕", "raised_to": 2}),
     # Click-to-call (callcenter/voice): each step as the call's callbacks write it.
     ("call_placed", "staff:1", {"number": "女儿 李娟 ****0002"}),
     ("call_ringing", "voice", {"number": "王秀英 ****8000"}),
