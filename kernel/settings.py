@@ -112,6 +112,15 @@ class Settings(BaseSettings):
         default=1800,
         description="A P1 with nobody on site this long after it opened escalates again.",
     )
+    # The street's promise to its elders, reported against (callcenter/reports, docs/care.md):
+    # 90% of alarms someone went to reached within this long of reaching the console. Fifteen
+    # minutes is a worker's walk across a community from its centre (about 1 km at 4 km/h).
+    onsite_target_min: int = Field(
+        default=15,
+        ge=1,
+        le=240,
+        description="The hops report's on-site target: 90% of alarms reached within this long.",
+    )
     welfare_quiet_hours: float = Field(
         default=12.0,
         description="An elder living alone whose door has not moved this long (checked by day) "

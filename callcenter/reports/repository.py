@@ -1,14 +1,38 @@
-"""Queries for the reports: incidents of a period with their first on-site step; device states."""
+"""Queries for the reports: incidents of a period with their first on-site step; device states;
+every hop of the alarms timed (quantiles and targets counted in SQL)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.reports.schemas import DevicesOffline, IncidentFacts
-from kernel.models import Device, Elder, Incident, IncidentEntry
+from kernel.models import Device, DeviceEvent, Elder, Incident, IncidentEntry, IncidentKind
+from kernel.models.incidents import MERGED_OUTCOME
+
+# The alarms whose path is timed: what a device raised and somebody must answer. Welfare checks,
+# service requests, trends and technical alarms have no press to time from and no minute to meet.
+HOP_KINDS = (IncidentKind.SOS, IncidentKind.FALL, IncidentKind.VITALS, IncidentKind.WANDERING)
+HOP_PRIORITIES = (1, 2, 3)
+# A press is timed from the device's own clock only when that clock agrees with the gateway's:
+# stamped no later than received (a clock ahead of the gateway's is wrong by definition) and at
+# most five minutes before (a terminal retries an unacknowledged alarm for a few minutes; a stamp
+# older than that is far likelier a clock adrift than a press that long on the way).
+PRESS_CLOCK_MAX_S = 300
+# The hops in the order an alarm travels them, each from one moment to the next.
+HOPS = (
+    "press_to_gateway",
+    "gateway_to_console",
+    "console_to_acknowledged",
+    "acknowledged_to_en_route",
+    "en_route_to_on_site",
+    "on_site_to_resolved",
+    "console_to_on_site",
+)
+OVERALL = "all"
 
 
 async def incidents_opened(
@@ -68,3 +92,128 @@ async def devices_offline(session: AsyncSession) -> list[DevicesOffline]:
         DevicesOffline(community_code=code, devices=total, offline=offline, never_connected=never)
         for code, total, offline, never in rows.all()
     ]
+
+
+def _seconds(dialect: str, start: Any, end: Any) -> ColumnElement[Any]:
+    """end - start in seconds, in SQL (PostgreSQL's intervals; SQLite's text timestamps)."""
+    if dialect == "postgresql":
+        return func.extract("epoch", end - start)
+    # Rounded to the millisecond: julianday's doubles would put an ack at 60.000 s at 60.00004.
+    return func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3)
+
+
+def _first_step(action: str) -> Any:
+    return (
+        select(IncidentEntry.incident_id, func.min(IncidentEntry.at).label("at"))
+        .where(IncidentEntry.action == action)
+        .group_by(IncidentEntry.incident_id)
+        .subquery(action)
+    )
+
+
+def _alarm_seconds(dialect: str, since: dt.datetime, until: dt.datetime) -> Any:
+    """One row per alarm opened in [since, until): its centre and each hop's seconds (NULL where
+    an end is missing, or the press's clock is not trusted)."""
+    opened = (
+        select(IncidentEntry.incident_id, IncidentEntry.device_event_id)
+        .where(IncidentEntry.action == "opened")
+        .subquery("opened_step")
+    )
+    en_route, on_site = _first_step("en_route"), _first_step("on_site")
+    press = _seconds(dialect, DeviceEvent.device_ts, DeviceEvent.received_at)
+    trusted = press.between(0, PRESS_CLOCK_MAX_S)
+    later = [
+        (DeviceEvent.received_at, Incident.opened_at),
+        (Incident.opened_at, Incident.acknowledged_at),
+        (Incident.acknowledged_at, en_route.c.at),
+        (en_route.c.at, on_site.c.at),
+        (on_site.c.at, Incident.resolved_at),
+        (Incident.opened_at, on_site.c.at),
+    ]
+    columns = [case((trusted, press), else_=None).label(HOPS[0])] + [
+        _seconds(dialect, start, end).label(hop)
+        for hop, (start, end) in zip(HOPS[1:], later, strict=True)
+    ]
+    return (
+        select(
+            Incident.centre_code.label("centre"),
+            *columns,
+            and_(DeviceEvent.device_ts.is_not(None), ~trusted).label("clock_off"),
+        )
+        .outerjoin(opened, opened.c.incident_id == Incident.id)
+        .outerjoin(DeviceEvent, DeviceEvent.id == opened.c.device_event_id)
+        .outerjoin(en_route, en_route.c.incident_id == Incident.id)
+        .outerjoin(on_site, on_site.c.incident_id == Incident.id)
+        .where(
+            Incident.opened_at >= since,
+            Incident.opened_at < until,
+            Incident.kind.in_(HOP_KINDS),
+            Incident.priority.in_(HOP_PRIORITIES),
+            or_(Incident.outcome.is_(None), Incident.outcome != MERGED_OUTCOME),
+        )
+        .subquery("alarm_seconds")
+    )
+
+
+async def hop_quantiles(
+    session: AsyncSession, since: dt.datetime, until: dt.datetime
+) -> dict[tuple[str, str], tuple[int, float | None, float | None]]:
+    """(centre or "all", hop) -> (count, p50 s, p90 s) over the alarms opened in [since, until).
+
+    Nearest-rank quantiles, in one query on SQLite and PostgreSQL alike: the smallest time whose
+    rank within its centre and hop reaches p x count."""
+    alarms = _alarm_seconds(session.get_bind().dialect.name, since, until)
+    per_hop = [
+        select(alarms.c.centre, literal(hop).label("hop"), alarms.c[hop].label("seconds")).where(
+            alarms.c[hop].is_not(None)
+        )
+        for hop in HOPS
+    ]
+    timed = union_all(*per_hop).subquery("timed")
+    both = union_all(
+        select(timed.c.centre, timed.c.hop, timed.c.seconds),
+        select(literal(OVERALL).label("centre"), timed.c.hop, timed.c.seconds),
+    ).subquery("both_levels")
+    group = (both.c.centre, both.c.hop)
+    ranked = select(
+        both.c.centre,
+        both.c.hop,
+        both.c.seconds,
+        func.row_number().over(partition_by=group, order_by=both.c.seconds).label("rank"),
+        func.count().over(partition_by=group).label("n"),
+    ).subquery("ranked")
+
+    def quantile(p: float) -> ColumnElement[Any]:
+        return func.min(case((ranked.c.rank >= p * ranked.c.n, ranked.c.seconds), else_=None))
+
+    rows = await session.execute(
+        select(ranked.c.centre, ranked.c.hop, func.count(), quantile(0.5), quantile(0.9)).group_by(
+            ranked.c.centre, ranked.c.hop
+        )
+    )
+    return {(centre, hop): (n, _float(p50), _float(p90)) for centre, hop, n, p50, p90 in rows.all()}
+
+
+async def hop_targets(
+    session: AsyncSession, since: dt.datetime, until: dt.datetime, on_site_target_s: int
+) -> dict[str, tuple[int, int, int, int, int, int]]:
+    """Per centre: (alarms, acknowledged within 60 s, within 180 s, reached on site, reached
+    within the target, presses whose clock was off) over the alarms opened in [since, until)."""
+    alarms = _alarm_seconds(session.get_bind().dialect.name, since, until)
+    ack, reached = alarms.c.console_to_acknowledged, alarms.c.console_to_on_site
+    rows = await session.execute(
+        select(
+            alarms.c.centre,
+            func.count(),
+            func.count().filter(ack <= 60),
+            func.count().filter(ack <= 180),
+            func.count().filter(reached.is_not(None)),
+            func.count().filter(reached <= on_site_target_s),
+            func.count().filter(alarms.c.clock_off),
+        ).group_by(alarms.c.centre)
+    )
+    return {centre: tuple(counts) for centre, *counts in rows.all()}  # type: ignore[misc]
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else round(float(value), 1)

@@ -68,3 +68,56 @@ class Report(BaseModel):
     by_outcome: dict[str, int]
     alarms: AlarmCounts
     devices_offline: list[DevicesOffline]
+
+
+class HopTimes(BaseModel):
+    """One hop of the alarms' path: how many incidents it was timed for, its p50 and p90."""
+
+    hop: str = Field(
+        description="press_to_gateway, gateway_to_console, console_to_acknowledged, ..."
+    )
+    count: int = Field(description="Incidents with both ends of the hop recorded")
+    p50_s: float | None = Field(description="Nearest-rank median, seconds; None when count is 0")
+    p90_s: float | None = Field(description="Nearest-rank 90th percentile, seconds")
+
+
+class HopTargets(BaseModel):
+    """One centre's (or the street's) alarms of a month: each hop timed, and the targets met."""
+
+    key: str = Field(description="Centre code, or 'all'")
+    alarms: int = Field(description="Alarms opened (SOS, fall, vital sign, wandering; P1-P3)")
+    hops: list[HopTimes]
+    within_60s: int = Field(description="Acknowledged within 60 s of reaching the console")
+    within_180s: int
+    share_60s: float | None = Field(description="0..1 of the alarms; None without alarms")
+    share_180s: float | None
+    met_60s: bool | None = Field(description="share_60s reaches the target; None without alarms")
+    met_180s: bool | None
+    on_site: int = Field(description="Alarms someone reached (a first on-site step)")
+    on_site_in_target: int = Field(description="Of those, reached within the on-site target")
+    share_on_site: float | None
+    met_on_site: bool | None
+    press_clock_off: int = Field(
+        description="Presses whose device clock was not trusted (their first hop is not timed)"
+    )
+
+
+class MonthHops(BaseModel):
+    """A local month's hops, per centre and for the street."""
+
+    month: str = Field(description="Local month, YYYY-MM")
+    since: dt.datetime
+    until: dt.datetime
+    overall: HopTargets
+    per_centre: list[HopTargets]
+
+
+class HopsReport(BaseModel):
+    """Every hop of the alarms timed, month by month, against the published targets."""
+
+    hops: list[str] = Field(description="The hops in the order an alarm travels them")
+    target_60s: float = Field(description="TSA: share acknowledged within 60 s")
+    target_180s: float = Field(description="TSA: share acknowledged within 180 s")
+    target_on_site_share: float = Field(description="Share of alarms reached within the target")
+    on_site_target_min: int = Field(description="The on-site target, minutes (a setting)")
+    months: list[MonthHops]

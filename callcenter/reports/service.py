@@ -10,11 +10,15 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
+from callcenter.reports.repository import HOPS, OVERALL
 from callcenter.reports.schemas import (
     AlarmCounts,
     AnswerShares,
     DevicesOffline,
+    HopTargets,
+    HopTimes,
     IncidentFacts,
+    MonthHops,
     Report,
 )
 from kernel.models import IncidentKind, Outcome
@@ -23,6 +27,9 @@ from kernel.models.incidents import MERGED_OUTCOME
 # The industry bar for elderly-care call centres: 97.5% answered within 60 s, 99% within 180 s.
 TARGET_60S = 0.975
 TARGET_180S = 0.99
+# The street's on-site promise: this share of the alarms someone went to reached within the
+# supervisor's target (settings.onsite_target_min).
+TARGET_ON_SITE = 0.9
 # Technical alarms (P4: a device offline, a flat battery) are work for the installers, not calls
 # somebody must answer within a minute, so the answer shares count P1-P3 only.
 CALL_PRIORITIES = frozenset({1, 2, 3})
@@ -141,3 +148,79 @@ def incidents_csv(incidents: Sequence[IncidentFacts], tz: ZoneInfo) -> str:
             ]
         )
     return out.getvalue()
+
+
+def month_bounds(month: str, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    """A local month ("2026-11") as the UTC instants [since, until)."""
+    year, number = (int(part) for part in month.split("-"))
+    start = dt.datetime(year, number, 1, tzinfo=tz)
+    end = dt.datetime(year + number // 12, number % 12 + 1, 1, tzinfo=tz)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def months_back(month: str, count: int) -> list[str]:
+    """The month and the count - 1 before it, newest first: "2026-01", 2 -> 2026-01, 2025-12."""
+    year, number = (int(part) for part in month.split("-"))
+    months = []
+    for _ in range(count):
+        months.append(f"{year:04d}-{number:02d}")
+        year, number = (year - 1, 12) if number == 1 else (year, number - 1)
+    return months
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _met(share: float | None, target: float) -> bool | None:
+    return None if share is None else share >= target
+
+
+def hop_targets(
+    key: str,
+    quantiles: dict[tuple[str, str], tuple[int, float | None, float | None]],
+    counts: tuple[int, int, int, int, int, int],
+) -> HopTargets:
+    """One centre's (or the street's) hops and targets from the counts the queries made."""
+    alarms, in_60, in_180, reached, reached_in_target, clock_off = counts
+    share_60, share_180 = _share(in_60, alarms), _share(in_180, alarms)
+    share_on_site = _share(reached_in_target, reached)
+    return HopTargets(
+        key=key,
+        alarms=alarms,
+        hops=[_timed(hop, quantiles.get((key, hop))) for hop in HOPS],
+        within_60s=in_60,
+        within_180s=in_180,
+        share_60s=share_60,
+        share_180s=share_180,
+        met_60s=_met(share_60, TARGET_60S),
+        met_180s=_met(share_180, TARGET_180S),
+        on_site=reached,
+        on_site_in_target=reached_in_target,
+        share_on_site=share_on_site,
+        met_on_site=_met(share_on_site, TARGET_ON_SITE),
+        press_clock_off=clock_off,
+    )
+
+
+def _timed(hop: str, found: tuple[int, float | None, float | None] | None) -> HopTimes:
+    count, p50, p90 = found if found is not None else (0, None, None)
+    return HopTimes(hop=hop, count=count, p50_s=p50, p90_s=p90)
+
+
+def month_hops(
+    month: str,
+    since: dt.datetime,
+    until: dt.datetime,
+    quantiles: dict[tuple[str, str], tuple[int, float | None, float | None]],
+    counts: dict[str, tuple[int, int, int, int, int, int]],
+) -> MonthHops:
+    """A month's hops per centre (those with alarms, by code) and for the whole street."""
+    street = tuple(sum(column) for column in zip(*counts.values(), strict=True))
+    return MonthHops(
+        month=month,
+        since=since,
+        until=until,
+        overall=hop_targets(OVERALL, quantiles, street or (0, 0, 0, 0, 0, 0)),  # type: ignore[arg-type]
+        per_centre=[hop_targets(code, quantiles, counts[code]) for code in sorted(counts)],
+    )
