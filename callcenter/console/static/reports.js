@@ -1,5 +1,6 @@
 // Supervisors' reports: answer shares against the industry bar per centre and per day, time to
-// on site, types and outcomes, devices offline; drawn as SVG bars; CSV for a spreadsheet.
+// on site, types and outcomes, devices offline; drawn as SVG bars; CSV for a spreadsheet. Every
+// hop of the alarms timed for a chosen month, per centre, against the published targets.
 "use strict";
 
 function percent(share) {
@@ -53,7 +54,50 @@ async function load() {
   );
 }
 
+// A hop's time in words: seconds up to two minutes, minutes beyond.
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  if (seconds < 120) return `${Number(seconds.toFixed(1))} ${t("common.seconds")}`;
+  return `${(seconds / 60).toFixed(1)} ${t("common.minutes")}`;
+}
+
+function verdict(share, met) {
+  if (met === null || met === undefined) return el("td", {}, "—");
+  return el("td", { class: met ? "met" : "below", dataset: { met: String(met) } },
+    `${percent(share)} · ${t(met ? "reports.met" : "reports.not_met")}`);
+}
+
+function hopsTable(report, month) {
+  const rows = [month.overall, ...month.per_centre];
+  const name = (key) => (key === "all" ? t("reports.street") : centreName(key));
+  return el("table", { id: "hops-table" },
+    el("thead", {}, el("tr", {}, el("th", {}, ""), el("th", {}, t("reports.alarms")),
+      report.hops.map((hop) => el("th", { dataset: { hop } }, t("hop." + hop))),
+      el("th", {}, t("reports.ack60")), el("th", {}, t("reports.ack180")),
+      el("th", {}, t("reports.on_site_within").replace("{min}", report.on_site_target_min)),
+      el("th", {}, t("reports.clock_off")))),
+    el("tbody", {}, rows.map((row) => el("tr", { dataset: { key: row.key } },
+      el("td", {}, name(row.key)), el("td", {}, row.alarms),
+      row.hops.map((hop) => el("td", { dataset: { hop: hop.hop }, title: `${t("reports.timed")} ${hop.count}` },
+        hop.count ? `${duration(hop.p50_s)} / ${duration(hop.p90_s)}` : "—")),
+      verdict(row.share_60s, row.met_60s), verdict(row.share_180s, row.met_180s),
+      verdict(row.share_on_site, row.met_on_site), el("td", {}, row.press_clock_off)))));
+}
+
+async function loadHops() {
+  const month = document.getElementById("hops-month").value;
+  const report = await api(`/api/reports/hops${month ? `?month=${month}` : ""}`);
+  const [shown] = report.months;
+  if (!month) document.getElementById("hops-month").value = shown.month;
+  document.getElementById("hops-targets").textContent = t("reports.hops_targets")
+    .replace("{ack60}", percent(report.target_60s)).replace("{ack180}", percent(report.target_180s))
+    .replace("{on_site}", percent(report.target_on_site_share)).replace("{min}", report.on_site_target_min);
+  document.getElementById("hops").replaceChildren(hopsTable(report, shown));
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("days").addEventListener("change", load);
+  document.getElementById("hops-month").addEventListener("change", loadHops);
   load();
+  loadHops();
 });
