@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.reports.schemas import DevicesOffline, IncidentFacts
+from callcenter.reports.schemas import DevicesOffline, HopCounts, IncidentFacts
 from kernel.models import Device, DeviceEvent, Elder, Incident, IncidentEntry, IncidentKind
 from kernel.models.incidents import MERGED_OUTCOME
 
@@ -196,9 +196,9 @@ async def hop_quantiles(
 
 async def hop_targets(
     session: AsyncSession, since: dt.datetime, until: dt.datetime, on_site_target_s: int
-) -> dict[str, tuple[int, int, int, int, int, int]]:
-    """Per centre: (alarms, acknowledged within 60 s, within 180 s, reached on site, reached
-    within the target, presses whose clock was off) over the alarms opened in [since, until)."""
+) -> dict[str, HopCounts]:
+    """Per centre: its alarms opened in [since, until), acknowledged within 60 s and 180 s,
+    reached on site, reached within the target, and the presses whose clock was off."""
     alarms = _alarm_seconds(session.get_bind().dialect.name, since, until)
     ack, reached = alarms.c.console_to_acknowledged, alarms.c.console_to_on_site
     rows = await session.execute(
@@ -212,7 +212,7 @@ async def hop_targets(
             func.count().filter(alarms.c.clock_off),
         ).group_by(alarms.c.centre)
     )
-    return {centre: tuple(counts) for centre, *counts in rows.all()}  # type: ignore[misc]
+    return {centre: HopCounts(*counts) for centre, *counts in rows.all()}
 
 
 def _float(value: Any) -> float | None:

@@ -23,6 +23,28 @@ class IncidentFacts:
     outcome: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class HopCounts:
+    """What the hops report counts of one centre's alarms of a month."""
+
+    alarms: int = 0
+    within_60s: int = 0
+    within_180s: int = 0
+    on_site: int = 0
+    on_site_in_target: int = 0
+    clock_off: int = 0
+
+    def __add__(self, other: HopCounts) -> HopCounts:
+        return HopCounts(
+            self.alarms + other.alarms,
+            self.within_60s + other.within_60s,
+            self.within_180s + other.within_180s,
+            self.on_site + other.on_site,
+            self.on_site_in_target + other.on_site_in_target,
+            self.clock_off + other.clock_off,
+        )
+
+
 class AnswerShares(BaseModel):
     """How many calls, and the share acknowledged within 60 s and 180 s, for a centre or a day."""
 

@@ -15,6 +15,7 @@ from callcenter.reports.schemas import (
     AlarmCounts,
     AnswerShares,
     DevicesOffline,
+    HopCounts,
     HopTargets,
     HopTimes,
     IncidentFacts,
@@ -176,13 +177,14 @@ def _met(share: float | None, target: float) -> bool | None:
     return None if share is None else share >= target
 
 
-def hop_targets(
+def centre_hops(
     key: str,
     quantiles: dict[tuple[str, str], tuple[int, float | None, float | None]],
-    counts: tuple[int, int, int, int, int, int],
+    counts: HopCounts,
 ) -> HopTargets:
     """One centre's (or the street's) hops and targets from the counts the queries made."""
-    alarms, in_60, in_180, reached, reached_in_target, clock_off = counts
+    alarms, in_60, in_180 = counts.alarms, counts.within_60s, counts.within_180s
+    reached, reached_in_target = counts.on_site, counts.on_site_in_target
     share_60, share_180 = _share(in_60, alarms), _share(in_180, alarms)
     share_on_site = _share(reached_in_target, reached)
     return HopTargets(
@@ -199,7 +201,7 @@ def hop_targets(
         on_site_in_target=reached_in_target,
         share_on_site=share_on_site,
         met_on_site=_met(share_on_site, TARGET_ON_SITE),
-        press_clock_off=clock_off,
+        press_clock_off=counts.clock_off,
     )
 
 
@@ -213,14 +215,14 @@ def month_hops(
     since: dt.datetime,
     until: dt.datetime,
     quantiles: dict[tuple[str, str], tuple[int, float | None, float | None]],
-    counts: dict[str, tuple[int, int, int, int, int, int]],
+    counts: dict[str, HopCounts],
 ) -> MonthHops:
     """A month's hops per centre (those with alarms, by code) and for the whole street."""
-    street = tuple(sum(column) for column in zip(*counts.values(), strict=True))
+    street = sum(counts.values(), HopCounts())
     return MonthHops(
         month=month,
         since=since,
         until=until,
-        overall=hop_targets(OVERALL, quantiles, street or (0, 0, 0, 0, 0, 0)),  # type: ignore[arg-type]
-        per_centre=[hop_targets(code, quantiles, counts[code]) for code in sorted(counts)],
+        overall=centre_hops(OVERALL, quantiles, street),
+        per_centre=[centre_hops(code, quantiles, counts[code]) for code in sorted(counts)],
     )
