@@ -46,8 +46,9 @@ class WorkOrderRead(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def source(self) -> Literal["green_key", "by_hand"]:
-        """Where it came from: the elder's green key, or taken by hand (a phone call)."""
-        return "green_key" if self.device_event_id is not None else "by_hand"
+        """Where it came from: the elder's green key (their terminal), or taken by hand (a
+        phone call)."""
+        return "green_key" if self.device_id is not None else "by_hand"
 
 
 class WorkOrderStepRead(BaseModel):

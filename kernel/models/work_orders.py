@@ -104,8 +104,11 @@ class WorkOrder(Base):
     )
     # The terminal whose key asked for it (a maintenance order: the device to see to).
     device_id: Mapped[str | None] = mapped_column(ForeignKey("devices.id"))
-    # The device event it came from, if any: one event makes at most one order.
-    device_event_id: Mapped[int | None] = mapped_column(ForeignKey("device_events.id"), unique=True)
+    # The device event it came from, if any: one event makes at most one order. Anonymising an
+    # elder deletes their events: the order stays, without the link.
+    device_event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("device_events.id", ondelete="SET NULL"), unique=True
+    )
     # A ServiceNeed for service orders; None when the key did not say.
     need: Mapped[str | None] = mapped_column(String(32))
     # What was asked, in the words of the elder or the operator who took the call.
@@ -150,5 +153,7 @@ class WorkOrderStep(Base):
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
     # The device event behind this step (a press of the green key): one event, one step at most.
-    device_event_id: Mapped[int | None] = mapped_column(ForeignKey("device_events.id"), unique=True)
+    device_event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("device_events.id", ondelete="SET NULL"), unique=True
+    )
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -98,6 +98,7 @@ def upgrade() -> None:
             ["device_event_id"],
             ["device_events.id"],
             name=op.f("fk_work_orders_device_event_id_device_events"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["device_id"], ["devices.id"], name=op.f("fk_work_orders_device_id_devices")
@@ -131,6 +132,7 @@ def upgrade() -> None:
             ["device_event_id"],
             ["device_events.id"],
             name=op.f("fk_work_order_steps_device_event_id_device_events"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["work_order_id"],

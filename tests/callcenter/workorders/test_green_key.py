@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from callcenter.incidents.escalation import escalate_unacknowledged
 from callcenter.incidents.service import handle_device_event
 from callcenter.pipeline.tasks import process_pending
+from callcenter.privacy import service as privacy
 from callcenter.workorders import service
 from gateway.notices import send_pending_notices
 from kernel.models import DeviceEvent, Elder, WorkOrderCategory, WorkOrderStatus
@@ -139,3 +140,26 @@ async def test_an_elder_who_moved_away_makes_no_work_order(
     await record(sessions, street.terminal, "service", need="meal")
     assert await process_pending(sessions, settings, lambda: local(settings, 14)) == 1
     assert await orders(sessions) == [] and await incidents(sessions) == []
+
+
+async def test_an_elder_who_pressed_the_green_key_can_still_be_anonymised(
+    sessions: Sessions, settings: Settings, street: Street
+) -> None:
+    # Anonymising deletes the elder's device events: the order and its steps lose the link to
+    # the press, not the record of it.
+    await record(sessions, street.terminal, "service", need="meal")
+    await record(sessions, street.terminal, "service", need="meal")
+    await process_pending(sessions, settings, lambda: local(settings, 14))
+    async with sessions() as session, session.begin():
+        elder = await session.get(Elder, street.ph03_elder, with_for_update=True)
+        assert elder is not None
+        elder.life_status = LifeStatus.DECEASED
+        await privacy.anonymise(session, elder, local(settings, 15))
+    (order,) = await orders(sessions)
+    assert order.device_event_id is None and order.device_id == street.terminal
+    assert [(s.action, s.device_event_id) for s in await steps(sessions, order.id)] == [
+        ("opened", None),
+        ("repeated", None),
+    ]
+    async with sessions() as session:
+        assert (await session.scalars(select(DeviceEvent))).all() == []
