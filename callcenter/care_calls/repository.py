@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,10 @@ from kernel.models import (
 )
 from kernel.models.elders import LifeStatus
 
+# Elders read a query: a page of the register is turned into rows in a few tens of
+# milliseconds of the event loop (the whole register takes about a second on two shared cores),
+# and its ids stay under SQLite's oldest limit of 999 parameters.
+ELDERS_A_READ = 500
 # Rows written a transaction: SQLite's one writer is held a few milliseconds at a time, so an
 # alarm recorded meanwhile waits no longer than that.
 ROWS_A_WRITE = 500
@@ -53,14 +57,36 @@ class OpenCall:
     reasons: tuple[str, ...]
 
 
-async def active_elders(session: AsyncSession) -> list[ElderRow]:
-    """Every elder the street still looks after (not deceased, not moved away)."""
-    rows = await session.execute(
-        select(
-            Elder.id, Elder.community_code, Elder.living_situation, Elder.conditions,
-            Elder.birth_date,
-        ).where(Elder.life_status == LifeStatus.ACTIVE)
-    )  # fmt: skip
+async def active_elder_pages(
+    session: AsyncSession, only: Collection[int] | None = None
+) -> AsyncIterator[list[ElderRow]]:
+    """The elders the street still looks after (not deceased, not moved away), all of them or
+    those of `only`, a page at a time: the caller works on each page before the next is read,
+    so that the event loop, which the alarm engine shares, is never held for the whole
+    register at once."""
+    columns = select(
+        Elder.id, Elder.community_code, Elder.living_situation, Elder.conditions, Elder.birth_date,
+    ).where(Elder.life_status == LifeStatus.ACTIVE)  # fmt: skip
+    if only is not None:
+        ordered = sorted(only)
+        for first in range(0, len(ordered), ELDERS_A_READ):
+            chunk = ordered[first : first + ELDERS_A_READ]
+            yield _elder_rows(await session.execute(columns.where(Elder.id.in_(chunk))))
+        return
+    last = 0
+    while True:
+        page = _elder_rows(
+            await session.execute(
+                columns.where(Elder.id > last).order_by(Elder.id).limit(ELDERS_A_READ)
+            )
+        )
+        yield page
+        if len(page) < ELDERS_A_READ:
+            return
+        last = page[-1].elder_id
+
+
+def _elder_rows(rows: Any) -> list[ElderRow]:
     return [ElderRow(i, c, str(living), list(cond or []), b) for i, c, living, cond, b in rows]
 
 

@@ -170,21 +170,13 @@ def due_reasons(
         reasons.append(R.DEMENTIA)
     # Daily for `care_calls_after_hospital_days` from the day a hospital stay ends: the first
     # week home is when readmissions, falls and medicine mix-ups cluster.
-    if (
-        elder.hospital_ended_on is not None
-        and 0 <= (today - elder.hospital_ended_on).days < settings.care_calls_after_hospital_days
-        and not answered_today
-    ):
+    after_hospital = settings.care_calls_after_hospital_days
+    if _days_after(elder.hospital_ended_on, today, 0, after_hospital) and not answered_today:
         reasons.append(R.AFTER_HOSPITAL)
     # Daily for `care_calls_after_incident_days` from the day after a P1 or P2 was resolved
     # (the incident's own follow-up covers its day): how are they since the fall, the pressure?
-    if (
-        elder.incident_resolved_on is not None
-        and 1
-        <= (today - elder.incident_resolved_on).days
-        <= settings.care_calls_after_incident_days
-        and not answered_today
-    ):
+    after_incident = settings.care_calls_after_incident_days
+    if _days_after(elder.incident_resolved_on, today, 1, after_incident) and not answered_today:
         reasons.append(R.AFTER_INCIDENT)
     # On the day of a typhoon, heat or cold warning, everyone aged `care_calls_weather_age` or
     # more living alone: told what to do, asked what they need. Unless answered since the last
@@ -203,6 +195,11 @@ def due_reasons(
     return reasons
 
 
+def _days_after(day: dt.date | None, today: dt.date, first: int, count: int) -> bool:
+    """Whether today is one of `count` days from `first` days after `day`."""
+    return day is not None and first <= (today - day).days < first + count
+
+
 def local_day(moment: dt.datetime, tz: ZoneInfo) -> dt.date:
     """The street's day of a moment."""
     return moment.astimezone(tz).date()
@@ -213,19 +210,30 @@ def day_start(day: dt.date, tz: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tz).astimezone(dt.UTC)
 
 
-def elder_facts(
-    elders: Sequence[ElderRow],
-    today: dt.date,
+@dataclass(frozen=True, slots=True)
+class History:
+    """What happened to the street's elders that the rules read, by elder: the local day their
+    latest hospital stay ended and their latest P1/P2 was resolved, their last answered call,
+    the day their latest call asked to call again."""
+
+    hospital_ended_on: Mapping[int, dt.date]
+    incident_resolved_on: Mapping[int, dt.date]
+    last_answered_at: Mapping[int, dt.datetime]
+    follow_up_on: Mapping[int, dt.date]
+
+
+def history_of(
     *,
-    hospital_ends: Sequence[tuple[int, dt.datetime, str]],
+    away_ended: Sequence[tuple[int, dt.datetime, str]],
     resolved: Sequence[tuple[int, dt.datetime]],
     answered: Mapping[int, dt.datetime],
     follow_ups: Mapping[int, dt.date],
     tz: ZoneInfo,
-) -> list[ElderFacts]:
-    """What the rules know of each elder, from what the repository read."""
+) -> History:
+    """The history the rules read, from what the repository found (away periods ended, of any
+    reason; incidents resolved)."""
     hospital: dict[int, dt.date] = {}
-    for elder_id, ended, reason in hospital_ends:
+    for elder_id, ended, reason in away_ended:
         if is_hospital_stay(reason):
             day = local_day(ended, tz)
             hospital[elder_id] = max(day, hospital.get(elder_id, day))
@@ -233,6 +241,11 @@ def elder_facts(
     for elder_id, at in resolved:
         day = local_day(at, tz)
         incidents[elder_id] = max(day, incidents.get(elder_id, day))
+    return History(hospital, incidents, answered, follow_ups)
+
+
+def elder_facts(elders: Sequence[ElderRow], today: dt.date, history: History) -> list[ElderFacts]:
+    """What the rules know of each of these elders today."""
     return [
         ElderFacts(
             elder_id=row.elder_id,
@@ -240,10 +253,10 @@ def elder_facts(
             living_alone=row.living_situation == LivingSituation.ALONE,
             dementia=has_dementia(row.conditions),
             age=age_on(row.birth_date, today),
-            hospital_ended_on=hospital.get(row.elder_id),
-            incident_resolved_on=incidents.get(row.elder_id),
-            last_answered_at=answered.get(row.elder_id),
-            follow_up_on=follow_ups.get(row.elder_id),
+            hospital_ended_on=history.hospital_ended_on.get(row.elder_id),
+            incident_resolved_on=history.incident_resolved_on.get(row.elder_id),
+            last_answered_at=history.last_answered_at.get(row.elder_id),
+            follow_up_on=history.follow_up_on.get(row.elder_id),
         )
         for row in elders
     ]
@@ -264,29 +277,35 @@ class DayPlan:
         return len(self.new) + len(self.more_reasons) + len(self.drops)
 
 
-def plan_day(
-    elders: Sequence[ElderFacts],
+def plan_drops(
+    plan: DayPlan,
     open_calls: Mapping[int, OpenCall],
     statuses: Mapping[int, LifeStatus],
+    away: Collection[int],
+) -> None:
+    """Drop the open calls of elders who died, moved away or are away now (no I/O).
+
+    `statuses`: the life status of every open call's elder."""
+    for elder_id, call in open_calls.items():
+        status = statuses.get(elder_id, LifeStatus.ACTIVE)
+        if status is not LifeStatus.ACTIVE:
+            plan.drops.append((call.call_id, status.value))
+        elif elder_id in away:
+            plan.drops.append((call.call_id, "away"))
+
+
+def plan_calls(
+    plan: DayPlan,
+    elders: Sequence[ElderFacts],
+    open_calls: Mapping[int, OpenCall],
     away: Collection[int],
     warnings: Sequence[WeatherWarning],
     today: dt.date,
     settings: Settings,
     now: dt.datetime,
-) -> DayPlan:
-    """The day's list against what is open (no I/O): run again, it finds nothing to change.
-
-    `elders`: the active ones; `statuses`: the life status of the open calls' elders; `away`:
-    elders away now.
-    """
-    plan = DayPlan()
-    active = {elder.elder_id for elder in elders}
-    for elder_id, call in open_calls.items():
-        if elder_id not in active:
-            status = statuses.get(elder_id, LifeStatus.DECEASED)
-            plan.drops.append((call.call_id, status.value))
-        elif elder_id in away:
-            plan.drops.append((call.call_id, "away"))
+) -> None:
+    """Add to the plan the calls these active elders are owed today that are not on the list
+    yet, or the reasons their open call lacks (no I/O): planned again, nothing is added."""
     for elder in elders:
         if elder.elder_id in away:
             continue
@@ -306,7 +325,6 @@ def plan_day(
         missing = [r.value for r in reasons if r.value not in current.reasons]
         if missing:
             plan.more_reasons.append((current.call_id, [*current.reasons, *missing]))
-    return plan
 
 
 def calling_hours(settings: Settings) -> tuple[dt.time, dt.time]:

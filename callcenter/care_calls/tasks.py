@@ -1,11 +1,18 @@
-"""The daily care-call list: made by a supervised loop of the call centre (eldercare/app.py)
-every `care_calls_every_s`, and at once when a supervisor records a weather warning.
+"""The daily care-call list: made by a supervised loop of the call centre (eldercare/app.py),
+and at once for today when a supervisor records a weather warning.
 
-Each round reads who is owed a call today (a few grouped queries over the register, its away
-periods, incidents and calls), plans in Python (`service.plan_day`), and writes only what
-changed, in chunks that each hold SQLite's writer briefly. Idempotent: a second round, or a
-round in another call-centre process at the same time, adds nothing (an elder has at most one
-open call, which the database's unique index keeps so).
+The first round of each local day looks at every elder the street looks after: the register
+read a page at a time (never the whole of it in one turn of the event loop the alarm engine
+shares), their away periods, incidents and calls in a few grouped queries, the rules applied in
+Python (`service.plan_day`). What makes an elder owed a call changes with the day (a week since
+the last answer, a follow-up day, an incident resolved yesterday), so the rounds in between,
+every `care_calls_every_s`, look only at what can change within a day: the elders back home
+(an away period ended today: a hospital stay owes daily calls, any other return the call that
+was dropped) and the open calls of elders who died, moved away or went away (dropped).
+Writes go in chunks that each hold SQLite's writer briefly.
+
+Idempotent: a second round, or a round in another call-centre process at the same time, adds
+nothing (an elder has at most one open call, which the database's unique index keeps so).
 """
 
 from __future__ import annotations
@@ -26,27 +33,33 @@ log = logging.getLogger(__name__)
 
 
 async def make_todays_list(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, now: dt.datetime
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    now: dt.datetime,
+    *,
+    whole_register: bool = True,
 ) -> service.DayPlan:
-    """Bring today's list up to date with the rules; returns what it changed."""
+    """Bring today's list up to date with the rules; returns what it changed. Without
+    `whole_register`, only the elders back home since the day began are looked at (and every
+    open call checked for an elder no longer to be called)."""
     tz = settings.tz
     today = service.local_day(now, tz)
     window_days = max(
         settings.care_calls_after_hospital_days, settings.care_calls_after_incident_days
     )
     since = service.day_start(today - dt.timedelta(days=window_days + 1), tz)
+    plan = service.DayPlan()
     async with sessions() as session:
-        elders = await repository.active_elders(session)
+        open_calls = await repository.open_calls(session)
         away = await repository.away_at(session, now)
-        facts = service.elder_facts(
-            elders,
-            today,
-            hospital_ends=await repository.away_ended(session, since, now),
+        service.plan_drops(
+            plan, open_calls, await repository.life_statuses(session, open_calls), away
+        )
+        ended = await repository.away_ended(session, since, now)
+        history = service.history_of(
+            away_ended=ended,
             resolved=await repository.incidents_resolved(
-                session,
-                since,
-                now,
-                priorities=service.INCIDENT_PRIORITIES,
+                session, since, now, priorities=service.INCIDENT_PRIORITIES,
                 not_outcomes=service.NOT_AN_EMERGENCY,
             ),
             answered=await repository.last_answered(session),
@@ -54,11 +67,15 @@ async def make_todays_list(
                 session, today - dt.timedelta(days=service.FOLLOW_UP_KEPT_DAYS)
             ),
             tz=tz,
-        )
-        open_calls = await repository.open_calls(session)
-        statuses = await repository.life_statuses(session, open_calls)
+        )  # fmt: skip
         warnings = await repository.warnings_on(session, today)
-    plan = service.plan_day(facts, open_calls, statuses, away, warnings, today, settings, now)
+        # Between the day's rounds: the elders back home since the day began (if any).
+        day_began = service.day_start(today, tz)
+        back = None if whole_register else {e for e, ends, _why in ended if ends >= day_began}
+        if back is None or back:
+            async for page in repository.active_elder_pages(session, back):
+                facts = service.elder_facts(page, today, history)
+                service.plan_calls(plan, facts, open_calls, away, warnings, today, settings, now)
     chunk = repository.ROWS_A_WRITE
     for first in range(0, len(plan.new), chunk):
         async with write_turn(sessions), sessions() as session, session.begin():
@@ -85,8 +102,13 @@ async def run_care_calls(
     stop: Stopping,
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> None:
-    """Until stopped: today's list made again every `care_calls_every_s`. An error goes to the
-    supervisor, which logs it and starts the loop again."""
+    """Until stopped: the whole register at the first round of each local day (and after a
+    restart), the elders back home and the calls no longer owed every `care_calls_every_s` in
+    between. An error goes to the supervisor, which logs it and starts the loop again."""
+    done_for: dt.date | None = None
     while not stop.is_set():
-        await make_todays_list(sessions, settings, clock())
+        now = clock()
+        today = service.local_day(now, settings.tz)
+        await make_todays_list(sessions, settings, now, whole_register=today != done_for)
+        done_for = today
         await stop.pause(settings.care_calls_every_s)

@@ -9,6 +9,7 @@ import datetime as dt
 
 from sqlalchemy import insert, update
 
+from callcenter.care_calls.tasks import make_todays_list
 from kernel.models import (
     AwayPeriod,
     CareCallReason,
@@ -158,3 +159,31 @@ async def test_a_call_not_made_stays_overdue_and_takes_the_next_day_s_reasons(
     owed = await open_by_elder(sessions, street)
     assert owed[JIANGUO] == [R.LIVING_ALONE, R.WEATHER]  # 86 and alone: the typhoon's call
     assert owed[XIUYING] == [R.LIVING_ALONE]  # 76: not for the weather
+
+
+async def test_between_the_day_s_rounds_the_elders_back_home_and_the_calls_no_longer_owed(
+    sessions: Sessions, settings: Settings, street: Street
+) -> None:
+    day = today(settings)
+    await make_list(sessions, settings, at_local(settings, day, 0, 5))  # the day's round
+    back_at = at_local(settings, day, 10)
+    async with sessions() as session, session.begin():
+        await session.execute(
+            insert(AwayPeriod).values(
+                elder_id=street.elders[GUOQIANG], starts_at=back_at - dt.timedelta(days=4),
+                ends_at=back_at, reason="龙岗区人民医院住院", created_by="test",
+            )
+        )  # fmt: skip
+        await session.execute(
+            insert(AwayPeriod).values(
+                elder_id=street.elders[JIANGUO], starts_at=back_at, ends_at=None, reason="住院",
+                created_by="test",
+            )
+        )  # fmt: skip
+    plan = await make_todays_list(
+        sessions, settings, back_at + dt.timedelta(minutes=5), whole_register=False
+    )
+    assert [row["elder_id"] for row in plan.new] == [street.elders[GUOQIANG]]
+    owed = await open_by_elder(sessions, street)
+    assert owed == {XIUYING: [R.LIVING_ALONE], GUILAN: [R.DEMENTIA], GUOQIANG: [R.AFTER_HOSPITAL]}
+    assert [c.dropped_reason for c in await calls(sessions, CareCallStatus.DROPPED)] == ["away"]

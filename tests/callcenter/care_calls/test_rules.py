@@ -156,7 +156,7 @@ def test_dementia_is_read_from_the_register_s_words(words: list[str], said: bool
 
 @pytest.mark.parametrize(
     ("reason", "said"),
-    [("住院", True), ("龙岗区人民医院 住院观察", True), ("In hospital", True),
+    [("住院", True), ("龙岗区人民医院 住院观察", True), ("Hospital stay", True),
      ("探亲", False), ("去女儿家住一周", False)],
 )  # fmt: skip
 def test_a_hospital_stay_is_read_from_the_away_period_s_reason(reason: str, said: bool) -> None:
