@@ -889,6 +889,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "care.whose.second": ("本人另一号码", "Own, other"),
     "care.attempts": ("拨打记录", "Tries"),
     "care.no_attempts": ("尚未拨打", "No tries yet"),
+    "care.answer": ("接听情况", "Answered?"),
     "care.answered": ("已接听", "Answered"),
     "care.unanswered": ("无人接听", "No answer"),
     "care.called_at": ("拨打时间（不填为现在）", "Called at (empty: now)"),

@@ -146,7 +146,8 @@
       fact(t("care.conditions"), call.conditions.length ? call.conditions.join("、") : "—"),
       fact(t("care.status"), statusCell(call)));
     byId("call-numbers").replaceChildren(...(call.numbers.length ? call.numbers.map(numberLink) : [el("span", { class: "muted" }, t("care.no_numbers"))]));
-    byId("call-attempts").replaceChildren(...(call.attempts.length ? call.attempts.map(attemptItem) : [el("li", { class: "muted" }, t("care.no_attempts"))]));
+    byId("call-attempts").replaceChildren(...call.attempts.map(attemptItem));
+    byId("no-attempts").hidden = call.attempts.length > 0;
     byId("attempt-form").hidden = call.status !== "due";
   }
 
@@ -169,7 +170,7 @@
   }
 
   function answeredChanged() {
-    byId("attempt-outcome").disabled = !byId("answered-yes").checked;
+    byId("attempt-outcome").disabled = byId("attempt-answered").value !== "yes";
   }
 
   function resultWords(result) {
@@ -183,11 +184,12 @@
     event.preventDefault();
     showMessage("attempt-result", "");
     showMessage("attempt-error", "");
-    const answered = byId("answered-yes").checked;
-    if (!answered && !byId("answered-no").checked) {
+    const said = byId("attempt-answered").value;
+    if (!said) {
       showMessage("attempt-error", t("care.pick_answered"));
       return;
     }
+    const answered = said === "yes";
     const body = { answered, notes: byId("attempt-notes").value };
     if (answered) body.outcome = byId("attempt-outcome").value;
     const at = byId("attempt-at").value;
@@ -198,12 +200,12 @@
       const result = await api(`/api/care-calls/${openCall.id}/attempts`, { method: "POST", body });
       showCall(result.call);
       resetForm();
-      const said = [resultWords(result)];
+      const words = [resultWords(result)];
       if (result.incident_id) {
-        said.push(" ", el("a", { href: `/console/incidents/${result.incident_id}`, id: "raised-incident" }, fill("care.incident_link", { n: result.incident_id })));
+        words.push(" ", el("a", { href: `/console/incidents/${result.incident_id}`, id: "raised-incident" }, fill("care.incident_link", { n: result.incident_id })));
       }
       const node = byId("attempt-result");
-      node.replaceChildren(...said);
+      node.replaceChildren(...words);
       node.dataset.status = result.call.status;
       node.hidden = false;
       await refresh();
@@ -269,8 +271,7 @@
     byId("filter-state").addEventListener("change", () => loadCalls().catch(() => {}));
     if (byId("filter-centre")) byId("filter-centre").addEventListener("change", () => loadCalls().catch(() => {}));
     byId("attempt-form").addEventListener("submit", saveAttempt);
-    byId("answered-yes").addEventListener("change", answeredChanged);
-    byId("answered-no").addEventListener("change", answeredChanged);
+    byId("attempt-answered").addEventListener("change", answeredChanged);
     byId("call-close").addEventListener("click", closeCall);
     byId("report-days").addEventListener("change", () => loadReport().catch(() => {}));
     if (byId("warning-form")) {
