@@ -186,6 +186,17 @@ def signed_in_page(browser: Browser, street: Street, username: str, *, phone: bo
     return page
 
 
+def wait_until(page: Page, expression: str, arg: object = None) -> None:
+    """Wait until `expression` (a function of `arg`) is true in the page, asking it again and
+    again: not `page.wait_for_function`, whose polling evaluates the expression by `eval` in the
+    page, which the console's Content-Security-Policy refuses once Chromium's first,
+    synchronous allowance has passed (an EvalError that depends on timing)."""
+    deadline = time.monotonic() + LIVE_MS / 1000
+    while not page.evaluate(expression, arg):
+        assert time.monotonic() < deadline, f"still false after {LIVE_MS} ms: {expression}"
+        page.wait_for_timeout(50)
+
+
 def screenshot(page: Page, name: str) -> Path:
     """Save a full-page screenshot under test-artifacts/."""
     ARTIFACTS.mkdir(exist_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser, Route, expect
 
-from tests.callcenter.console.conftest import Street, signed_in_page
+from tests.callcenter.console.conftest import Street, signed_in_page, wait_until
 
 
 def test_a_p1_heard_while_the_alarms_list_was_on_its_way_keeps_ringing(
@@ -12,7 +12,7 @@ def test_a_p1_heard_while_the_alarms_list_was_on_its_way_keeps_ringing(
 ) -> None:
     operator = signed_in_page(browser, street, "op1")
     operator.goto(f"{street.base}/console/elders")
-    operator.wait_for_function("Feed.live")
+    wait_until(operator, "() => Feed.live")
     before = operator.request.get(f"{street.base}/api/incidents?priority=1&limit=500").json()
     held: list[Route] = []
     operator.route("**/api/incidents?priority=1*", lambda route: held.append(route))

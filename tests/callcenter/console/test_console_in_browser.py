@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Browser, expect
 
-from tests.callcenter.console.conftest import Street, screenshot, signed_in_page
+from tests.callcenter.console.conftest import Street, screenshot, signed_in_page, wait_until
 from tests.factories import TEST_PASSWORD
 
 SHENZHEN = ZoneInfo("Asia/Shanghai")
@@ -221,7 +221,7 @@ def test_an_incident_raised_while_the_live_feed_connects_is_in_the_queue(
     page.fill("#password", TEST_PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("[data-testid=who]")
-    page.wait_for_function("window.feedWanted === true")
+    wait_until(page, "() => window.feedWanted === true")
     page.wait_for_load_state("networkidle")  # the queue's first load is done, and empty
     expect(page.locator("#queue tbody tr")).to_have_count(0)
 

@@ -9,7 +9,7 @@ import time
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.callcenter.console.conftest import LIVE_MS, Street, signed_in_page
+from tests.callcenter.console.conftest import LIVE_MS, Street, signed_in_page, wait_until
 
 EVERY_PAGE = [
     "/console", "/console/map", "/console/elders", "/console/elders/{elder}",
@@ -57,7 +57,7 @@ def test_the_p1_banner_is_on_every_page_until_acknowledged(
 
 def _beeps_start(page: Page) -> None:
     before = page.evaluate("Alarm.beeps")
-    page.wait_for_function("before => Alarm.beeps > before", arg=before)
+    wait_until(page, "before => Alarm.beeps > before", before)
 
 
 def test_the_alarm_sound_is_turned_on_once_and_starts_by_itself_where_the_browser_allows(
