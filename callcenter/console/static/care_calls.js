@@ -9,6 +9,8 @@
   // Nothing on the list is an alarm: asked for again this often.
   const REFRESH_MS = 30000;
   const STREET = "street";
+  // Rows the list shows at most (the API's default); the counts by centre say how many there are.
+  const LIST_LIMIT = 300;
   let today = null;
   let openCall = null;
 
@@ -77,6 +79,7 @@
     } else if (centre) {
       params.set("centre", centre);
     }
+    params.set("limit", String(LIST_LIMIT));
     return `/api/care-calls?${params}`;
   }
 
@@ -86,6 +89,9 @@
     const empty = byId("calls-empty");
     empty.textContent = byId("filter-state").value === "done" ? t("care.empty_done") : t("care.empty");
     empty.hidden = calls.length > 0;
+    const more = byId("calls-more");
+    more.textContent = fill("care.more", { n: LIST_LIMIT });
+    more.hidden = calls.length < LIST_LIMIT;
   }
 
   function centreRow(centre) {
