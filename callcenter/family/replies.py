@@ -192,7 +192,7 @@ async def receive(session: AsyncSession, inbound: Inbound, now: dt.datetime) -> 
     if kind in (ReplyKind.STOP, ReplyKind.START):
         await _opt(session, reply, incident, now)
     if incident is not None:
-        detail: dict[str, Any] = {"from": who(reply)}
+        detail: dict[str, Any] = {"family_member": who(reply)}
         if kind is ReplyKind.TEXT or kind in (ReplyKind.STOP, ReplyKind.START):
             detail["text"] = reply.body
         if kind in (ReplyKind.GOING, ReplyKind.CANNOT):
@@ -261,5 +261,5 @@ async def confirm_for_emergencies(
         subject_id=opt_out.id, detail={"phone": masked(opt_out.phone), "text": opt_out.text},
     )  # fmt: skip
     if incident is not None:
-        detail: dict[str, Any] = {"from": masked(opt_out.phone), "text": opt_out.text}
+        detail: dict[str, Any] = {"family_member": masked(opt_out.phone), "text": opt_out.text}
         add_entry(session, incident, "family_opt_out_confirmed", actor=actor, at=now, **detail)

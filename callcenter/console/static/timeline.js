@@ -55,7 +55,7 @@ const DETAIL_WORDS = {
   handed_over_at: formatTime,
   reference: String,
   hospital: String,
-  from: String,
+  family_member: String,
   family_on_the_way: String,
   kind: (v) => tWord("kind", v),
   raised_to: (v) => `P${v}`,

@@ -78,7 +78,7 @@ function familyPart(detail) {
   const replies = (detail.timeline || []).filter((entry) => FAMILY_STEPS.includes(entry.action));
   if (!replies.length) return null;
   return el("ul", { class: "family-replies" }, replies.map((entry) =>
-    el("li", { dataset: { action: entry.action } }, `${formatTime(entry.at)} ${entry.detail.from || ""} · ${tWord("timeline", entry.action)}`,
+    el("li", { dataset: { action: entry.action } }, `${formatTime(entry.at)} ${entry.detail.family_member || ""} · ${tWord("timeline", entry.action)}`,
       entry.detail.text ? `：${entry.detail.text}` : "")));
 }
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.family.sender import SmsGateway
+from callcenter.privacy import service as privacy
 from kernel.models import FamilyReply, IncidentEntry, Outcome, RejectedMessage, ReplyKind
 from kernel.settings import Settings
 from tests.callcenter.family.conftest import FIRST, Family, Sessions, press, resolve, rounds_until
@@ -65,7 +66,9 @@ async def test_a_1_reply_lands_on_the_incident_its_message_was_about_in_words(
 
     (step,) = await family_steps(sessions, incident.id)
     assert step.action == "family_going"
-    assert step.detail == {"from": "儿子 李明 尾号0001", "family_on_the_way": "儿子 李明"}
+    assert step.detail == {"family_member": "儿子 李明 尾号0001", "family_on_the_way": "儿子 李明"}
+    # Anonymised, the step keeps no one's name: a family member is not a code.
+    assert privacy.kept_detail(step.detail) == {}
     (reply,) = await replies(sessions)
     assert (reply.kind, reply.incident_id, reply.phone) == (
         ReplyKind.GOING, incident.id, FIRST[3:],
