@@ -57,6 +57,8 @@ KEPT_STEP_KEYS = frozenset({
     "type", "band", "centre", "staff_id", "outcome", "reason", "level", "from", "to", "kind",
     "supervisor_id", "holder", "minutes_open", "unidentified_caller", "registered_elder_departed",
     "status", "step", "message_id", "error_code",
+    # One emergency, one case: which incidents were merged or linked, a call-back's result.
+    "into", "merged", "linked", "released", "raised_to", "result",
 })  # fmt: skip
 
 
