@@ -102,48 +102,17 @@ def _seconds(dialect: str, start: Any, end: Any) -> ColumnElement[Any]:
     return func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3)
 
 
-def _first_step(action: str) -> Any:
-    return (
-        select(IncidentEntry.incident_id, func.min(IncidentEntry.at).label("at"))
-        .where(IncidentEntry.action == action)
-        .group_by(IncidentEntry.incident_id)
-        .subquery(action)
-    )
-
-
 def _alarm_seconds(dialect: str, since: dt.datetime, until: dt.datetime) -> Any:
     """One row per alarm opened in [since, until): its centre and each hop's seconds (NULL where
     an end is missing, or the press's clock is not trusted)."""
-    opened = (
-        select(IncidentEntry.incident_id, IncidentEntry.device_event_id)
-        .where(IncidentEntry.action == "opened")
-        .subquery("opened_step")
-    )
-    en_route, on_site = _first_step("en_route"), _first_step("on_site")
-    press = _seconds(dialect, DeviceEvent.device_ts, DeviceEvent.received_at)
-    trusted = press.between(0, PRESS_CLOCK_MAX_S)
-    later = [
-        (DeviceEvent.received_at, Incident.opened_at),
-        (Incident.opened_at, Incident.acknowledged_at),
-        (Incident.acknowledged_at, en_route.c.at),
-        (en_route.c.at, on_site.c.at),
-        (on_site.c.at, Incident.resolved_at),
-        (Incident.opened_at, on_site.c.at),
-    ]
-    columns = [case((trusted, press), else_=None).label(HOPS[0])] + [
-        _seconds(dialect, start, end).label(hop)
-        for hop, (start, end) in zip(HOPS[1:], later, strict=True)
-    ]
-    return (
+    alarms = (
         select(
-            Incident.centre_code.label("centre"),
-            *columns,
-            and_(DeviceEvent.device_ts.is_not(None), ~trusted).label("clock_off"),
+            Incident.id,
+            Incident.centre_code,
+            Incident.opened_at,
+            Incident.acknowledged_at,
+            Incident.resolved_at,
         )
-        .outerjoin(opened, opened.c.incident_id == Incident.id)
-        .outerjoin(DeviceEvent, DeviceEvent.id == opened.c.device_event_id)
-        .outerjoin(en_route, en_route.c.incident_id == Incident.id)
-        .outerjoin(on_site, on_site.c.incident_id == Incident.id)
         .where(
             Incident.opened_at >= since,
             Incident.opened_at < until,
@@ -151,7 +120,50 @@ def _alarm_seconds(dialect: str, since: dt.datetime, until: dt.datetime) -> Any:
             Incident.priority.in_(HOP_PRIORITIES),
             or_(Incident.outcome.is_(None), Incident.outcome != MERGED_OUTCOME),
         )
-        .subquery("alarm_seconds")
+        .cte("alarms")
+    )
+    # The steps of those alarms only, read once (by the timeline's incident index): the event
+    # behind "opened", and the first "en_route" and "on_site" (a worker's phone and an operator
+    # may both say so; the first one counts).
+    step = IncidentEntry
+    steps = (
+        select(
+            step.incident_id,
+            func.max(step.device_event_id).filter(step.action == "opened").label("event_id"),
+            func.min(step.at).filter(step.action == "en_route").label("en_route"),
+            func.min(step.at).filter(step.action == "on_site").label("on_site"),
+        )
+        .where(
+            step.incident_id.in_(select(alarms.c.id)),
+            step.action.in_(("opened", "en_route", "on_site")),
+        )
+        .group_by(step.incident_id)
+        .cte("steps")
+    )
+    press = _seconds(dialect, DeviceEvent.device_ts, DeviceEvent.received_at)
+    trusted = press.between(0, PRESS_CLOCK_MAX_S)
+    later = [
+        (DeviceEvent.received_at, alarms.c.opened_at),
+        (alarms.c.opened_at, alarms.c.acknowledged_at),
+        (alarms.c.acknowledged_at, steps.c.en_route),
+        (steps.c.en_route, steps.c.on_site),
+        (steps.c.on_site, alarms.c.resolved_at),
+        (alarms.c.opened_at, steps.c.on_site),
+    ]
+    columns = [case((trusted, press), else_=None).label(HOPS[0])] + [
+        _seconds(dialect, start, end).label(hop)
+        for hop, (start, end) in zip(HOPS[1:], later, strict=True)
+    ]
+    return (
+        select(
+            alarms.c.centre_code.label("centre"),
+            *columns,
+            and_(DeviceEvent.device_ts.is_not(None), ~trusted).label("clock_off"),
+        )
+        .select_from(alarms)
+        .outerjoin(steps, steps.c.incident_id == alarms.c.id)
+        .outerjoin(DeviceEvent, DeviceEvent.id == steps.c.event_id)
+        .cte("alarm_seconds")
     )
 
 
@@ -169,7 +181,7 @@ async def hop_quantiles(
         )
         for hop in HOPS
     ]
-    timed = union_all(*per_hop).subquery("timed")
+    timed = union_all(*per_hop).cte("timed")
     both = union_all(
         select(timed.c.centre, timed.c.hop, timed.c.seconds),
         select(literal(OVERALL).label("centre"), timed.c.hop, timed.c.seconds),
