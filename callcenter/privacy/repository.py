@@ -13,6 +13,7 @@ from kernel.models import (
     OPEN_STATUSES,
     AuditEntry,
     AwayPeriod,
+    CareCallAttempt,
     Centre,
     Device,
     DeviceEvent,
@@ -24,6 +25,8 @@ from kernel.models import (
     RegisterIssue,
     SmsState,
     VitalThreshold,
+    WorkOrder,
+    WorkOrderStep,
 )
 from kernel.models.elders import LifeStatus
 
@@ -247,6 +250,46 @@ async def set_step_details(session: AsyncSession, details: dict[int, dict[str, A
     if details:
         await session.execute(
             update(IncidentEntry),
+            [{"id": step_id, "detail": detail} for step_id, detail in details.items()],
+        )
+
+
+async def blank_care_calls_and_work_orders(session: AsyncSession, elder_id: int) -> dict[str, int]:
+    """Empty what people wrote about the elder in care calls (a try's notes) and work orders
+    (the request as taken); the calls and orders stay, as statistics. Returns how many."""
+    attempts = await session.execute(
+        update(CareCallAttempt)
+        .where(CareCallAttempt.elder_id == elder_id, CareCallAttempt.notes != "")
+        .values(notes="")
+        .execution_options(synchronize_session=False)
+    )
+    orders = await session.execute(
+        update(WorkOrder)
+        .where(WorkOrder.elder_id == elder_id, WorkOrder.request != "")
+        .values(request="")
+        .execution_options(synchronize_session=False)
+    )
+    return {
+        "care_call_notes": int(getattr(attempts, "rowcount", 0) or 0),
+        "work_order_requests": int(getattr(orders, "rowcount", 0) or 0),
+    }
+
+
+async def work_order_steps_of(session: AsyncSession, elder_id: int) -> Sequence[WorkOrderStep]:
+    """Every step of the elder's work orders."""
+    theirs = select(WorkOrder.id).where(WorkOrder.elder_id == elder_id)
+    return (
+        await session.scalars(select(WorkOrderStep).where(WorkOrderStep.work_order_id.in_(theirs)))
+    ).all()
+
+
+async def set_work_order_step_details(
+    session: AsyncSession, details: dict[int, dict[str, Any]]
+) -> None:
+    """Replace the details of these work-order steps (by step id)."""
+    if details:
+        await session.execute(
+            update(WorkOrderStep),
             [{"id": step_id, "detail": detail} for step_id, detail in details.items()],
         )
 

@@ -203,6 +203,15 @@ async def anonymise(session: AsyncSession, elder: Elder, now: dt.datetime) -> di
     await repository.set_step_details(
         session, {step_id: new for step_id, (old, new) in kept.items() if new != old}
     )
+    counts |= await repository.blank_care_calls_and_work_orders(session, elder.id)
+    await repository.set_work_order_step_details(
+        session,
+        {
+            step.id: kept_detail(step.detail)
+            for step in await repository.work_order_steps_of(session, elder.id)
+            if kept_detail(step.detail) != step.detail
+        },
+    )
     counts["incidents"] = await repository.blank_routing(session, elder.id, ANONYMISED_ROUTING)
     counts["register_rows"] = await repository.blank_register_rows(session, national_id)
     counts["devices_unbound"] = len(await repository.unbind_devices(session, elder.id))

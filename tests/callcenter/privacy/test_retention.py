@@ -15,6 +15,8 @@ from callcenter.privacy.tasks import anonymise_due
 from kernel.models import (
     AuditEntry,
     AwayPeriod,
+    CareCall,
+    CareCallAttempt,
     Centre,
     Device,
     DeviceEvent,
@@ -27,6 +29,10 @@ from kernel.models import (
     RegisterImport,
     RegisterIssue,
     VitalThreshold,
+    WorkOrder,
+    WorkOrderCategory,
+    WorkOrderStatus,
+    WorkOrderStep,
     utcnow,
 )
 from kernel.models.elders import LifeStatus
@@ -70,6 +76,32 @@ async def _history(sessions: Sessions, settings: Settings, street: Street) -> No
                 elder_id=street.leaving, starts_at=now, reason="住院", created_by="staff:3"
             )
         )
+        # What people wrote about her in a care call and a work order.
+        call = await session.execute(
+            insert(CareCall)
+            .values(elder_id=street.leaving, community_code="PH03", due_on=now.date(),
+                    reasons=["living_alone"])
+            .returning(CareCall.id)
+        )  # fmt: skip
+        await session.execute(
+            insert(CareCallAttempt).values(
+                call_id=call.scalar_one(), elder_id=street.leaving, called_at=now,
+                answered=True, outcome="fine", notes="她说儿子李明下周来看她",
+            )
+        )  # fmt: skip
+        order = await session.execute(
+            insert(WorkOrder)
+            .values(category=WorkOrderCategory.SERVICE, status=WorkOrderStatus.DONE,
+                    elder_id=street.leaving, need="meal", request="王秀英要低盐的饭",
+                    centre_code="PH03", created_by="staff:3")
+            .returning(WorkOrder.id)
+        )  # fmt: skip
+        await session.execute(
+            insert(WorkOrderStep).values(
+                work_order_id=order.scalar_one(), actor="staff:3", action="note", at=now,
+                detail={"note": "李明说她对花生过敏", "status": "done"},
+            )
+        )  # fmt: skip
         run = await session.execute(
             insert(RegisterImport)
             .values(file_name="r.csv", file_sha256="0" * 64, as_of=now.date(), rows_total=1,
@@ -88,6 +120,25 @@ async def _history(sessions: Sessions, settings: Settings, street: Street) -> No
 async def _count(sessions: Sessions, model: Any, *where: Any) -> int:
     async with sessions() as session:
         return await session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+async def _written_about(
+    sessions: Sessions, elder_id: int
+) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    """Care-call notes, work-order requests and work-order step details about one elder."""
+    async with sessions() as session:
+        notes = await session.scalars(
+            select(CareCallAttempt.notes).where(CareCallAttempt.elder_id == elder_id)
+        )
+        requests = await session.scalars(
+            select(WorkOrder.request).where(WorkOrder.elder_id == elder_id)
+        )
+        steps = await session.scalars(
+            select(WorkOrderStep.detail)
+            .join(WorkOrder, WorkOrder.id == WorkOrderStep.work_order_id)
+            .where(WorkOrder.elder_id == elder_id)
+        )
+        return list(notes), list(requests), list(steps)
 
 
 async def _snapshot(sessions: Sessions, elder_id: int) -> dict[str, Any]:
@@ -168,6 +219,8 @@ async def test_an_elder_is_anonymised_with_their_events_once_the_period_is_over(
     actions = {step.action for step in steps}
     assert {"opened", "assigned", "note"} <= actions
     assert all(step.device_event_id is None for step in steps)
+    written = await _written_about(sessions, street.leaving)
+    assert written == ([""], [""], [{"status": "done"}]), written
     details = str([step.detail for step in steps])
     for personal in ("老人说胸口痛", "李明", "13900005555", "王秀英", "summary", "routing"):
         assert personal not in details, personal
