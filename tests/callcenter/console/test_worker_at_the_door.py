@@ -95,3 +95,13 @@ def test_a_worker_gets_in_and_hands_over_to_120_from_their_phone(
     for page in (worker, operator):
         assert page.errors == []  # type: ignore[attr-defined]
         page.context.close()
+
+
+def test_a_worker_on_their_phone_reaches_the_shift_hand_over(
+    browser: Browser, street: Street
+) -> None:
+    worker = signed_in_page(browser, street, "ph03-w1", phone=True)
+    worker.click("#to-shift")
+    expect(worker).to_have_url(f"{street.base}/console/shift")
+    assert worker.errors == []  # type: ignore[attr-defined]
+    worker.context.close()
