@@ -41,6 +41,8 @@ from callcenter.privacy.schemas import (
     ExportedThreshold,
     LifeStatusRequest,
 )
+from callcenter.workorders import repository as work_orders_repository
+from callcenter.workorders import service as work_orders
 from kernel import audit
 from kernel.errors import DomainError
 from kernel.models import Elder, IncidentStatus
@@ -132,6 +134,10 @@ async def record_life_status(
     if request.status is not LifeStatus.ACTIVE:
         outcome = outcome_for(request.status)
         closed = await _close_open_incidents(session, elder.id, outcome, actor=actor, now=now)
+        await work_orders.cancel_for_departure(
+            session, await work_orders_repository.open_orders_for_update(session, elder.id),
+            outcome, now, by=actor,
+        )  # fmt: skip
         skipped = await repository.skip_waiting_messages(session, elder.id, outcome)
         unbound = await repository.unbind_devices(session, elder.id)
         await audit.record_many(

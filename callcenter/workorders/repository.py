@@ -88,6 +88,17 @@ async def open_order_for(
     return (await session.scalars(query)).first()
 
 
+async def open_orders_for_update(session: AsyncSession, elder_id: int) -> Sequence[WorkOrder]:
+    """The elder's open orders, locked."""
+    return (
+        await session.scalars(
+            select(WorkOrder)
+            .where(WorkOrder.elder_id == elder_id, WorkOrder.status.in_(OPEN_WORK_ORDER_STATUSES))
+            .with_for_update()
+        )
+    ).all()
+
+
 async def device_kind(session: AsyncSession, device_id: str) -> DeviceKind | None:
     """What kind of device this is (only a terminal has a speaker for notices)."""
     return await session.scalar(select(Device.kind).where(Device.id == device_id))

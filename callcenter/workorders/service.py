@@ -12,6 +12,7 @@ Deadlines (kernel/settings.py says why each has its value):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -307,6 +308,19 @@ async def close(
     order.due_at = None
     repository.add_step(session, order, body.status.value, actor=by, at=now, note=body.note)
     await _audit(session, order, by, "work_order.closed", status=body.status.value)
+
+
+async def cancel_for_departure(
+    session: AsyncSession, orders: Sequence[WorkOrder], reason: str, now: dt.datetime, *, by: str
+) -> None:
+    """The elder died or moved away: their open orders are cancelled with that reason (a step
+    each, in words), so nothing reports them overdue later."""
+    for order in orders:
+        order.status = S.CANCELLED
+        order.closed_at = now
+        order.due_at = None
+        repository.add_step(session, order, S.CANCELLED.value, actor=by, at=now, reason=reason)
+        await _audit(session, order, by, "work_order.closed", status=S.CANCELLED.value)
 
 
 def add_note(

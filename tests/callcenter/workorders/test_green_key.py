@@ -12,6 +12,7 @@ from callcenter.incidents.escalation import escalate_unacknowledged
 from callcenter.incidents.service import handle_device_event
 from callcenter.pipeline.tasks import process_pending
 from callcenter.privacy import service as privacy
+from callcenter.privacy.schemas import LifeStatusRequest
 from callcenter.workorders import service
 from gateway.notices import send_pending_notices
 from kernel.models import DeviceEvent, Elder, WorkOrderCategory, WorkOrderStatus
@@ -163,3 +164,24 @@ async def test_an_elder_who_pressed_the_green_key_can_still_be_anonymised(
     ]
     async with sessions() as session:
         assert (await session.scalars(select(DeviceEvent))).all() == []
+
+
+async def test_an_elder_marked_deceased_has_their_open_order_cancelled_not_reported_overdue(
+    sessions: Sessions, settings: Settings, street: Street
+) -> None:
+    await record(sessions, street.terminal, "service", need="meal")
+    await process_pending(sessions, settings, lambda: local(settings, 14))
+    today = local(settings, 15)
+    async with sessions() as session, session.begin():
+        elder = await session.get(Elder, street.ph03_elder, with_for_update=True)
+        assert elder is not None
+        await privacy.record_life_status(
+            session, elder, LifeStatusRequest(status=LifeStatus.DECEASED, on=today.date()),
+            actor="staff:2", now=today, today=today.date(),
+        )  # fmt: skip
+    (order,) = await orders(sessions)
+    assert (order.status, order.due_at, order.closed_at is not None) == (
+        WorkOrderStatus.CANCELLED, None, True,
+    )  # fmt: skip
+    (*_, cancelled) = await steps(sessions, order.id)
+    assert (cancelled.action, cancelled.detail) == ("cancelled", {"reason": "elder_deceased"})
