@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from callcenter.register.normalise import normalise_phone
+from callcenter.voice.schemas import OptionalPhone
 from kernel.models import StaffRole
 
 
@@ -24,17 +24,7 @@ class StaffRead(BaseModel):
 class OwnPhone(BaseModel):
     """A staff member's own phone: click-to-call rings it before it bridges to the elder."""
 
-    phone: str | None = Field(max_length=32, examples=["13800138000"])
-
-    @field_validator("phone")
-    @classmethod
-    def _a_phone(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        number = normalise_phone(value)
-        if number is None:
-            raise ValueError("not a phone number (a mobile, or a landline such as 0755 2891 2345)")
-        return number
+    phone: OptionalPhone
 
 
 class OwnPhoneRead(BaseModel):

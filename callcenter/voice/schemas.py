@@ -4,13 +4,29 @@ progress, and a terminal's number."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field
 
 from callcenter.register.normalise import normalise_phone
 from kernel.bounds import Id
 from kernel.models import CallState, CallTarget
+
+
+def _phone_or_none(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    number = normalise_phone(value)
+    if number is None:
+        raise ValueError("not a phone number (a mobile, or a landline such as 0755 2891 2345)")
+    return number
+
+
+# A phone to ring (a person's own, a terminal's SIM): a mobile or a landline, kept as digits;
+# blank is none.
+OptionalPhone = Annotated[
+    str | None, Field(max_length=32, examples=["13800138000"]), AfterValidator(_phone_or_none)
+]
 
 
 class CallRequest(BaseModel):
@@ -75,17 +91,7 @@ class CallPanel(BaseModel):
 class TerminalNumber(BaseModel):
     """The number of a terminal's SIM card, or none (the terminal cannot be called)."""
 
-    phone: str | None = Field(max_length=32, examples=["13800138000"])
-
-    @field_validator("phone")
-    @classmethod
-    def _a_phone(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        number = normalise_phone(value)
-        if number is None:
-            raise ValueError("not a phone number (a mobile, or a landline such as 0755 2891 2345)")
-        return number
+    phone: OptionalPhone
 
 
 class TerminalLineRead(BaseModel):
