@@ -4,13 +4,15 @@ the errors each route can answer."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import validation_error_definition, validation_error_response_definition
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -19,6 +21,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kernel import bus
 from kernel.errors import ErrorBody, errors_raised_by
 
 
@@ -270,3 +273,39 @@ def _document(operation: dict[str, Any], errors: list[Any], components: dict[str
     invalid["description"] = f"{invalid.get('description', '')} Or: the input is not valid.".strip()
     components.setdefault("ValidationError", validation_error_definition)
     components.setdefault("HTTPValidationError", validation_error_response_definition)
+
+
+async def relay_to_socket(
+    websocket: WebSocket,
+    changes: asyncio.Queue[bus.Message],
+    wanted: Callable[[bus.Message], bool],
+) -> None:
+    """Accept the socket and send it every change it may hear (`wanted`), as it comes, until the
+    client goes; what the client sends is read and ignored. Subscribe before calling: a page
+    reloads its list when the socket opens, so a change committed between that and a later
+    subscription would reach it never."""
+    await websocket.accept()
+    gone = asyncio.create_task(_until_closed(websocket))
+    try:
+        while True:
+            change = asyncio.create_task(changes.get())
+            await asyncio.wait({change, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if gone.done():
+                change.cancel()
+                return
+            message = change.result()
+            if wanted(message):
+                await websocket.send_json(message)
+    except WebSocketDisconnect:
+        return
+    finally:
+        gone.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+            await gone
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends, until it goes."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await websocket.receive_text()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Query, Request, WebSocket
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,7 +40,7 @@ from callcenter.incidents.schemas import (
     TimelineEntryRead,
 )
 from kernel.bounds import Id
-from kernel.bus import Bus
+from kernel.bus import Bus, Message
 from kernel.errors import DomainError, NotFoundError
 from kernel.models import (
     OPEN_STATUSES,
@@ -53,7 +51,7 @@ from kernel.models import (
     StaffMember,
     utcnow,
 )
-from kernel.web import Session
+from kernel.web import Session, relay_to_socket
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 feed_router = APIRouter(tags=["incidents"])
@@ -455,34 +453,12 @@ async def live_feed(websocket: WebSocket, actor: CurrentActor, centre: str | Non
     and the ones they hold.
     """
     bus: Bus = websocket.app.state.bus
-    # Subscribed before the socket opens: the page resyncs when it opens, so a change
-    # committed between that resync and a later subscription would reach it never.
+
+    def wanted(message: Message) -> bool:
+        changed = message["incident"]
+        code = changed["centre_code"]
+        where = Where(code, held=permissions.holds(actor, changed["assigned_staff_id"]))
+        return permissions.may(actor, Action.INCIDENT_READ, where) and centre in (None, code)
+
     async with bus.subscribe(FEED) as changes:
-        await websocket.accept()
-        gone = asyncio.create_task(_until_closed(websocket))
-        try:
-            while True:
-                change = asyncio.create_task(changes.get())
-                await asyncio.wait({change, gone}, return_when=asyncio.FIRST_COMPLETED)
-                if gone.done():
-                    change.cancel()
-                    return
-                message = change.result()
-                changed = message["incident"]
-                code = changed["centre_code"]
-                where = Where(code, held=permissions.holds(actor, changed["assigned_staff_id"]))
-                if permissions.may(actor, Action.INCIDENT_READ, where) and centre in (None, code):
-                    await websocket.send_json(message)
-        except WebSocketDisconnect:
-            return
-        finally:
-            gone.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                await gone
-
-
-async def _until_closed(websocket: WebSocket) -> None:
-    """Read (and ignore) what the client sends, until it goes."""
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            await websocket.receive_text()
+        await relay_to_socket(websocket, changes, wanted)

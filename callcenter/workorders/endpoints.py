@@ -3,12 +3,10 @@ providers list, the work-order report, and the live feed of work-order changes."
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Query, Request, WebSocket, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.accounts import permissions
@@ -45,7 +43,7 @@ from kernel.models import (
     utcnow,
 )
 from kernel.models.elders import LifeStatus
-from kernel.web import Session
+from kernel.web import Session, relay_to_socket
 
 router = APIRouter(tags=["work orders"])
 feed_router = APIRouter(tags=["work orders"])
@@ -322,31 +320,11 @@ async def work_order_feed(websocket: WebSocket, actor: CurrentActor) -> None:
     if not permissions.may(actor, Action.WORK_ORDER_READ):
         await websocket.close(code=4403)
         return
-    # Subscribed before the socket opens: the page reloads its list when it opens.
     async with bus.subscribe(FEED) as changes:
-        await websocket.accept()
-        gone = asyncio.create_task(_until_closed(websocket))
-        try:
-            while True:
-                change = asyncio.create_task(changes.get())
-                await asyncio.wait({change, gone}, return_when=asyncio.FIRST_COMPLETED)
-                if gone.done():
-                    change.cancel()
-                    return
-                message = change.result()
-                where = Where(message["work_order"]["centre_code"])
-                if permissions.may(actor, Action.WORK_ORDER_READ, where):
-                    await websocket.send_json(message)
-        except WebSocketDisconnect:
-            return
-        finally:
-            gone.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                await gone
-
-
-async def _until_closed(websocket: WebSocket) -> None:
-    """Read (and ignore) what the client sends, until it goes."""
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            await websocket.receive_text()
+        await relay_to_socket(
+            websocket,
+            changes,
+            lambda message: permissions.may(
+                actor, Action.WORK_ORDER_READ, Where(message["work_order"]["centre_code"])
+            ),
+        )
