@@ -1,0 +1,72 @@
+"""Words of the console: One emergency, one case: joined, merged and linked incidents, the call-back of a cancel."""
+
+from __future__ import annotations
+
+WORDS: dict[str, tuple[str, str]] = {
+    # One emergency, one case (callcenter/incidents/service.py, merge.py, callback.py): alarms
+    # joining the elder's open case, merged and linked incidents, the call-back of a cancel.
+    "outcome.accidental_press": ("误按", "Pressed by mistake"),
+    "outcome.device_test": ("设备测试", "Device test"),
+    "outcome.merged": ("已并入另一警情", "Merged into another incident"),
+    "timeline.joined": ("并入本案", "joined this case"),
+    "timeline.merged_in": ("警情并入本案", "incident merged in"),
+    "timeline.merged_into": ("已并入另一警情", "merged into another incident"),
+    "timeline.linked": ("关联警情", "linked"),
+    "timeline.cancel_noted": ("老人按了取消键（警情不撤销）", "cancel pressed (the alarm stands)"),
+    "timeline.callback_requested": ("转为回拨任务", "call-back task"),
+    "timeline.callback_overdue": ("回拨超时", "call-back overdue"),
+    "timeline.called_back": ("已回拨", "called back"),
+    "detail.kind": ("类型", "alarm"),
+    "detail.raised_to": ("级别升为", "priority raised to"),
+    "detail.callback_withdrawn": (
+        "回拨任务撤销，按警情继续处理",
+        "call-back withdrawn: handled as an alarm again",
+    ),
+    "detail.merged": ("并入的警情", "merged in"),
+    "detail.into": ("并入", "into"),
+    "detail.linked": ("关联", "linked with"),
+    "detail.released": ("已释放", "released"),
+    "detail.due": ("回拨时限", "call back by"),
+    "detail.result": ("回拨结果", "result"),
+    "callback_result.elder_fine": ("老人平安", "the elder is fine"),
+    "callback_result.pressed_by_mistake": ("误按", "pressed by mistake"),
+    "callback_result.needs_help": ("需要帮助，按警情继续处理", "needs help: continues as an alarm"),
+    "incident.number": ("警情", "incident"),
+    "incident.merged_into": ("已并入", "Merged into"),
+    "queue.callback": ("回拨", "Call back"),
+    "queue.callback_by": ("时限", "by"),
+    "link.title": ("关联警情", "Linked incidents"),
+    "link.none": ("暂无关联警情", "No linked incidents"),
+    "link.other": ("该长者的其他警情", "This elder's other incidents"),
+    "link.no_other": ("该长者没有其他未结警情", "This elder has no other open incident"),
+    "link.merge": ("并入本警情", "Merge into this one"),
+    "link.link": ("关联", "Link"),
+    "link.confirm_merge": (
+        "确认将所选警情并入本警情？所选警情将关闭，其处理人将被释放。",
+        "Merge the chosen incident into this one? It will be closed and its worker released.",
+    ),
+    "link.merged": ("已合并", "Merged"),
+    "link.linked": ("已关联", "Linked"),
+    "relation.merged_in": ("已并入本案", "merged into this case"),
+    "relation.merged_into": ("本警情已并入", "this one was merged into"),
+    "relation.linked": ("关联", "linked"),
+    "callback.title": ("回拨任务", "Call back"),
+    "callback.explain": (
+        "长者已取消呼叫：请致电长者，确认平安",
+        "The elder cancelled the alarm: call them to make sure they are all right",
+    ),
+    "callback.result": ("回拨结果", "What the call found"),
+    "callback.record": ("记录回拨结果", "Record the call-back"),
+    "callback.recorded": ("已记录回拨结果", "Call-back recorded"),
+    "error.not_the_same_elder": (
+        "不是同一位长者的警情，不能合并，可改为关联",
+        "Not the same elder's: link them instead of merging",
+    ),
+    "error.incident_not_open": ("只能合并未结警情", "Only open incidents can be merged"),
+    "error.merge_into_itself": ("不能与自身合并或关联", "Not with itself"),
+    "error.already_linked": ("两警情已关联", "Already linked"),
+    "error.no_callback_owed": (
+        "该警情没有待回拨任务",
+        "This incident has no call-back waiting",
+    ),
+}
