@@ -38,6 +38,9 @@ from kernel.models import (
 from kernel.models.incidents import CallbackResult
 from kernel.settings import Settings
 
+# The step that makes an alarm a call-back task; the reports read when it came (an alarm
+# cancelled before anybody answered it is not counted against the TSA bar).
+CALLBACK_REQUESTED_STEP = "callback_requested"
 # How a call-back that found no emergency resolves the case.
 RESOLVED_AS = {
     CallbackResult.ELDER_FINE: Outcome.FALSE_ALARM,
@@ -88,7 +91,7 @@ async def request_callback(
         detail |= await _to_the_street(session, incident, now)
     else:
         detail["holder"] = incident.assigned_staff_id
-    repository.add_entry(session, incident, "callback_requested", **detail)
+    repository.add_entry(session, incident, CALLBACK_REQUESTED_STEP, **detail)
     await audit.record(
         session, actor="alarm-engine", action="incident.callback_requested",
         subject_type="incident", subject_id=incident.id,

@@ -6,17 +6,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.incidents.callback import CALLBACK_REQUESTED_STEP
 from callcenter.reports.schemas import DevicesOffline, HopCounts, IncidentFacts
 from kernel.models import Device, DeviceEvent, Elder, Incident, IncidentEntry, IncidentKind
 from kernel.models.incidents import MERGED_OUTCOME
 
-# The alarms whose path is timed: what a device raised and somebody must answer. Welfare checks,
-# service requests, trends and technical alarms have no press to time from and no minute to meet.
-HOP_KINDS = (IncidentKind.SOS, IncidentKind.FALL, IncidentKind.VITALS, IncidentKind.WANDERING)
-HOP_PRIORITIES = (1, 2, 3)
+# The alarms: what a device or a reading raised as a possible emergency, that somebody must
+# answer within the TSA bar's minute. Welfare checks (nobody has heard from the elder for hours),
+# service requests (the green key: a work order), vital-sign trends (a notice due in days) and
+# technical alarms (the installer's work) are matters of their own, with no minute to meet.
+ALARM_KINDS = (IncidentKind.SOS, IncidentKind.FALL, IncidentKind.VITALS, IncidentKind.WANDERING)
 # A press is timed from the device's own clock only when that clock agrees with the gateway's:
 # stamped no later than received (a clock ahead of the gateway's is wrong by definition) and at
 # most five minutes before (a terminal retries an unacknowledged alarm for a few minutes; a stamp
@@ -35,6 +37,26 @@ HOPS = (
 OVERALL = "all"
 
 
+def answer_counted() -> ColumnElement[bool]:
+    """Whether an incident is an alarm call counted against the TSA bar (answered within 60 s /
+    180 s): one definition for the report's shares, the hops report and the wall board.
+
+    An alarm (ALARM_KINDS) counts once: not a duplicate merged into another case (the case it
+    joined counts), and not an alarm the elder cancelled before anybody answered it (a call-back
+    task, with its own deadline: an outgoing call, not an alarm answered). An alarm answered and
+    then cancelled counts, with the moment it was answered."""
+    cancelled_unanswered = exists().where(
+        IncidentEntry.incident_id == Incident.id,
+        IncidentEntry.action == CALLBACK_REQUESTED_STEP,
+        or_(Incident.acknowledged_at.is_(None), IncidentEntry.at <= Incident.acknowledged_at),
+    )
+    return and_(
+        Incident.kind.in_(ALARM_KINDS),
+        or_(Incident.outcome.is_(None), Incident.outcome != MERGED_OUTCOME),
+        or_(Incident.callback_due_at.is_(None), ~cancelled_unanswered),
+    )
+
+
 async def incidents_opened(
     session: AsyncSession, since: dt.datetime, until: dt.datetime
 ) -> list[IncidentFacts]:
@@ -46,13 +68,13 @@ async def incidents_opened(
         .subquery()
     )
     rows = await session.execute(
-        select(Incident, on_site.c.at)
+        select(Incident, on_site.c.at, answer_counted())
         .outerjoin(on_site, on_site.c.incident_id == Incident.id)
         .where(Incident.opened_at >= since, Incident.opened_at < until)
         .order_by(Incident.opened_at, Incident.id)
     )
     facts = []
-    for incident, on_site_at in rows.all():
+    for incident, on_site_at, counted in rows.all():
         if on_site_at is not None and on_site_at.tzinfo is None:
             on_site_at = on_site_at.replace(tzinfo=dt.UTC)  # a min() over SQLite text
         if isinstance(on_site_at, str):
@@ -68,6 +90,7 @@ async def incidents_opened(
                 acknowledged_at=incident.acknowledged_at,
                 on_site_at=on_site_at,
                 outcome=incident.outcome,
+                counted=bool(counted),
             )
         )
     return facts
@@ -103,7 +126,7 @@ def _seconds(dialect: str, start: Any, end: Any) -> ColumnElement[Any]:
 
 
 def _alarm_seconds(dialect: str, since: dt.datetime, until: dt.datetime) -> Any:
-    """One row per alarm opened in [since, until): its centre and each hop's seconds (NULL where
+    """One row per alarm counted (answer_counted) opened in [since, until): its centre and each hop's seconds (NULL where
     an end is missing, or the press's clock is not trusted)."""
     alarms = (
         select(
@@ -116,9 +139,7 @@ def _alarm_seconds(dialect: str, since: dt.datetime, until: dt.datetime) -> Any:
         .where(
             Incident.opened_at >= since,
             Incident.opened_at < until,
-            Incident.kind.in_(HOP_KINDS),
-            Incident.priority.in_(HOP_PRIORITIES),
-            or_(Incident.outcome.is_(None), Incident.outcome != MERGED_OUTCOME),
+            answer_counted(),
         )
         .cte("alarms")
     )

@@ -21,6 +21,8 @@ class IncidentFacts:
     acknowledged_at: dt.datetime | None
     on_site_at: dt.datetime | None
     outcome: str | None
+    # An alarm call counted against the TSA bar (repository.answer_counted).
+    counted: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,11 @@ class AlarmCounts(BaseModel):
     accidental_press: int = Field(description="Resolved as pressed by mistake (误按)")
     device_test: int = Field(description="Resolved as a test of the device (设备测试)")
     merged: int = Field(description="Merged into another incident of the same emergency")
+    cancelled_unanswered: int = Field(
+        default=0,
+        description="Cancelled by the elder before anybody answered (call-back tasks): left out "
+        "of the answer shares like `merged`, counted here so that none goes unseen",
+    )
 
 
 class Report(BaseModel):

@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
-from callcenter.reports.repository import HOPS, OVERALL
+from callcenter.reports.repository import ALARM_KINDS, HOPS, OVERALL
 from callcenter.reports.schemas import (
     AlarmCounts,
     AnswerShares,
@@ -22,7 +22,7 @@ from callcenter.reports.schemas import (
     MonthHops,
     Report,
 )
-from kernel.models import IncidentKind, Outcome
+from kernel.models import Outcome
 from kernel.models.incidents import MERGED_OUTCOME
 
 # The industry bar for elderly-care call centres: 97.5% answered within 60 s, 99% within 180 s.
@@ -31,14 +31,6 @@ TARGET_180S = 0.99
 # The street's on-site promise: this share of the alarms someone went to reached within the
 # supervisor's target (settings.onsite_target_min).
 TARGET_ON_SITE = 0.9
-# Technical alarms (P4: a device offline, a flat battery) are work for the installers, not calls
-# somebody must answer within a minute, so the answer shares count P1-P3 only.
-CALL_PRIORITIES = frozenset({1, 2, 3})
-# The kinds that are alarms (an emergency, maybe), as against welfare checks, service requests
-# and technical alarms.
-ALARM_KINDS = frozenset(
-    {IncidentKind.SOS, IncidentKind.FALL, IncidentKind.VITALS, IncidentKind.WANDERING}
-)
 
 
 def _within(incident: IncidentFacts, seconds: int) -> bool:
@@ -55,8 +47,9 @@ def _on_site_minutes(incident: IncidentFacts) -> float | None:
 
 
 def answer_shares(key: str, incidents: Sequence[IncidentFacts]) -> AnswerShares:
-    """Calls among these incidents and the shares acknowledged within 60 s and 180 s."""
-    calls = [i for i in incidents if i.priority in CALL_PRIORITIES]
+    """Calls among these incidents (the alarms counted against the TSA bar, `counted`) and the
+    shares acknowledged within 60 s and 180 s."""
+    calls = [i for i in incidents if i.counted]
     in_60 = sum(_within(i, 60) for i in calls)
     in_180 = sum(_within(i, 180) for i in calls)
     on_site = [m for m in map(_on_site_minutes, incidents) if m is not None]
@@ -74,13 +67,17 @@ def answer_shares(key: str, incidents: Sequence[IncidentFacts]) -> AnswerShares:
 def alarm_counts(incidents: Iterable[IncidentFacts]) -> AlarmCounts:
     """Alarms by whether they were real: presses by mistake, device tests and duplicates merged
     into another incident counted apart."""
-    outcomes = Counter(i.outcome for i in incidents if i.kind in ALARM_KINDS)
+    alarms = [i for i in incidents if i.kind in ALARM_KINDS]
+    outcomes = Counter(i.outcome for i in alarms)
     apart = (Outcome.ACCIDENTAL_PRESS, Outcome.DEVICE_TEST, MERGED_OUTCOME)
     return AlarmCounts(
         real=outcomes.total() - sum(outcomes[o] for o in apart),
         accidental_press=outcomes[Outcome.ACCIDENTAL_PRESS],
         device_test=outcomes[Outcome.DEVICE_TEST],
         merged=outcomes[MERGED_OUTCOME],
+        cancelled_unanswered=sum(
+            1 for i in alarms if not i.counted and i.outcome != MERGED_OUTCOME
+        ),
     )
 
 
@@ -118,12 +115,13 @@ def build_report(
 
 CSV_COLUMNS = (
     "id", "opened_local", "centre", "kind", "priority", "status",
-    "seconds_to_acknowledge", "minutes_to_on_site", "outcome",
+    "seconds_to_acknowledge", "minutes_to_on_site", "outcome", "answer_counted",
 )  # fmt: skip
 
 
 def incidents_csv(incidents: Sequence[IncidentFacts], tz: ZoneInfo) -> str:
-    """One row per incident, local times, for a spreadsheet (UTF-8 with BOM, so Excel reads it)."""
+    """One row per incident, local times, for a spreadsheet (UTF-8 with BOM, so Excel reads it);
+    `answer_counted` says whether it is among the calls of the answer shares (1) or not (0)."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
@@ -146,6 +144,7 @@ def incidents_csv(incidents: Sequence[IncidentFacts], tz: ZoneInfo) -> str:
                 acknowledged,
                 round(on_site, 1) if on_site is not None else "",
                 i.outcome or "",
+                int(i.counted),
             ]
         )
     return out.getvalue()

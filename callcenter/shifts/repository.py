@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.reports.service import CALL_PRIORITIES
+from callcenter.reports.repository import answer_counted
 from kernel.database import insert_ignoring_duplicates
 from kernel.models import (
     OPEN_STATUSES,
@@ -320,8 +320,9 @@ async def device_counts(session: AsyncSession) -> list[DeviceCounts]:
 async def calls_opened_since(
     session: AsyncSession, since: dt.datetime
 ) -> Sequence[tuple[dt.datetime, dt.datetime | None]]:
-    """When each call (P1-P3) opened since then was opened and acknowledged."""
+    """When each call opened since then (an alarm counted against the TSA bar, as the reports
+    count it) was opened and acknowledged."""
     query = select(Incident.opened_at, Incident.acknowledged_at).where(
-        Incident.opened_at >= since, Incident.priority.in_(CALL_PRIORITIES)
+        Incident.opened_at >= since, answer_counted()
     )
     return [(opened, acknowledged) for opened, acknowledged in (await session.execute(query))]

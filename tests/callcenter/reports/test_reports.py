@@ -25,22 +25,23 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 
 def facts(n: int, *, ack_s: float | None, priority: int = 1, on_site_min: float | None = None,
-          centre: str = "PH03", kind: str = "sos", outcome: str | None = None) -> IncidentFacts:  # fmt: skip
+          centre: str = "PH03", kind: str = "sos", outcome: str | None = None,
+          counted: bool = True) -> IncidentFacts:  # fmt: skip
     return IncidentFacts(
         id=n, opened_at=T0, centre_code=centre, kind=kind, priority=priority, status="resolved",
         acknowledged_at=T0 + dt.timedelta(seconds=ack_s) if ack_s is not None else None,
         on_site_at=T0 + dt.timedelta(minutes=on_site_min) if on_site_min is not None else None,
-        outcome=outcome,
+        outcome=outcome, counted=counted,
     )  # fmt: skip
 
 
-def test_shares_count_calls_answered_in_time_and_technical_alarms_are_not_calls() -> None:
+def test_shares_count_the_calls_answered_in_time() -> None:
     incidents = [
         facts(1, ack_s=12, on_site_min=9),
         facts(2, ack_s=60, on_site_min=15),
         facts(3, ack_s=95),
         facts(4, ack_s=None),  # never acknowledged: a miss at both bars
-        facts(5, ack_s=None, priority=4, kind="technical"),
+        facts(5, ack_s=None, priority=4, kind="technical", counted=False),
     ]
     shares = answer_shares("PH03", incidents)
     assert (shares.calls, shares.within_60s, shares.within_180s) == (4, 2, 3)
@@ -68,7 +69,7 @@ def test_the_csv_has_one_row_per_incident_in_local_time_and_opens_in_excel() -> 
     text = incidents_csv([facts(7, ack_s=30.25, on_site_min=11.04)], TZ)
     header, row = text.lstrip("\ufeff").splitlines()
     assert text.startswith("\ufeff") and header.startswith("id,opened_local,centre")
-    assert row == "7,2026-11-23 14:00:00,PH03,sos,1,resolved,30.2,11.0,"
+    assert row == "7,2026-11-23 14:00:00,PH03,sos,1,resolved,30.2,11.0,,1"
 
 
 def test_reports_are_for_supervisors_and_admins(settings: Settings) -> None:
