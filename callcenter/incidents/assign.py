@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.incidents import repository
+from callcenter.incidents.escalation import chased_until_answered
 from kernel import audit
 from kernel.models import Incident, IncidentStatus, StaffMember
 from kernel.settings import Settings
@@ -22,13 +23,16 @@ async def assign(
     settings: Settings,
     now: dt.datetime,
 ) -> None:
-    """Give the incident to `to`; before anyone answered, they get a fresh minute to."""
+    """Give the incident to `to`; before anyone answered an alarm, they get a fresh minute to.
+    A matter never chased like an alarm (a trend notice, a technical alarm, a call-back task)
+    keeps the deadline it had: handing it on does not make it an alarm late in a minute."""
     previous = incident.assigned_staff_id
     incident.assigned_staff_id = to.id
     incident.centre_code = to.centre_code
     if incident.acknowledged_at is None:
         incident.status = IncidentStatus.ASSIGNED
-        incident.ack_due_at = now + dt.timedelta(seconds=settings.ack_escalate_after_s)
+        if chased_until_answered(incident):
+            incident.ack_due_at = now + dt.timedelta(seconds=settings.ack_escalate_after_s)
     repository.add_entry(
         session,
         incident,

@@ -37,6 +37,20 @@ log = logging.getLogger(__name__)
 SWEEP_EVERY_S = 1.0
 # How the audit log names the escalation sweep (no person: the clock acts).
 ESCALATION_ACTOR = "escalation"
+# Technical alarms (P4) and lower wait for working hours' attention: never chased.
+CHASED_PRIORITY_MAX = 3
+
+
+def chased_until_answered(incident: Incident) -> bool:
+    """Whether an unanswered incident is chased like an alarm (the next worker at 60 s, the
+    supervisor at 180 s), so that handing it on gives the new person a minute: not a trend
+    notice (due in days, the queue's to show), not a technical alarm (working hours), not a
+    call-back task (its own deadline, `callback_due_at`)."""
+    return (
+        incident.kind is not IncidentKind.TREND
+        and incident.priority <= CHASED_PRIORITY_MAX
+        and not callback_owed(incident)
+    )
 
 
 async def escalate_unacknowledged(
@@ -53,6 +67,7 @@ async def escalate_unacknowledged(
                     # A trend notice's deadline is days away and is the queue's to show, not a
                     # reason to wake the next worker and the supervisor (callcenter/care).
                     Incident.kind != IncidentKind.TREND,
+                    Incident.priority <= CHASED_PRIORITY_MAX,
                 )
             )
         ).all()
@@ -64,6 +79,8 @@ async def escalate_unacknowledged(
                 continue
             if incident.ack_due_at is None or incident.ack_due_at > now:
                 continue  # another process took this step already
+            if not chased_until_answered(incident):
+                continue  # a deadline of its own (a call-back's), not an alarm's minute
             await _next_step(session, incident, settings, now)
             escalated.append(incident_id)
     return escalated
