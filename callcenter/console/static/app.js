@@ -155,6 +155,12 @@ function isOpen(incident) {
   return ["new", "assigned", "acknowledged", "en_route", "on_site"].includes(incident.status);
 }
 
+// An alarm the elder cancelled in time, not yet called back: an operator calls back by its own
+// deadline (the queue, the incident screen), no answer within the minute (the P1 alarm).
+function callbackOwed(incident) {
+  return isOpen(incident) && Boolean(incident.callback_due_at) && !incident.called_back_at;
+}
+
 function compareIncidents(a, b) {
   return a.priority - b.priority || new Date(a.opened_at) - new Date(b.opened_at) || a.id - b.id;
 }
@@ -409,11 +415,12 @@ const Alarm = {
   concerns(incident) {
     return ME.role !== "community_worker" || incident.assigned_staff_id === ME.staff_id;
   },
-  // Needs an unacknowledged P1: new, assigned, escalated, nobody has taken it yet; the incident
-  // screen settles its own incident while it is open.
+  // Needs an unacknowledged P1 alarm: new, assigned, escalated, nobody has taken it yet; the
+  // incident screen settles its own incident while it is open. A call-back owed (the elder
+  // cancelled in time) is the queue's task with its own deadline, not an emergency ringing.
   consider(incident) {
     const quiet = PAGE.incident_id === incident.id;
-    if (!quiet && incident.priority === 1 && isOpen(incident) && !incident.acknowledged_at && this.concerns(incident)) {
+    if (!quiet && incident.priority === 1 && isOpen(incident) && !incident.acknowledged_at && !callbackOwed(incident) && this.concerns(incident)) {
       this.raise(incident);
     } else {
       this.settle(incident.id);

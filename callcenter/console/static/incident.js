@@ -42,11 +42,6 @@ function renderHead() {
   );
 }
 
-// An alarm the elder cancelled in time: an operator calls back by its own deadline.
-function callbackOwed(incident) {
-  return isOpen(incident) && Boolean(incident.callback_due_at) && !incident.called_back_at;
-}
-
 function renderCallback() {
   const owed = callbackOwed(current);
   document.getElementById("callback").hidden = !owed;

@@ -31,12 +31,6 @@ async function acknowledge(incident) {
   }
 }
 
-// An alarm the elder cancelled in time: a call back is owed by its own deadline, not an answer
-// within the minute.
-function callbackOwed(incident) {
-  return isOpen(incident) && Boolean(incident.callback_due_at) && !incident.called_back_at;
-}
-
 function row(incident) {
   const mine = incident.assigned_staff_id === ME.staff_id;
   const taken = Boolean(incident.acknowledged_at);

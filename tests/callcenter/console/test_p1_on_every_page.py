@@ -95,3 +95,22 @@ def test_the_alarm_sound_is_turned_on_once_and_starts_by_itself_where_the_browse
     expect(supervisor.locator("#sound")).to_have_attribute("data-sound", "off")
     assert supervisor.errors == []  # type: ignore[attr-defined]
     supervisor.context.close()
+
+
+def test_a_call_back_task_does_not_ring_on_the_pages(browser: Browser, street: Street) -> None:
+    operator = signed_in_page(browser, street, "op1")
+    street.press(street.hehua_terminal, button="main")
+    street.press(street.hehua_terminal, "cancel", ref="press-1")
+    street.press(street.pinghu_terminal, button="main")
+    deadline = time.monotonic() + LIVE_MS / 1000
+    while not any(i["callback_due_at"] for i in _open_incidents(operator, street, 2)):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    for page in ("/console/elders", "/console"):
+        operator.goto(street.base + page)
+        # The P1 nobody has answered rings; the elder who cancelled is owed a call, not an alarm.
+        expect(operator.locator("#p1-banner .p1-link")).to_have_count(1)
+        expect(operator.locator("#p1-banner")).not_to_contain_text("王秀英")
+    expect(operator.locator("[data-callback='owed']")).to_have_count(1)
+    assert operator.errors == []  # type: ignore[attr-defined]
+    operator.context.close()
