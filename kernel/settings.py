@@ -192,6 +192,38 @@ class Settings(BaseSettings):
         description="How often work orders are checked for a deadline passed (minutes matter "
         "here, not seconds: no order is an alarm).",
     )
+    # --- Maintenance work orders for the installer (callcenter/workorders/maintenance.py) -----
+    # A power cut or a router restarting drops devices for minutes; the technical alarm has told
+    # the floor at once. An hour later it is a device or a home to see to, not an outage.
+    maintenance_after_min: int = Field(
+        default=60,
+        ge=0,
+        description="A device offline, a panel on its backup battery or a panel's periodic "
+        "test late this long gets a maintenance order for the installer.",
+    )
+    # A terminal below the low mark still runs for days (20 % of a week's charge); a visit on
+    # the installer's round within two days, before it is flat.
+    maintenance_battery_within_h: float = Field(
+        default=48.0, gt=0, description="A low battery's order is due this long after it opens."
+    )
+    # An offline terminal cannot call for help: the next day at the latest.
+    maintenance_offline_within_h: float = Field(
+        default=24.0, gt=0, description="An offline device's order is due this long after it opens."
+    )
+    # A panel on its backup battery lasts about a day (DC-09 panels: 24 h standby typically).
+    maintenance_mains_within_h: float = Field(
+        default=24.0, gt=0, description="A mains-lost order is due this long after it opens."
+    )
+    # A failed or missing self-test: the panel still calls, but may not for long.
+    maintenance_test_within_h: float = Field(
+        default=48.0, gt=0, description="A self-test order is due this long after it opens."
+    )
+    # The protocol's devices beat once a minute (the terminals the street buys, the simulators);
+    # shown in the self-test report as their expected interval. One is overdue after
+    # `device_offline_after_s` of silence, when the gateway takes it offline.
+    heartbeat_every_s: int = Field(
+        default=60, ge=1, description="How often a protocol device sends its heartbeat."
+    )
     # --- Proactive care calls (callcenter/care_calls; docs/care.md) ---------------------------
     care_calls_every_s: float = Field(
         default=300.0,
@@ -239,6 +271,15 @@ class Settings(BaseSettings):
         "call): the community centre in its open hours with someone on duty, the street centre "
         "in the rest of them (00:00-00:00: at any hour). Outside them the list waits; a call "
         "made is still recorded.",
+    )
+    # --- Coverage assurance (callcenter/coverage; docs/care.md) -----------------------------
+    # Five minutes: a worker signing out sick is told to the supervisors within this long of
+    # the absence being recorded, well before the hour it leaves empty; nothing here is an alarm.
+    coverage_check_every_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often today's and tomorrow's coverage is checked and a notice recorded "
+        "for each new gap (a centre with nobody on duty in its open hours).",
     )
     timezone: str = Field(default="Asia/Shanghai", description="Local time of the street.")
     log_level: str = "INFO"

@@ -55,6 +55,8 @@ class Action(enum.StrEnum):
     WORK_ORDER_CREATE = "work_order.create"  # one taken on the phone
     WORK_ORDER_HANDLE = "work_order.handle"  # accept, provider and appointment, note, close
     PROVIDER_EDIT = "provider.edit"  # the list of service providers and volunteers
+    MAINTENANCE_READ = "maintenance.read"  # devices' orders for the installer, the self-tests
+    MAINTENANCE_HANDLE = "maintenance.handle"  # close one with what was done, a note
 
 
 class Scope(enum.Enum):
@@ -103,6 +105,10 @@ _FLOOR: dict[Action, Scope] = {
     A.WORK_ORDER_READ: Scope.STREET,
     A.WORK_ORDER_CREATE: Scope.STREET,
     A.WORK_ORDER_HANDLE: Scope.STREET,
+    # Devices are the street's (it buys, installs and replaces them): the floor takes the
+    # installer's call and closes the order; community workers never see them.
+    A.MAINTENANCE_READ: Scope.STREET,
+    A.MAINTENANCE_HANDLE: Scope.STREET,
 }
 # Supervisors run the floor (rosters, reports), relay the care team's clinical bounds and
 # handle complaints and identity checks (ID numbers whole), answer an elder's or their family's

@@ -76,6 +76,7 @@ def _nav(member: StaffMember) -> list[tuple[str, str]]:
     items.append(("/console/shift", "nav.shift"))
     if member.role in BOARD:
         items.append(("/console/board", "nav.board"))
+        items.append(("/console/maintenance", "nav.maintenance"))
     if member.role in FLOOR:
         items.append(("/console/reports", "nav.reports"))
     if member.role is StaffRole.COMMUNITY_WORKER:
@@ -251,6 +252,13 @@ async def work_order_page(order_id: Id, request: Request, lang: Language = None)
     """One work order: the request, its deadlines, accept, provider and appointment, close,
     and its history."""
     return await _page(request, "work_orders.html", lang, view="order", order_id=order_id)
+
+
+@router.get("/console/maintenance")
+async def maintenance_page(request: Request, lang: Language = None) -> Response:
+    """Devices' maintenance orders for the installer, live, closed with what was done; every
+    device's self-test (the street's staff, not the community workers)."""
+    return await _page(request, "maintenance.html", lang, BOARD)
 
 
 @router.get("/console/care-calls")

@@ -7,6 +7,7 @@ from callcenter.console.words import (
     elder_editing,
     family_replies,
     handover,
+    maintenance,
     one_case,
     voice,
     work_orders,
@@ -454,6 +455,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     **family_replies.WORDS,
     **work_orders.WORDS,
     **care_calls.WORDS,
+    **maintenance.WORDS,
 }
 
 

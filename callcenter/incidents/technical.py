@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.incidents import repository
 from callcenter.incidents.service import raise_incident
+from callcenter.workorders.maintenance import check_maintenance
 from kernel.database import write_turn
 from kernel.models import (
     OPEN_STATUSES,
@@ -427,10 +428,12 @@ async def run_device_checks(
     stop: Stopping,
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> None:
-    """Until stopped: check devices for silence and flat batteries."""
+    """Until stopped: check devices for silence and flat batteries; the same round opens and
+    closes the installer's maintenance orders (callcenter/workorders/maintenance.py)."""
     while not stop.is_set():
         try:
             await check_devices(sessions, settings, clock())
+            await check_maintenance(sessions, settings, clock())
         except (SQLAlchemyError, OSError):
             log.exception("technical check failed; retrying")
         await stop.pause(settings.technical_check_every_s)

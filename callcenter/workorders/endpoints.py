@@ -1,5 +1,6 @@
 """Routes: work orders (list, one with its history, by hand, accept, schedule, close, note), the
-providers list, the work-order report, and the live feed of work-order changes."""
+providers list, the work-order report, and the live feed of work-order changes; the installer's
+maintenance orders (list, one, close, note, their own feed) and every device's self-test."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from callcenter.accounts import permissions
 from callcenter.accounts.endpoints import CurrentActor, ForbiddenError
 from callcenter.accounts.permissions import Action, Where
 from callcenter.accounts.schemas import Actor
-from callcenter.workorders import repository, service
-from callcenter.workorders.repository import FEED, OrderFilter
+from callcenter.workorders import maintenance, repository, service
+from callcenter.workorders.repository import FEED, MAINTENANCE_FEED, OrderFilter
 from callcenter.workorders.schemas import (
     AcceptRequest,
     CloseRequest,
+    DeviceSelfTest,
+    MaintenanceCloseRequest,
     NoteRequest,
     ProviderChange,
     ProviderCreate,
@@ -36,9 +39,11 @@ from kernel.errors import DomainError, NotFoundError
 from kernel.models import (
     OPEN_WORK_ORDER_STATUSES,
     Elder,
+    MaintenanceReason,
     ServiceProvider,
     StaffMember,
     WorkOrder,
+    WorkOrderCategory,
     WorkOrderStatus,
     utcnow,
 )
@@ -71,9 +76,14 @@ def _where(order: WorkOrder) -> Where:
 async def _visible_order(
     session: AsyncSession, order_id: int, actor: Actor, *, for_update: bool = False
 ) -> WorkOrder:
-    """The order, if this person may see it (locked for a change when asked)."""
+    """The service order, if this person may see it (locked for a change when asked); a
+    maintenance order is not one of these routes' (its own are below)."""
     order = await session.get(WorkOrder, order_id, with_for_update=for_update)
-    if order is None or not permissions.may(actor, Action.WORK_ORDER_READ, _where(order)):
+    if (
+        order is None
+        or order.category is not WorkOrderCategory.SERVICE
+        or not permissions.may(actor, Action.WORK_ORDER_READ, _where(order))
+    ):
         raise WorkOrderNotFoundError(f"work order {order_id} does not exist")
     return order
 
@@ -328,3 +338,132 @@ async def work_order_feed(websocket: WebSocket, actor: CurrentActor) -> None:
                 actor, Action.WORK_ORDER_READ, Where(message["work_order"]["centre_code"])
             ),
         )
+
+
+# ---- Maintenance orders: the installer's, apart from the care workers' -----------------------
+
+
+async def _maintenance_order(
+    session: AsyncSession, order_id: int, actor: Actor, *, for_update: bool = False
+) -> WorkOrder:
+    """The maintenance order, if this person may see maintenance orders (404 otherwise)."""
+    order = await session.get(WorkOrder, order_id, with_for_update=for_update)
+    if (
+        order is None
+        or order.category is not WorkOrderCategory.MAINTENANCE
+        or not permissions.may(actor, Action.MAINTENANCE_READ)
+    ):
+        raise WorkOrderNotFoundError(f"maintenance order {order_id} does not exist")
+    return order
+
+
+@router.get(
+    "/api/maintenance-orders",
+    response_model=list[WorkOrderRead],
+    responses=ForbiddenError.response_doc(),
+)
+async def list_maintenance_orders(
+    session: Session,
+    actor: CurrentActor,
+    open_only: Annotated[bool, Query(alias="open")] = True,
+    status_in: Annotated[list[WorkOrderStatus] | None, Query(alias="status")] = None,
+    reason: Annotated[list[MaintenanceReason] | None, Query()] = None,
+    centre: Annotated[str | None, Query(max_length=8)] = None,
+    device_id: Annotated[str | None, Query(max_length=20)] = None,
+    overdue: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> list[WorkOrderRead]:
+    """Devices' maintenance orders (battery, offline, mains, self-test), overdue first, then by
+    deadline; open ones unless `open=false` or a `status` is given."""
+    permissions.require(actor, Action.MAINTENANCE_READ)
+    statuses = status_in or list(OPEN_WORK_ORDER_STATUSES if open_only else WorkOrderStatus)
+    wanted = OrderFilter(
+        centre, statuses, overdue, category=WorkOrderCategory.MAINTENANCE, device_id=device_id,
+        needs=[r.value for r in reason or ()],
+    )  # fmt: skip
+    orders = await repository.list_orders(session, wanted, limit)
+    return [WorkOrderRead.model_validate(order) for order in orders]
+
+
+@router.get(
+    "/api/maintenance-orders/{order_id}",
+    response_model=WorkOrderDetail,
+    responses={**WorkOrderNotFoundError.response_doc(), **ForbiddenError.response_doc()},
+)
+async def get_maintenance_order(
+    order_id: Id, session: Session, actor: CurrentActor
+) -> WorkOrderDetail:
+    """One maintenance order and its history (opened, overdue, cleared or closed by hand)."""
+    return await _detail(session, await _maintenance_order(session, order_id, actor))
+
+
+@router.post(
+    "/api/maintenance-orders/{order_id}/close",
+    response_model=WorkOrderDetail,
+    responses={**CHANGE_ERRORS, **maintenance.ResultRequiredError.response_doc()},
+)
+async def close_maintenance_order(
+    order_id: Id, body: MaintenanceCloseRequest, session: Session, actor: CurrentActor
+) -> WorkOrderDetail:
+    """Done with what was done (`result`; a note for `other`), or cancelled with a note why.
+    422 `result_required`; 409 `work_order_closed`. Still there, the condition opens a new order
+    at the next check only on news of it (a heartbeat still low, the device dropping again)."""
+    order = await _maintenance_order(session, order_id, actor, for_update=True)
+    permissions.require(actor, Action.MAINTENANCE_HANDLE)
+    await _acting_staff(session, actor)
+    await maintenance.close_by_hand(
+        session, order, body.status, body.result, body.note, utcnow(), by=actor.name
+    )
+    return await _detail(session, order)
+
+
+@router.post(
+    "/api/maintenance-orders/{order_id}/notes",
+    response_model=WorkOrderDetail,
+    responses={**WorkOrderNotFoundError.response_doc(), **ForbiddenError.response_doc()},
+)
+async def add_maintenance_note(
+    order_id: Id, body: NoteRequest, session: Session, actor: CurrentActor
+) -> WorkOrderDetail:
+    """A note on the maintenance order's history (an appointment with the family, a part)."""
+    order = await _maintenance_order(session, order_id, actor, for_update=True)
+    permissions.require(actor, Action.MAINTENANCE_HANDLE)
+    await _acting_staff(session, actor)
+    service.add_note(session, order, body.text, utcnow(), by=actor.name)
+    return await _detail(session, order)
+
+
+@router.get(
+    "/api/maintenance/self-tests",
+    response_model=list[DeviceSelfTest],
+    responses=ForbiddenError.response_doc(),
+)
+async def device_self_tests(
+    session: Session,
+    actor: CurrentActor,
+    request: Request,
+    overdue: Annotated[
+        bool, Query(description="Only devices whose test or heartbeat is overdue, or failed")
+    ] = False,
+    community: Annotated[str | None, Query(max_length=8)] = None,
+    limit: Annotated[int, Query(ge=1, le=50_000)] = 1000,
+) -> list[DeviceSelfTest]:
+    """Every device's periodic self-test, by community: DC-09 panels by their test (1602 / RP),
+    MQTT and WebSocket devices by their heartbeat; last, expected interval, due, overdue,
+    failed, the panel's troubles, and its open maintenance orders."""
+    permissions.require(actor, Action.MAINTENANCE_READ)
+    return await maintenance.self_test_report(
+        session, request.app.state.settings, utcnow(), overdue_only=overdue,
+        community=community, limit=limit,
+    )  # fmt: skip
+
+
+@feed_router.websocket("/ws/maintenance-orders")
+async def maintenance_feed(websocket: WebSocket, actor: CurrentActor) -> None:
+    """Every maintenance-order change, as it commits: `{"type": "work_order", ...}`."""
+    bus: Bus = websocket.app.state.bus
+    if not permissions.may(actor, Action.MAINTENANCE_READ):
+        await websocket.close(code=4403)
+        return
+    async with bus.subscribe(MAINTENANCE_FEED) as changes:
+        await relay_to_socket(websocket, changes, lambda _message: True)

@@ -7,8 +7,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
+from devices.ids import DeviceKind
 from kernel.bounds import AwareMoment, Id
-from kernel.models import ProviderKind, ServiceNeed, WorkOrderCategory, WorkOrderStatus
+from kernel.models import (
+    MaintenanceReason,
+    MaintenanceResult,
+    ProviderKind,
+    ServiceNeed,
+    WorkOrderCategory,
+    WorkOrderStatus,
+)
 
 Text = Field(default="", max_length=500)
 # Words a person must give: not empty once the spaces around them are gone.
@@ -27,7 +35,10 @@ class WorkOrderRead(BaseModel):
     elder_name: str | None
     device_id: str | None
     device_event_id: int | None = Field(description="The green-key press it came from, if any")
-    need: str | None = Field(description="A service need (meal, housework, repair, chat, other)")
+    need: str | None = Field(
+        description="A service need (meal, housework, repair, chat, other); a maintenance "
+        "order's reason (battery_low, offline, mains_lost, self_test)"
+    )
     request: str
     centre_code: str
     provider_kind: ProviderKind | None
@@ -45,9 +56,11 @@ class WorkOrderRead(BaseModel):
 
     @computed_field  # type: ignore[prop-decorator]
     @property
-    def source(self) -> Literal["green_key", "by_hand"]:
-        """Where it came from: the elder's green key (their terminal), or taken by hand (a
-        phone call)."""
+    def source(self) -> Literal["green_key", "by_hand", "device_check"]:
+        """Where it came from: the elder's green key (their terminal), taken by hand (a phone
+        call), or the device checks (a maintenance order)."""
+        if self.category is WorkOrderCategory.MAINTENANCE:
+            return "device_check"
         return "green_key" if self.device_id is not None else "by_hand"
 
 
@@ -158,3 +171,44 @@ class WorkOrderReport(BaseModel):
     overall: OrderCounts
     by_need: list[OrderCounts]
     by_centre: list[OrderCounts]
+
+
+class MaintenanceCloseRequest(BaseModel):
+    """The installer's word on a maintenance order: done with what was done, or cancelled."""
+
+    status: Literal[WorkOrderStatus.DONE, WorkOrderStatus.CANCELLED]
+    result: MaintenanceResult | None = Field(
+        default=None, description="What was done; needed to close it as done"
+    )
+    note: str = Text
+
+
+class DeviceSelfTest(BaseModel):
+    """A device's periodic self-test as the maintenance report shows it: a DC-09 panel's test
+    (1602 / RP), or a protocol device's heartbeat, its sign of life."""
+
+    device_id: str
+    kind: DeviceKind
+    reports_over: Literal["dc09", "protocol"]
+    account: str | None = Field(description="The DC-09 account, for a panel")
+    elder_id: int | None
+    community_code: str | None
+    online: bool
+    last_seen_at: dt.datetime | None
+    battery: int | None = Field(description="From its last heartbeat (protocol devices)")
+    test_every_s: int | None = Field(
+        description="The panel's test period, or the protocol's heartbeat interval"
+    )
+    last_test_at: dt.datetime | None = Field(
+        description="The panel's last test; a protocol device's last message"
+    )
+    test_due_at: dt.datetime | None = Field(
+        description="When the next test was due; for a protocol device, when its silence makes "
+        "it offline (the gateway's `device_offline_after_s`)"
+    )
+    test_overdue: bool = Field(description="Due and not come (a bound device never heard: too)")
+    test_failed_at: dt.datetime | None
+    test_failure: str | None
+    mains_lost_since: dt.datetime | None
+    battery_low_since: dt.datetime | None
+    open_orders: list[MaintenanceReason] = Field(description="Its open maintenance orders")

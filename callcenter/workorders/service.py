@@ -343,6 +343,8 @@ async def report_overdue(
     order.overdue_at = now
     order.late = True
     deadline = {S.NEW: "accept", S.ACCEPTED: "schedule", S.SCHEDULED: "done"}[order.status]
+    if order.category is WorkOrderCategory.MAINTENANCE:
+        deadline = "fix"  # a device's order has one deadline: fixed by then
     repository.add_step(
         session, order, "overdue", actor="work-order-check", at=now, deadline=deadline,
         due_at=_iso(order.due_at), centre=order.centre_code, supervisor_id=supervisor_id,

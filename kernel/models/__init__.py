@@ -55,6 +55,8 @@ from kernel.models.voice import (
 )
 from kernel.models.work_orders import (
     OPEN_WORK_ORDER_STATUSES,
+    MaintenanceReason,
+    MaintenanceResult,
     ProviderKind,
     ServiceNeed,
     ServiceProvider,
@@ -100,6 +102,8 @@ __all__ = [
     "IncidentStatus",
     "IssueSeverity",
     "LivingSituation",
+    "MaintenanceReason",
+    "MaintenanceResult",
     "Outcome",
     "ProviderKind",
     "RegisterImport",

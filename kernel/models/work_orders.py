@@ -10,7 +10,9 @@ maintenance orders for devices (a flat battery, a device offline, a failed self-
 the installers) are meant to use the same table, states, deadlines and steps with category
 `maintenance`, the device in `device_id`, no elder where the device is bound to nobody, and
 their own values of `need` (which is why `need` is free text here and the service needs are
-checked by the API, not the database). Nothing creates maintenance orders yet.
+checked by the API, not the database). The device checks open maintenance orders
+(callcenter/workorders/maintenance.py): one open per device and `MaintenanceReason`, which a
+partial unique index holds to even when two checks race.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, select
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, select, text
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from kernel.models.base import Base, BigId, utcnow
@@ -62,6 +64,31 @@ class ServiceNeed(enum.StrEnum):
     OTHER = "other"
 
 
+class MaintenanceReason(enum.StrEnum):
+    """Why a device needs the installer: a maintenance order's `need`."""
+
+    BATTERY_LOW = "battery_low"  # a terminal's heartbeat or a panel's own report
+    OFFLINE = "offline"  # silent past its heartbeat or supervision period, and stayed so
+    MAINS_LOST = "mains_lost"  # a DC-09 panel on its backup battery, and stayed so
+    SELF_TEST = "self_test"  # a DC-09 panel's periodic test failed, or is overdue
+
+
+class MaintenanceResult(enum.StrEnum):
+    """What the installer found and did, closing a maintenance order by hand."""
+
+    BATTERY_REPLACED = "battery_replaced"
+    CHARGED = "charged"
+    RECONNECTED = "reconnected"  # plugged back in, network or SIM seen to
+    DEVICE_REPLACED = "device_replaced"
+    NO_FAULT = "no_fault"
+    OTHER = "other"
+
+
+# A maintenance order open for a device and reason: at most one (the status codes are
+# WorkOrderStatus's open ones, spelled out because an index's condition is SQL).
+OPEN_MAINTENANCE = text("category = 'maintenance' AND status IN ('new', 'accepted', 'scheduled')")
+
+
 class ProviderKind(enum.StrEnum):
     """Who carries an order out."""
 
@@ -93,6 +120,16 @@ class WorkOrder(Base):
     """One piece of work at an elder's home (or on a device), from the request to its end."""
 
     __tablename__ = "work_orders"
+    __table_args__ = (
+        Index(
+            "uq_work_orders_open_maintenance",
+            "device_id",
+            "need",
+            unique=True,
+            sqlite_where=OPEN_MAINTENANCE,
+            postgresql_where=OPEN_MAINTENANCE,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     category: Mapped[WorkOrderCategory] = mapped_column(
@@ -109,7 +146,7 @@ class WorkOrder(Base):
     device_event_id: Mapped[int | None] = mapped_column(
         ForeignKey("device_events.id", ondelete="SET NULL"), unique=True
     )
-    # A ServiceNeed for service orders; None when the key did not say.
+    # A ServiceNeed for service orders (None when the key did not say); a MaintenanceReason.
     need: Mapped[str | None] = mapped_column(String(32))
     # What was asked, in the words of the elder or the operator who took the call.
     request: Mapped[str] = mapped_column(Text, default="")
