@@ -123,13 +123,23 @@ async function cardFor(incident) {
   return node;
 }
 
+// Tasks an operator merged into another case while this page was open: the card does not just
+// leave, the worker reads where it went (the case, often their own next card).
+const mergedAway = new Map();
+
+function mergedNotice(incident) {
+  return el("p", { class: "merged-notice flag merged", dataset: { incidentId: incident.id, mergedInto: incident.merged_into_id } },
+    `${t("incident.number")} ${incident.id} · ${t("kind." + incident.kind)} · ${t("incident.merged_into")} ${t("incident.number")} ${incident.merged_into_id}`);
+}
+
 let rendering = Promise.resolve();
 function render() {
   rendering = rendering.then(async () => {
     const mine = [...tasks.values()].sort(compareIncidents);
     const shown = await Promise.all(mine.map(cardFor));
     for (const id of [...cards.keys()]) if (!tasks.has(id)) cards.delete(id);
-    document.getElementById("tasks").replaceChildren(...shown);
+    const notices = [...mergedAway.values()].map(mergedNotice);
+    document.getElementById("tasks").replaceChildren(...notices, ...shown);
     document.getElementById("tasks-empty").hidden = shown.length > 0;
   });
   return rendering;
@@ -137,7 +147,10 @@ function render() {
 
 function upsert(incident) {
   if (isOpen(incident) && incident.assigned_staff_id === ME.staff_id) tasks.set(incident.id, incident);
-  else tasks.delete(incident.id);
+  else {
+    if (incident.merged_into_id && tasks.has(incident.id)) mergedAway.set(incident.id, incident);
+    tasks.delete(incident.id);
+  }
   render();
 }
 
