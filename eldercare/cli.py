@@ -40,6 +40,7 @@ from eldercare import jobs, running
 from eldercare.alarm_receivers_cli import alarm_receivers_app, show_settings_line
 from eldercare.app import create_app
 from eldercare.devices_cli import broker_config, devices_app
+from eldercare.family_demo import run_family_demo, simulated_family
 from eldercare.privacy_cli import backup, elders_app
 from eldercare.simulate_cli import run_street_demo, simulate_app
 from kernel import migrate
@@ -96,7 +97,9 @@ def _ticker(progress: Progress) -> ProgressCallback:
     return tick
 
 
-async def _seed(settings: Settings, count: int, seed: int) -> ImportReport:
+async def _seed(
+    settings: Settings, count: int, seed: int, *, past_readings: bool = False
+) -> ImportReport:
     engine = create_engine(settings.effective_database_url)
     try:
         with _progress() as progress:
@@ -107,6 +110,7 @@ async def _seed(settings: Settings, count: int, seed: int) -> ImportReport:
                 settings,
                 count=count,
                 seed=seed,
+                past_readings=past_readings,
                 progress=tick,
                 on_written=lambda _path: progress.update(writing, completed=1),
             )
@@ -275,9 +279,13 @@ async def _up(
     stops.attach()
     engine = create_engine(settings.effective_database_url)
     sessions = session_factory(engine)
-    demo_password = await _start_up(settings, sessions, seed_count)
+    demo_password = await _start_up(settings, sessions, seed_count, past_readings=demo)
     elders = await jobs.elder_count(sessions)
     base = f"http://{settings.http_host}:{settings.http_port}"
+    family_webhook = None
+    if demo:
+        # The demo's family answers its SMS over the signed webhook (eldercare/family_demo.py).
+        settings, family_webhook = simulated_family(settings, base)
     if settings.mqtt_url is None:
         mqtt_where = f"mqtt://127.0.0.1:{settings.mqtt_port} (embedded broker)"
         if mqtt_moved:
@@ -302,6 +310,8 @@ async def _up(
     lines += [f"  health:   {base}/healthz", f"  metrics:  {base}/metrics"]
     if settings.role is not Role.GATEWAY:
         lines += [f"  API docs: {base}/docs", f"  SMS:      {settings.sms_mode}"]
+        if family_webhook is not None:
+            lines.append("  family:   simulated phones answer the outbox (signed with a demo key)")
         lines += [f"  console:  {base}/", _demo_accounts_lines(demo_password, settings).rstrip()]
     console.print(
         "\n".join([*lines, "Press Ctrl-C to stop."]),
@@ -326,9 +336,20 @@ async def _up(
             )
         )
 
+        tasks = [street]
+        if family_webhook is not None:
+            family = run_family_demo(
+                sessions,
+                family_webhook,
+                ready=server.serving,
+                stop=stop_demo,
+                say=lambda line: console.print(line, markup=False, soft_wrap=True),
+            )
+            tasks.append(asyncio.create_task(family))
+
         async def stop_street() -> None:
             stop_demo.set()
-            await asyncio.gather(street, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
 
         server.before_shutdown = stop_street
     mqtt_host, mqtt_port = _mqtt_address(settings)
@@ -347,7 +368,11 @@ async def _up(
 
 
 async def _start_up(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], seed_count: int
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    seed_count: int,
+    *,
+    past_readings: bool = False,
 ) -> str | None:
     """Migrate, seed a first start, add the demo staff and roster; returns the demo password.
 
@@ -364,7 +389,9 @@ async def _start_up(
         await migrate.upgrade_holding_lock(url)
         if seed_count and await jobs.elder_count(sessions) == 0:
             console.print(f"First start: seeding a demo street of {seed_count:,} elders.")
-            report = await _seed(settings, seed_count, jobs.DEMO_REGISTER_SEED)
+            report = await _seed(
+                settings, seed_count, jobs.DEMO_REGISTER_SEED, past_readings=past_readings
+            )
             console.print(f"Seeded {report.summary.imported:,} elders.")
         await jobs.ensure_staff_and_roster(sessions, settings)
         if settings.role is Role.GATEWAY:

@@ -17,7 +17,7 @@ from callcenter.register.schemas import ImportReport
 from callcenter.register.service import ProgressCallback, import_register
 from callcenter.register.synthetic import write_synthetic_register
 from callcenter.rosters import repository as rosters_repository
-from callcenter.rosters.service import default_shifts
+from callcenter.rosters.service import default_shifts, with_demo_gap
 from callcenter.staff import repository as staff_repository
 from callcenter.staff.service import demo_staff
 from kernel.models import Elder
@@ -83,7 +83,7 @@ async def ensure_staff_and_roster(
         await staff_repository.add_missing_staff(session, demo_staff(centre_facts()))
         staff = await staff_repository.list_staff(session)
         await rosters_repository.add_shifts_not_planned(
-            session, default_shifts(staff, days, settings.tz)
+            session, with_demo_gap(default_shifts(staff, days, settings.tz))
         )
 
 
