@@ -26,6 +26,8 @@ from callcenter.care_calls.tasks import run_care_calls
 from callcenter.centres.endpoints import router as centres_router
 from callcenter.console.endpoints import STATIC_PATH, api_docs_router, static_files
 from callcenter.console.endpoints import router as console_router
+from callcenter.coverage.endpoints import router as coverage_router
+from callcenter.coverage.tasks import run_coverage
 from callcenter.elders.endpoints import router as elders_router
 from callcenter.family.endpoints import router as family_router
 from callcenter.family.tasks import run_family_sender
@@ -260,6 +262,7 @@ def create_app(
     app.include_router(console_router)
     app.include_router(reports_router)
     app.include_router(care_calls_router)
+    app.include_router(coverage_router)
     app.include_router(work_orders_router)
     app.include_router(work_order_feed_router)
     return app
@@ -276,7 +279,7 @@ def _start_alarm_work(
     default; over the Redis stream with the catch-up reader behind it when Redis is
     configured), escalation, the welfare and technical checks, the SMS sender, and the
     anonymising of elders whose retention period is over; the work orders' overdue check; the
-    day's care-call list."""
+    day's care-call list; coverage's notices of gaps."""
     stop = supervisor.stop_signal
     if stream is None:
         supervisor.start("pipeline", lambda: run_pipeline(sessions, settings, stop, wake=wake))
@@ -296,6 +299,7 @@ def _start_alarm_work(
     supervisor.start("retention", lambda: run_retention(sessions, settings, stop))
     supervisor.start("baselines", lambda: run_baselines(sessions, settings, stop))
     supervisor.start("care-calls", lambda: run_care_calls(sessions, settings, stop))
+    supervisor.start("coverage", lambda: run_coverage(sessions, settings, stop))
     supervisor.start("work-orders", lambda: run_overdue_checks(sessions, settings, stop))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from callcenter.console.words import (
     care_calls,
+    coverage,
     elder_editing,
     family_replies,
     handover,
@@ -456,6 +457,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     **work_orders.WORDS,
     **care_calls.WORDS,
     **maintenance.WORDS,
+    **coverage.WORDS,
 }
 
 

@@ -11,11 +11,11 @@ from callcenter.accounts import permissions
 from callcenter.accounts.endpoints import CurrentActor, ForbiddenError
 from callcenter.accounts.permissions import Action
 from callcenter.rosters import repository
-from callcenter.rosters.schemas import ShiftRead, ShiftRequest
+from callcenter.rosters.schemas import AbsenceRequest, ShiftRead, ShiftRequest
 from kernel.audit import record
 from kernel.bounds import Day, Id
 from kernel.errors import DomainError, NotFoundError
-from kernel.models import Centre, Shift, StaffMember
+from kernel.models import AbsenceReason, Centre, Shift, ShiftAbsence, StaffMember, utcnow
 from kernel.web import Session
 
 router = APIRouter(prefix="/api/rosters", tags=["rosters"])
@@ -57,7 +57,9 @@ class ShiftNotFoundError(NotFoundError):
     """No shift with this id."""
 
 
-def _shift_read(shift: Shift, member: StaffMember) -> ShiftRead:
+def _shift_read(
+    shift: Shift, member: StaffMember, absence: AbsenceReason | str | None = None
+) -> ShiftRead:
     return ShiftRead(
         id=shift.id,
         staff_id=member.id,
@@ -66,6 +68,7 @@ def _shift_read(shift: Shift, member: StaffMember) -> ShiftRead:
         centre_code=shift.centre_code,
         starts_at=shift.starts_at,
         ends_at=shift.ends_at,
+        absence=AbsenceReason(absence) if absence is not None else None,
     )
 
 
@@ -103,7 +106,8 @@ async def list_shifts(
     start = dt.datetime.combine(first, dt.time(), tz)
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tz)
     rows = await repository.shifts_between(session, start, end, centre)
-    return [_shift_read(shift, member) for shift, member in rows]
+    absent = await repository.absent_shift_ids(session, [shift.id for shift, _member in rows])
+    return [_shift_read(shift, member, absent.get(shift.id)) for shift, member in rows]
 
 
 @router.post(
@@ -174,3 +178,68 @@ async def remove_shift(shift_id: Id, session: Session, actor: CurrentActor) -> R
         detail=detail,
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put(
+    "/shifts/{shift_id}/absence",
+    response_model=ShiftRead,
+    responses={**ForbiddenError.response_doc(), **ShiftNotFoundError.response_doc()},
+)
+async def mark_absent(
+    shift_id: Id, body: AbsenceRequest, session: Session, actor: CurrentActor
+) -> ShiftRead:
+    """Mark the shift's person absent (signed out sick, on leave) (supervisors and admins): the
+    shift stays on the roster, its person is not on duty in it; marking again changes the
+    reason. Audited."""
+    permissions.require(actor, Action.ROSTER_EDIT)
+    shift = await session.get(Shift, shift_id, with_for_update=True)
+    if shift is None:
+        raise ShiftNotFoundError(f"shift {shift_id} does not exist")
+    member = await session.get(StaffMember, shift.staff_id)
+    if member is None:
+        raise ShiftNotFoundError(f"shift {shift_id} does not exist")
+    absence = await repository.absence(session, shift.id)
+    if absence is None:
+        session.add(ShiftAbsence(shift_id=shift.id, reason=body.reason, recorded_by=actor.name))
+    else:
+        absence.reason = body.reason
+        absence.recorded_by = actor.name
+        absence.recorded_at = utcnow()
+    await session.flush()
+    await record(
+        session,
+        actor=actor.name,
+        action="roster.absence_recorded",
+        subject_type="shift",
+        subject_id=shift.id,
+        detail={**_shift_detail(shift), "reason": str(body.reason)},
+    )
+    return _shift_read(shift, member, body.reason)
+
+
+@router.delete(
+    "/shifts/{shift_id}/absence",
+    response_model=ShiftRead,
+    responses={**ForbiddenError.response_doc(), **ShiftNotFoundError.response_doc()},
+)
+async def withdraw_absence(shift_id: Id, session: Session, actor: CurrentActor) -> ShiftRead:
+    """The person works the shift after all (supervisors and admins); audited when there was
+    an absence to withdraw."""
+    permissions.require(actor, Action.ROSTER_EDIT)
+    shift = await session.get(Shift, shift_id, with_for_update=True)
+    member = await session.get(StaffMember, shift.staff_id) if shift is not None else None
+    if shift is None or member is None:
+        raise ShiftNotFoundError(f"shift {shift_id} does not exist")
+    absence = await repository.absence(session, shift.id)
+    if absence is not None:
+        await session.delete(absence)
+        await session.flush()
+        await record(
+            session,
+            actor=actor.name,
+            action="roster.absence_withdrawn",
+            subject_type="shift",
+            subject_id=shift.id,
+            detail=_shift_detail(shift),
+        )
+    return _shift_read(shift, member)

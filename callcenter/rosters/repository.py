@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.models import Shift, StaffMember
+from kernel.models import Shift, ShiftAbsence, StaffMember
 
 
 async def add_shifts_not_planned(session: AsyncSession, shifts: Sequence[dict[str, Any]]) -> int:
@@ -36,11 +36,18 @@ async def add_shifts_not_planned(session: AsyncSession, shifts: Sequence[dict[st
 async def on_duty(
     session: AsyncSession, at: dt.datetime, centre_code: str | None = None
 ) -> Sequence[tuple[StaffMember, Shift]]:
-    """Staff on duty at a moment, with their shift, optionally at one centre."""
+    """Staff on duty at a moment, with their shift, optionally at one centre; a shift its person
+    was marked absent from is nobody's duty (routing, escalation and care calls skip them)."""
     query = (
         select(StaffMember, Shift)
         .join(Shift, Shift.staff_id == StaffMember.id)
-        .where(Shift.starts_at <= at, Shift.ends_at > at, StaffMember.active)
+        .outerjoin(ShiftAbsence, ShiftAbsence.shift_id == Shift.id)
+        .where(
+            Shift.starts_at <= at,
+            Shift.ends_at > at,
+            StaffMember.active,
+            ShiftAbsence.shift_id.is_(None),
+        )
         .order_by(Shift.centre_code, StaffMember.username)
     )
     if centre_code is not None:
@@ -74,3 +81,18 @@ async def overlapping_shift(
         .limit(1)
     )
     return await session.scalar(query)
+
+
+async def absence(session: AsyncSession, shift_id: int) -> ShiftAbsence | None:
+    """The absence recorded for this shift, if any."""
+    return await session.get(ShiftAbsence, shift_id)
+
+
+async def absent_shift_ids(session: AsyncSession, shift_ids: Sequence[int]) -> dict[int, str]:
+    """Of these shifts, those their person was marked absent from, with the reason."""
+    if not shift_ids:
+        return {}
+    query = select(ShiftAbsence.shift_id, ShiftAbsence.reason).where(
+        ShiftAbsence.shift_id.in_(shift_ids)
+    )
+    return {shift_id: str(reason) for shift_id, reason in (await session.execute(query)).all()}

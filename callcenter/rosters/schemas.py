@@ -7,7 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, Field, model_validator
 
 from kernel.bounds import AwareMoment, Id
-from kernel.models import StaffRole
+from kernel.models import AbsenceReason, StaffRole
 
 # Longer than a day is a typing slip (a wrong date), not a shift anyone works.
 LONGEST_SHIFT = dt.timedelta(hours=24)
@@ -23,6 +23,15 @@ class ShiftRead(BaseModel):
     centre_code: str
     starts_at: dt.datetime
     ends_at: dt.datetime
+    absence: AbsenceReason | None = Field(
+        default=None, description="Marked absent from this shift (sick, leave, other): not on duty"
+    )
+
+
+class AbsenceRequest(BaseModel):
+    """A rostered person will not work this shift, and why."""
+
+    reason: AbsenceReason = Field(examples=["sick"])
 
 
 class ShiftRequest(BaseModel):

@@ -59,3 +59,24 @@ def default_shifts(
                     }
                 )
     return shifts
+
+
+# The demo's roster leaves one community centre (良安田, three workers) with nobody for the last
+# hour of its open hours every day: its workers go home at 19:00. The wall board's coverage then
+# has a gap to show from the first minutes of `./dev up` (docs/care.md, "Coverage"), today's or
+# tomorrow's, and its notice. A real roster is the supervisors' own.
+DEMO_GAP_CENTRE = "PH08"
+DEMO_GAP = dt.timedelta(hours=1)
+
+
+def with_demo_gap(
+    shifts: Sequence[dict[str, object]], centre_code: str = DEMO_GAP_CENTRE
+) -> list[dict[str, object]]:
+    """These shifts, those at `centre_code` ending DEMO_GAP earlier (same start: a roster
+    planned before keeps its shifts, `add_shifts_not_planned` goes by person and start)."""
+    return [
+        {**s, "ends_at": s["ends_at"] - DEMO_GAP}  # type: ignore[operator]
+        if s["centre_code"] == centre_code
+        else dict(s)
+        for s in shifts
+    ]

@@ -14,6 +14,7 @@ from callcenter.accounts.endpoints import CurrentActor, ForbiddenError
 from callcenter.accounts.permissions import Action, Scope, Where
 from callcenter.accounts.schemas import Actor
 from callcenter.centres import repository as centres_repository
+from callcenter.coverage import service as coverage_service
 from callcenter.incidents.schemas import IncidentRead
 from callcenter.rosters import repository as rosters_repository
 from callcenter.shifts import repository, service
@@ -228,7 +229,8 @@ async def staff_now(session: Session, actor: CurrentActor) -> list[CentreStaff]:
 @router.get("/board", response_model=Board, responses=ForbiddenError.response_doc())
 async def board(session: Session, actor: CurrentActor, request: Request) -> Board:
     """The wall board: open incidents by centre and age, devices online by community, staff on
-    duty now and next by centre, today's calls answered within 60 s and 180 s."""
+    duty now and next by centre, today's calls answered within 60 s and 180 s, and coverage:
+    centres empty now and next, each community's walking reach."""
     permissions.require(actor, Action.BOARD_READ)
     settings = request.app.state.settings
     now = utcnow()
@@ -247,4 +249,5 @@ async def board(session: Session, actor: CurrentActor, request: Request) -> Boar
         devices=service.community_devices(await repository.device_counts(session)),
         staff=await _staff(session, centres),
         answers=service.answers_today(calls, now, settings.tz),
+        coverage=await coverage_service.board(session, settings, now),
     )

@@ -6,6 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, Field, field_validator
 
+from callcenter.coverage.schemas import CoverageBoard
 from callcenter.incidents.schemas import IncidentRead
 from callcenter.workorders.schemas import WorkOrderRead
 from kernel.models import StaffRole
@@ -178,3 +179,7 @@ class Board(BaseModel):
     devices: list[CommunityDevices]
     staff: list[CentreStaff]
     answers: AnswersToday
+    coverage: CoverageBoard = Field(
+        description="Centres empty now and next, each community's walking reach, tomorrow's "
+        "notices (callcenter/coverage)"
+    )

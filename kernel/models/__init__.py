@@ -15,6 +15,7 @@ from kernel.models.care_calls import (
     WeatherWarning,
 )
 from kernel.models.centres import Centre, Shift, StaffMember
+from kernel.models.coverage import AbsenceReason, CoverageNotice, CoverageReach, ShiftAbsence
 from kernel.models.devices import Device
 from kernel.models.elders import AwayPeriod, Elder, EmergencyContact, VitalThreshold
 from kernel.models.enums import (
@@ -72,6 +73,7 @@ __all__ = [
     "OPEN_WORK_ORDER_STATUSES",
     "RAW_KEPT_BYTES",
     "WAITING_STATES",
+    "AbsenceReason",
     "AlarmReceiverAccount",
     "AuditEntry",
     "AwayPeriod",
@@ -85,6 +87,8 @@ __all__ = [
     "CareCallStatus",
     "Centre",
     "CentreTier",
+    "CoverageNotice",
+    "CoverageReach",
     "Device",
     "DeviceEvent",
     "DeviceNotice",
@@ -115,6 +119,7 @@ __all__ = [
     "ServiceProvider",
     "Sex",
     "Shift",
+    "ShiftAbsence",
     "SignInFailures",
     "SmsState",
     "StaffMember",

@@ -29,6 +29,7 @@ TABLES = {
     "handover_notes", "handover_note_reads",
     "work_orders", "work_order_steps", "service_providers",
     "care_calls", "care_call_attempts", "weather_warnings",
+    "shift_absences", "coverage_reach", "coverage_notices",
 }  # fmt: skip
 
 

@@ -1,6 +1,6 @@
 // The supervisor's wall board, for a large screen nobody touches: the figures of /api/board,
-// asked for again whenever the feed tells of an incident change and every half minute (devices
-// and the roster change without one); the oldest open incident's age counts up each second.
+// asked for again whenever the feed tells of an incident change and every half minute (devices,
+// the roster and its absences, and so coverage, change without one); the oldest open incident's age counts up each second.
 "use strict";
 
 const REFRESH_MS = 30000;
@@ -94,6 +94,46 @@ function renderDevices(board) {
       el("td", {}, d.never_connected), el("td", {}, d.devices))));
 }
 
+// Coverage: the centres empty now and next (a gap's hours in the street's time, today or
+// tomorrow), the notices given of tomorrow's, and each community's walk from its centre.
+function hhmm(iso) {
+  return formatTime(iso).split(" ")[1].slice(0, 5);
+}
+
+function gapItem(gap) {
+  const day = formatTime(gap.starts_at).split(" ")[0] === formatTime(new Date().toISOString()).split(" ")[0]
+    ? t("coverage.today") : t("coverage.tomorrow");
+  const parts = [`${centreName(gap.centre_code)} · ${day} ${hhmm(gap.starts_at)}–${hhmm(gap.ends_at)} · ${t("coverage.gap." + gap.kind)}`];
+  if (gap.absent && gap.absent.length) parts.push(t("coverage.absent_names").replace("{n}", gap.absent.join("、")));
+  parts.push(t("coverage.street_covers"));
+  return el("li", { class: `gap ${gap.kind}`, dataset: { centre: gap.centre_code, kind: gap.kind } }, parts.join("；"));
+}
+
+function gapList(id, emptyId, gaps) {
+  document.getElementById(id).replaceChildren(...gaps.map(gapItem));
+  document.getElementById(emptyId).hidden = gaps.length > 0;
+}
+
+function minutes(value) {
+  return value === null || value === undefined ? "—" : value.toFixed(1);
+}
+
+function renderCoverage(board) {
+  const coverage = board.coverage;
+  document.getElementById("coverage-rule").textContent = t("coverage.rule")
+    .replace("{kmh}", coverage.walk_kmh).replace("{f}", coverage.detour_factor)
+    .replace("{s}", coverage.setting_off_min).replace("{t}", coverage.target_min);
+  gapList("coverage-current", "coverage-none-now", coverage.current);
+  gapList("coverage-upcoming", "coverage-none-next", coverage.upcoming);
+  gapList("coverage-notices", "coverage-no-notices", coverage.notices);
+  document.querySelector("#coverage-reach tbody").replaceChildren(...coverage.reach.map((r) =>
+    el("tr", { dataset: { community: r.community_code }, class: r.beyond_target ? "short" : "" },
+      el("td", { class: "centre" }, centreName(r.community_code)),
+      el("td", {}, r.elders), el("td", {}, minutes(r.p50_min)), el("td", {}, minutes(r.p90_min)),
+      el("td", { class: "max" }, minutes(r.max_min)),
+      el("td", { class: "beyond" }, r.elders ? `${r.beyond_target}（${percent(r.share_beyond)}）` : "—"))));
+}
+
 // One request at a time; a change heard while one is on its way asks once more after it.
 const Board = { loading: false, again: false, due: null };
 
@@ -109,6 +149,7 @@ async function refresh() {
     renderIncidents(board);
     renderStaff(board);
     renderDevices(board);
+    renderCoverage(board);
     document.getElementById("board-at").textContent = formatTime(board.at);
     showMessage("board-error", "");
   } catch (error) {

@@ -1,0 +1,73 @@
+"""Routes: a day's coverage of the street, and the notices of its gaps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from callcenter.accounts import permissions
+from callcenter.accounts.endpoints import CurrentActor, ForbiddenError
+from callcenter.accounts.permissions import Action
+from callcenter.coverage import repository, service
+from callcenter.coverage.schemas import CoverageDay, CoverageNoticeRead
+from kernel.bounds import Day
+from kernel.errors import DomainError
+from kernel.web import Session
+
+router = APIRouter(prefix="/api/coverage", tags=["coverage"])
+
+# The roster is planned two weeks ahead (eldercare/jobs.py); a week back is last week's review.
+DAYS_BACK = 7
+DAYS_AHEAD = 14
+
+
+class CoverageDayError(DomainError):
+    """The day asked for is too far from today."""
+
+    status_code = 422
+    code = "coverage_day"
+
+
+@router.get(
+    "",
+    response_model=CoverageDay,
+    responses={**ForbiddenError.response_doc(), **CoverageDayError.response_doc()},
+)
+async def coverage_day(
+    request: Request,
+    session: Session,
+    actor: CurrentActor,
+    day: Annotated[Day | None, Query(description="Local day (default today)")] = None,
+) -> CoverageDay:
+    """A local day's coverage: for every centre and hour who is on duty and absent and whether
+    the on-site target is met on foot, each community's reach (p50/p90/max walk), the gaps."""
+    permissions.require(actor, Action.BOARD_READ)
+    settings = request.app.state.settings
+    today = dt.datetime.now(settings.tz).date()
+    asked = day or today
+    if not -DAYS_BACK <= (asked - today).days <= DAYS_AHEAD:
+        raise CoverageDayError(f"ask for a day from {DAYS_BACK} days back to {DAYS_AHEAD} ahead")
+    coverage, _fresh = await service.day_coverage(session, settings, asked)
+    return coverage
+
+
+@router.get(
+    "/notices",
+    response_model=list[CoverageNoticeRead],
+    responses=ForbiddenError.response_doc(),
+)
+async def coverage_notices(
+    request: Request,
+    session: Session,
+    actor: CurrentActor,
+    day: Annotated[
+        Day | None, Query(description="Local day of the gaps (default tomorrow)")
+    ] = None,
+) -> list[CoverageNoticeRead]:
+    """The notices given of a day's gaps (a centre empty in its open hours), by start."""
+    permissions.require(actor, Action.BOARD_READ)
+    tz = request.app.state.settings.tz
+    asked = day or dt.datetime.now(tz).date() + dt.timedelta(days=1)
+    return [service.notice_read(n) for n in await repository.notices_on(session, [asked])]
