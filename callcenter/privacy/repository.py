@@ -6,13 +6,14 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, String, cast, delete, func, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.models import (
     OPEN_STATUSES,
     AuditEntry,
     AwayPeriod,
+    CareCall,
     CareCallAttempt,
     Centre,
     Device,
@@ -20,6 +21,7 @@ from kernel.models import (
     Elder,
     EmergencyContact,
     FamilyMessage,
+    FamilyReply,
     Incident,
     IncidentEntry,
     RegisterIssue,
@@ -152,6 +154,43 @@ async def family_messages(
     return (await session.scalars(query.order_by(FamilyMessage.created_at, FamilyMessage.id))).all()
 
 
+def as_stored(row: Any) -> dict[str, Any]:
+    """A row's every column as stored (the export copies records whole, whatever columns their
+    owners add later)."""
+    return {column.key: getattr(row, column.key) for column in inspect(type(row)).column_attrs}
+
+
+async def care_calls(session: AsyncSession, elder_id: int) -> Sequence[CareCall]:
+    """The elder's proactive care calls, oldest first."""
+    query = select(CareCall).where(CareCall.elder_id == elder_id)
+    return (await session.scalars(query.order_by(CareCall.due_on, CareCall.id))).all()
+
+
+async def care_call_attempts(session: AsyncSession, elder_id: int) -> Sequence[CareCallAttempt]:
+    """Every try of those calls (who called, what they heard, their notes), oldest first."""
+    query = select(CareCallAttempt).where(CareCallAttempt.elder_id == elder_id)
+    order = (CareCallAttempt.called_at, CareCallAttempt.id)
+    return (await session.scalars(query.order_by(*order))).all()
+
+
+async def work_orders(session: AsyncSession, elder_id: int) -> Sequence[WorkOrder]:
+    """The elder's work orders (service requests and maintenance), oldest first."""
+    query = select(WorkOrder).where(WorkOrder.elder_id == elder_id)
+    return (await session.scalars(query.order_by(WorkOrder.created_at, WorkOrder.id))).all()
+
+
+async def family_replies(
+    session: AsyncSession, incident_ids: Collection[int], contact_ids: Collection[int]
+) -> Sequence[FamilyReply]:
+    """The family's SMS replies about the elder: to one of their incidents' messages, or from
+    one of their contacts."""
+    if not incident_ids and not contact_ids:
+        return []
+    about = or_(FamilyReply.incident_id.in_(incident_ids), FamilyReply.contact_id.in_(contact_ids))
+    query = select(FamilyReply).where(about)
+    return (await session.scalars(query.order_by(FamilyReply.received_at, FamilyReply.id))).all()
+
+
 async def audit_entries(
     session: AsyncSession, elder_id: int, incident_ids: Collection[int]
 ) -> Sequence[AuditEntry]:
@@ -279,7 +318,11 @@ async def work_order_steps_of(session: AsyncSession, elder_id: int) -> Sequence[
     """Every step of the elder's work orders."""
     theirs = select(WorkOrder.id).where(WorkOrder.elder_id == elder_id)
     return (
-        await session.scalars(select(WorkOrderStep).where(WorkOrderStep.work_order_id.in_(theirs)))
+        await session.scalars(
+            select(WorkOrderStep)
+            .where(WorkOrderStep.work_order_id.in_(theirs))
+            .order_by(WorkOrderStep.id)
+        )
     ).all()
 
 

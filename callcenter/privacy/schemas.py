@@ -252,6 +252,18 @@ class ElderExport(BaseModel):
         description="Every message their devices sent while bound to them, readings included"
     )
     sms: list[ExportedMessage]
+    family_replies: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The family's SMS replies about the elder's incidents or from their contacts",
+    )
+    care_calls: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Proactive care calls, each with its tries (`attempts`: who called, notes)",
+    )
+    work_orders: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Work orders (service requests, maintenance), each with its steps (`steps`)",
+    )
     audit: list[ExportedAuditEntry] = Field(
         description="The audit log's entries about the elder and their incidents"
     )

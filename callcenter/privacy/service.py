@@ -258,6 +258,9 @@ async def export(
     incidents = await repository.incidents(session, elder.id)
     incident_ids = [incident.id for incident in incidents]
     steps = await repository.timelines(session, incident_ids)
+    contacts = await repository.contacts(session, elder.id)
+    attempts = await repository.care_call_attempts(session, elder.id)
+    order_steps = await repository.work_order_steps_of(session, elder.id)
     return ElderExport(
         exported_at=now,
         exported_by=actor,
@@ -272,9 +275,7 @@ async def export(
                 "door_code_held": bool(elder.door_code),
             }
         ),
-        contacts=[
-            ExportedContact.model_validate(c) for c in await repository.contacts(session, elder.id)
-        ],
+        contacts=[ExportedContact.model_validate(c) for c in contacts],
         devices=[
             ExportedDevice.model_validate(d) for d in await repository.devices(session, elder.id)
         ],
@@ -300,6 +301,28 @@ async def export(
         sms=[
             ExportedMessage.model_validate(m)
             for m in await repository.family_messages(session, incident_ids)
+        ],
+        family_replies=[
+            repository.as_stored(reply)
+            for reply in await repository.family_replies(
+                session, incident_ids, [c.id for c in contacts]
+            )
+        ],
+        care_calls=[
+            repository.as_stored(call)
+            | {"attempts": [repository.as_stored(a) for a in attempts if a.call_id == call.id]}
+            for call in await repository.care_calls(session, elder.id)
+        ],
+        work_orders=[
+            repository.as_stored(order)
+            | {
+                "steps": [
+                    repository.as_stored(step)
+                    for step in order_steps
+                    if step.work_order_id == order.id
+                ]
+            }
+            for order in await repository.work_orders(session, elder.id)
         ],
         audit=[
             ExportedAuditEntry.model_validate(a)

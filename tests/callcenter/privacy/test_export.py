@@ -20,11 +20,17 @@ from kernel import migrate
 from kernel.models import (
     AuditEntry,
     AwayPeriod,
+    CareCall,
+    CareCallAttempt,
     Device,
     DeviceEvent,
     Elder,
+    EmergencyContact,
+    FamilyReply,
     StaffRole,
     VitalThreshold,
+    WorkOrder,
+    WorkOrderStep,
     utcnow,
 )
 from kernel.settings import Settings
@@ -207,3 +213,41 @@ def test_the_export_holds_what_the_call_centre_keeps_and_not_the_door_codes(api:
         assert expected in page.text, expected
     for answer in (whole, page):
         assert "4321#" not in answer.text and "8080" not in answer.text
+
+
+def test_the_export_holds_care_calls_work_orders_and_the_familys_replies(api: Api) -> None:
+    street = api.street
+
+    async def work(sessions: Sessions) -> None:
+        async with sessions() as session, session.begin():
+            now = utcnow()
+            elder = await session.get(Elder, street.leaving)
+            assert elder is not None
+            call = CareCall(elder_id=elder.id, community_code=elder.community_code,
+                            due_on=now.date(), reasons=["lives_alone"], status="done")  # fmt: skip
+            order = WorkOrder(category="service", status="new", elder_id=elder.id,
+                              centre_code=elder.community_code, request="家里水管漏水",
+                              created_by="staff:2")  # fmt: skip
+            session.add_all([call, order])
+            await session.flush()
+            contact = await session.scalar(
+                select(EmergencyContact.id).where(EmergencyContact.elder_id == elder.id)
+            )
+            session.add_all([
+                CareCallAttempt(call_id=call.id, elder_id=elder.id, called_at=now,
+                                answered=True, notes="老人说腿有点疼"),
+                WorkOrderStep(work_order_id=order.id, actor="staff:2", action="accepted",
+                              detail={"note": "明早上门"}),
+                FamilyReply(message_sid="SM-export-1", phone="13800000000", body="我下班过去",
+                            kind="text", contact_id=contact),
+            ])  # fmt: skip
+
+    api.rows(work)
+    act_as(api.client, StaffRole.SUPERVISOR, staff_id=2)
+    whole = api.client.get(f"/api/elders/{street.leaving}/export").json()
+    (call,) = whole["care_calls"]
+    assert [a["notes"] for a in call["attempts"]] == ["老人说腿有点疼"]
+    (order,) = whole["work_orders"]
+    assert order["request"] == "家里水管漏水"
+    assert [step["detail"] for step in order["steps"]] == [{"note": "明早上门"}]
+    assert [reply["body"] for reply in whole["family_replies"]] == ["我下班过去"]
