@@ -25,9 +25,9 @@ import redis.asyncio as aioredis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.settings import Settings
+from tests.databases import migrate_fresh
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -152,8 +152,8 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def migrated_url(database_url: str) -> str:
-    """The database, migrated to the newest revision."""
-    migrate.upgrade(database_url)
+    """The database, migrated to the newest revision (a copy of this run's template)."""
+    migrate_fresh(database_url)
     return database_url
 
 

@@ -16,11 +16,11 @@ from callcenter.accounts.service import SESSION_LIFETIME, token_hash
 from callcenter.pipeline.tasks import process_pending
 from callcenter.register import columns
 from eldercare.jobs import ensure_staff_and_roster, import_register_file
-from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.models import Device, DeviceEvent, StaffMember
 from kernel.settings import Settings
 from tests.conftest import free_port
+from tests.databases import migrate_fresh
 from tests.factories import AS_OF, create_passwords, create_register_csv, create_row
 
 DATABASE = "eldercare.db"
@@ -72,7 +72,7 @@ def seeded_street(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The seeded database file, made once for the whole run."""
     data_dir = tmp_path_factory.mktemp("street")
     settings = street_settings(data_dir)
-    migrate.upgrade(settings.effective_database_url)
+    migrate_fresh(settings.effective_database_url)
     asyncio.run(_seed(settings, data_dir))
     return data_dir / DATABASE
 

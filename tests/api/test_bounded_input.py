@@ -9,10 +9,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from eldercare.app import create_app
-from kernel import migrate
 from kernel.bounds import INT8_MAX
 from kernel.settings import Settings
 from tests.api.test_openapi_conformance import OPENAPI
+from tests.databases import migrate_fresh
 from tests.factories import acting_as
 
 BEYOND = 2**63  # one past SQLite's INTEGER and PostgreSQL's bigint
@@ -64,7 +64,7 @@ def test_every_integer_the_api_takes_is_bounded_to_what_the_database_holds() -> 
 def test_an_id_beyond_the_database_is_a_422_in_a_path_a_query_and_a_body(
     settings: Settings,
 ) -> None:
-    migrate.upgrade(settings.effective_database_url)
+    migrate_fresh(settings.effective_database_url)
     with TestClient(acting_as(create_app(settings, mqtt=False))) as client:
         answers = [
             client.get(f"/api/elders/{BEYOND}"),

@@ -15,9 +15,9 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from eldercare.app import create_app
-from kernel import migrate
 from kernel.settings import Settings
 from tests.conftest import free_port
+from tests.databases import migrate_fresh
 
 NAME, PHONE, NATIONAL_ID = "王秀英", "13800138000", "440307195001010011"
 
@@ -33,7 +33,7 @@ class Lines(logging.Handler):
 
 @pytest.fixture
 def served(settings: Settings) -> Iterator[tuple[str, Lines]]:
-    migrate.upgrade(settings.effective_database_url)
+    migrate_fresh(settings.effective_database_url)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings, mqtt=False), host="127.0.0.1", port=port,

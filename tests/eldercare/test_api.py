@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from callcenter.register import columns
 from eldercare.app import create_app
 from eldercare.jobs import ensure_staff_and_roster, import_register_file
-from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.models import StaffRole
 from kernel.settings import Settings
+from tests.databases import migrate_fresh
 from tests.factories import AS_OF, acting_as, create_register_csv, create_row
 
 
@@ -31,7 +31,7 @@ async def _prepare(settings: Settings, tmp_path: Path) -> None:
 
 
 def test_health_centres_on_duty_and_register_review(settings: Settings, tmp_path: Path) -> None:
-    migrate.upgrade(settings.effective_database_url)
+    migrate_fresh(settings.effective_database_url)
     asyncio.run(_prepare(settings, tmp_path))
     with TestClient(acting_as(create_app(settings))) as client:
         health = client.get("/healthz").json()
@@ -55,7 +55,7 @@ def test_health_centres_on_duty_and_register_review(settings: Settings, tmp_path
 
 
 def test_unknown_import_is_a_clear_404(settings: Settings) -> None:
-    migrate.upgrade(settings.effective_database_url)
+    migrate_fresh(settings.effective_database_url)
     with TestClient(acting_as(create_app(settings))) as client:
         answer = client.get("/api/register/imports/999/issues")
         assert answer.status_code == 404
@@ -93,7 +93,7 @@ PUBLIC_API |= {
 def test_every_api_route_but_the_public_ones_refuses_a_caller_who_has_not_signed_in(
     settings: Settings,
 ) -> None:
-    migrate.upgrade(settings.effective_database_url)
+    migrate_fresh(settings.effective_database_url)
     app = create_app(settings, mqtt=False)
     with TestClient(app) as client:
         open_to_anyone = []
@@ -110,7 +110,7 @@ def test_every_api_route_but_the_public_ones_refuses_a_caller_who_has_not_signed
 def test_refused_device_messages_are_for_the_floor_and_register_review_for_the_office(
     settings: Settings,
 ) -> None:
-    migrate.upgrade(settings.effective_database_url)
+    migrate_fresh(settings.effective_database_url)
     worker = acting_as(create_app(settings, mqtt=False), StaffRole.COMMUNITY_WORKER)
     with TestClient(worker) as client:
         assert client.get("/api/gateway/rejects").status_code == 403

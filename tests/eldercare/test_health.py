@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
 from eldercare.app import create_app
-from kernel import migrate
 from kernel.models import Device, DeviceEvent
 from kernel.settings import Settings
+from tests.databases import migrate_fresh
 
 
 def wait_for(client: TestClient, status: int) -> dict[str, object]:
@@ -27,7 +27,7 @@ def wait_for(client: TestClient, status: int) -> dict[str, object]:
 
 
 def test_a_loop_that_is_down_turns_health_503_with_its_name(settings: Settings) -> None:
-    migrate.upgrade(settings.effective_database_url)
+    migrate_fresh(settings.effective_database_url)
     app = create_app(settings, mqtt=False)
     with TestClient(app) as client:
         assert wait_for(client, 200)["problems"] == {}
@@ -51,7 +51,7 @@ async def _start(app, name, work) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_an_alarm_left_unjudged_turns_health_503(settings: Settings) -> None:
-    migrate.upgrade(settings.effective_database_url)
+    migrate_fresh(settings.effective_database_url)
     app = create_app(settings, mqtt=False)
     with TestClient(app) as client:
         wait_for(client, 200)

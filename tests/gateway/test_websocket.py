@@ -15,10 +15,10 @@ from callcenter.register import columns
 from eldercare.app import create_app
 from eldercare.jobs import import_register_file
 from gateway.credentials.service import rotate_device_secret
-from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.models import Device, DeviceEvent, RejectedMessage
 from kernel.settings import Settings
+from tests.databases import migrate_fresh
 from tests.factories import AS_OF, create_register_csv, create_row
 from tests.gateway.conftest import message
 
@@ -26,7 +26,7 @@ from tests.gateway.conftest import message
 @pytest.fixture
 def terminal(settings: Settings, tmp_path: Path) -> tuple[str, str]:
     """An imported elder's terminal (id, secret) in the settings' database."""
-    migrate.upgrade(settings.effective_database_url)
+    migrate_fresh(settings.effective_database_url)
     row = create_row()
 
     async def prepare() -> str:

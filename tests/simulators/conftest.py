@@ -28,7 +28,6 @@ from eldercare.jobs import ensure_staff_and_roster, import_register_file
 from eldercare.simulate_cli import read_profiles
 from gateway.credentials.repository import device_logins
 from gateway.credentials.service import issue_secret, write_mosquitto_config
-from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.models import Device, DeviceEvent, Incident
 from kernel.settings import Settings
@@ -36,6 +35,7 @@ from simulators.devices import Broker, Connector
 from simulators.messages import DeviceProfile
 from simulators.scenarios import SCENARIOS, Stage, pick_cast, play
 from tests.brokers import MosquittoProcess, free_port
+from tests.databases import migrate_fresh
 from tests.factories import AS_OF, acting_as, create_register_csv, create_row
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -138,7 +138,7 @@ class _Server(uvicorn.Server):
 
 async def _prepare_street(settings: Settings, tmp_path: Path) -> None:
     # Alembic runs its own event loop: in a thread, beside this test's.
-    await asyncio.to_thread(migrate.upgrade, settings.effective_database_url)
+    await asyncio.to_thread(migrate_fresh, settings.effective_database_url)
     engine = create_engine(settings.effective_database_url)
     sessions = session_factory(engine)
     path = create_register_csv(tmp_path / "street.csv", street_rows())

@@ -12,15 +12,15 @@ from starlette.websockets import WebSocketDisconnect
 
 from eldercare.app import create_app
 from eldercare.jobs import ensure_staff_and_roster
-from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.settings import Settings
+from tests.databases import migrate_fresh
 from tests.factories import TEST_PASSWORD, create_passwords, sign_in
 
 
 def staffed_app(settings: Settings) -> FastAPI:
     """The app on a migrated database with the demo staff, every one with TEST_PASSWORD."""
-    migrate.upgrade(settings.effective_database_url)
+    migrate_fresh(settings.effective_database_url)
 
     async def prepare() -> None:
         engine = create_engine(settings.effective_database_url)

@@ -27,11 +27,11 @@ from websockets.sync.client import connect
 from callcenter.register import columns
 from eldercare.app import create_app
 from eldercare.jobs import ensure_staff_and_roster, import_register_file
-from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.models import Device, Shift, StaffMember
 from kernel.settings import Settings
 from tests.conftest import free_port, server_unavailable
+from tests.databases import migrate_fresh
 from tests.factories import AS_OF, TEST_PASSWORD, create_passwords, create_register_csv, create_row
 
 T = TypeVar("T")
@@ -101,7 +101,7 @@ async def _prepare(
 def _migrate_and_prepare(
     settings: Settings, tmp_path: Path
 ) -> tuple[list[dict[str, str]], dict[str, str]]:
-    migrate.upgrade(settings.effective_database_url)
+    migrate_fresh(settings.effective_database_url)
     return asyncio.run(_prepare(settings, tmp_path))
 
 

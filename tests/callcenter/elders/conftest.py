@@ -18,10 +18,10 @@ from callcenter.accounts.schemas import Actor
 from callcenter.register import columns
 from eldercare.app import create_app
 from eldercare.jobs import ensure_staff_and_roster, import_register_file
-from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.models import StaffRole
 from kernel.settings import Settings
+from tests.databases import migrate_fresh
 from tests.factories import AS_OF, acting_as, create_national_id, create_register_csv, create_row
 
 BIRTH = dt.date(1950, 3, 7)
@@ -85,7 +85,7 @@ def elder_rows() -> Elders:
 
 def prepare_street(settings: Settings, tmp_path: Path, rows: list[dict[str, str]]) -> None:
     """Migrate the settings' database, import these rows, plan the demo staff and roster."""
-    migrate.upgrade(settings.effective_database_url)
+    migrate_fresh(settings.effective_database_url)
 
     async def run() -> None:
         engine = create_engine(settings.effective_database_url)

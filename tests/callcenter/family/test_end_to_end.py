@@ -12,7 +12,6 @@ import httpx
 import uvicorn
 
 from eldercare.app import create_app
-from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.models import StaffRole
 from kernel.settings import Settings
@@ -20,6 +19,7 @@ from tests.callcenter.family.conftest import FIRST, make_family, twilio_settings
 from tests.callcenter.family.fake_twilio import FakeTwilio
 from tests.callcenter.incidents.conftest import record
 from tests.conftest import free_port
+from tests.databases import migrate_fresh
 from tests.factories import acting_as
 
 
@@ -38,7 +38,7 @@ async def test_a_press_reaches_the_family_within_2_s_and_delivery_and_resolution
 ) -> None:
     port = free_port()
     app_settings = twilio_settings(settings, fake, sms_public_url=f"http://127.0.0.1:{port}")
-    await asyncio.to_thread(migrate.upgrade, app_settings.effective_database_url)
+    await asyncio.to_thread(migrate_fresh, app_settings.effective_database_url)
     engine = create_engine(app_settings.effective_database_url)
     sessions = session_factory(engine)
     family = await make_family(sessions, app_settings, tmp_path)

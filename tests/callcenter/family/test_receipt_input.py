@@ -11,9 +11,9 @@ from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 
 from eldercare.app import create_app
-from kernel import migrate
 from kernel.settings import Settings
 from tests.callcenter.family.fake_twilio import AUTH_TOKEN
+from tests.databases import migrate_fresh
 
 PUBLIC_URL = "http://testserver"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -24,7 +24,7 @@ def client(settings: Settings) -> TestClient:
     receiving = settings.model_copy(
         update={"twilio_auth_token": SecretStr(AUTH_TOKEN), "sms_public_url": PUBLIC_URL}
     )
-    migrate.upgrade(receiving.effective_database_url)
+    migrate_fresh(receiving.effective_database_url)
     return TestClient(create_app(receiving, mqtt=False))
 
 

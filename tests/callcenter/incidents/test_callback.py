@@ -21,7 +21,6 @@ from callcenter.incidents.escalation import (
 )
 from callcenter.pipeline.tasks import process_pending
 from eldercare.app import create_app
-from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.models import Incident, IncidentEntry, Shift, StaffMember, StaffRole
 from kernel.models.incidents import CallbackResult
@@ -37,6 +36,7 @@ from tests.callcenter.incidents.conftest import (
     staff,
 )
 from tests.callcenter.incidents.test_alarm_pipeline import monitor_of
+from tests.databases import migrate_fresh
 from tests.factories import acting_as
 
 
@@ -150,7 +150,7 @@ async def test_a_late_cancel_is_noted_and_the_alarm_goes_on(
 
 def cancelled_now(settings: Settings, tmp_path: Path) -> None:
     """The street in the settings' database, an SOS pressed and cancelled just now."""
-    migrate.upgrade(settings.effective_database_url)
+    migrate_fresh(settings.effective_database_url)
 
     async def run() -> None:
         engine = create_engine(settings.effective_database_url)

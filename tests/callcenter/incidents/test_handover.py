@@ -13,16 +13,16 @@ from fastapi.testclient import TestClient
 
 from callcenter.pipeline.tasks import process_pending
 from eldercare.app import create_app
-from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.settings import Settings
 from tests.callcenter.incidents.conftest import act_as_member, make_street, record
+from tests.databases import migrate_fresh
 from tests.factories import acting_as
 
 
 def sos_now(settings: Settings, tmp_path: Path) -> None:
     """The street in the settings' database, with an SOS pressed and handled just now."""
-    migrate.upgrade(settings.effective_database_url)
+    migrate_fresh(settings.effective_database_url)
 
     async def run() -> None:
         engine = create_engine(settings.effective_database_url)

@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 
 from callcenter.pipeline.tasks import process_pending
 from eldercare.app import create_app
-from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.settings import Settings
 from tests.callcenter.incidents.conftest import act_as_member, local, make_street, record
+from tests.databases import migrate_fresh
 from tests.factories import acting_as
 
 
@@ -22,7 +22,7 @@ def prepare(
     settings: Settings, tmp_path: Path, presses: list[tuple[str, dict[str, object]]]
 ) -> None:
     """The street in the settings' database, these terminal events recorded and handled at 14:00."""
-    migrate.upgrade(settings.effective_database_url)
+    migrate_fresh(settings.effective_database_url)
 
     async def run() -> None:
         engine = create_engine(settings.effective_database_url)

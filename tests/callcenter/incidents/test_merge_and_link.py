@@ -15,18 +15,18 @@ from sqlalchemy import select
 from callcenter.incidents.service import raise_incident
 from callcenter.pipeline.tasks import process_pending
 from eldercare.app import create_app
-from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.models import Device, IncidentKind
 from kernel.settings import Settings
 from tests.callcenter.incidents.conftest import act_as_member, local, make_street, record
+from tests.databases import migrate_fresh
 from tests.factories import acting_as
 
 
 def welfare_then_sos(settings: Settings, tmp_path: Path) -> None:
     """The street in the settings' database: the elder's welfare check opened at 13:00, their SOS
     at 14:00 (not joined: a welfare check is a matter of its own), an unbound terminal's SOS."""
-    migrate.upgrade(settings.effective_database_url)
+    migrate_fresh(settings.effective_database_url)
 
     async def run() -> None:
         engine = create_engine(settings.effective_database_url)

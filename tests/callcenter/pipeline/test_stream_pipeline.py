@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 
 from callcenter.pipeline.tasks import GROUP, process_stream_batch, run_stream_pipeline
 from eldercare.app import create_app
-from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.models import Device, DeviceEvent, IncidentEntry, WorkOrder, WorkOrderStep
 from kernel.settings import Settings
@@ -23,6 +22,7 @@ from kernel.stopping import Stopping
 from kernel.streams import EventStream
 from tests.callcenter.incidents.conftest import Sessions, Street, incidents, make_street, record
 from tests.conftest import RedisTarget
+from tests.databases import migrate_fresh
 from tests.factories import acting_as
 
 pytestmark = pytest.mark.redis
@@ -174,7 +174,7 @@ def test_an_sos_over_the_gateway_reaches_an_incident_through_redis(
     over_redis = settings.model_copy(
         update={"redis_url": redis_target.url, "redis_prefix": redis_target.prefix}
     )
-    migrate.upgrade(over_redis.effective_database_url)
+    migrate_fresh(over_redis.effective_database_url)
 
     async def setup() -> tuple[str, str]:
         engine = create_engine(over_redis.effective_database_url)

@@ -9,10 +9,10 @@ import datetime as dt
 from fastapi.testclient import TestClient
 
 from eldercare.app import create_app
-from kernel import migrate
 from kernel.models import HandoverNote
 from kernel.settings import Settings
 from tests.callcenter.shifts.conftest import Floor
+from tests.databases import migrate_fresh
 from tests.factories import acting_as, sign_in
 
 H = dt.timedelta(hours=1)
@@ -109,7 +109,7 @@ def test_a_community_centres_notes_stay_with_that_centre(floor: Floor) -> None:
 def test_before_the_centres_are_set_up_there_is_no_centre_to_hand_over_at(
     settings: Settings,
 ) -> None:
-    migrate.upgrade(settings.effective_database_url)
+    migrate_fresh(settings.effective_database_url)
     with TestClient(acting_as(create_app(settings, mqtt=False))) as client:
         answer = client.get("/api/shift/notes")
         assert (answer.status_code, answer.json()["code"]) == (422, "unknown_centre")

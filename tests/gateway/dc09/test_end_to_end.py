@@ -16,12 +16,12 @@ from sqlalchemy import select
 from callcenter.register import columns
 from eldercare.app import create_app
 from eldercare.jobs import ensure_staff_and_roster, import_register_file
-from kernel import migrate
 from kernel.database import create_engine, session_factory
 from kernel.models import Device, StaffRole
 from kernel.settings import Settings
 from simulators.dc09 import Answer, Dialer, contact_id
 from tests.brokers import free_port
+from tests.databases import migrate_fresh
 from tests.factories import AS_OF, acting_as, create_register_csv, create_row
 from tests.gateway.dc09.conftest import KEY, add_account
 
@@ -62,7 +62,7 @@ def test_a_panels_personal_emergency_is_acked_and_routed_as_a_terminals_sos(
 ) -> None:
     port = free_port()
     receiving = settings.model_copy(update={"dc09_port": port})
-    migrate.upgrade(receiving.effective_database_url)
+    migrate_fresh(receiving.effective_database_url)
     panel, terminal, secret = asyncio.run(_two_neighbours(receiving, tmp_path))
     dialer = Dialer("127.0.0.1", port, "1234", bytes.fromhex(KEY))
 
