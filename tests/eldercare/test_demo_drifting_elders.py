@@ -4,6 +4,7 @@ each in words, with no notice for the monitors whose readings are ordinary."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import httpx
@@ -12,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from eldercare.app import create_app
 from eldercare.jobs import DEMO_HISTORIES, seed_demo
+from eldercare.simulate_cli import read_profiles
 from kernel.models import Device, DeviceEvent, Incident, IncidentEntry, IncidentKind
 from kernel.settings import Settings
+from simulators.demo import DEMO_DEVICES, demo_cast
 from tests.factories import acting_as
 from tests.simulators.conftest import eventually
 
@@ -50,6 +53,9 @@ async def test_the_demo_seed_gives_the_first_baseline_round_its_drifting_elders(
             select(Device.id, Device.elder_id).where(Device.id.in_(list(monitors)))
         )
         elders = {device: elder for device, elder in bound}
+    # Monitors of the demo's fleet, which go on reporting once the demo runs.
+    fleet = demo_cast(await read_profiles(sessions), DEMO_DEVICES, random.Random(DEMO_DEVICES))
+    assert set(monitors) <= {profile.device_id for profile in fleet}
     # Eight weeks of four readings a day, more or less, for each history's monitor.
     assert len(monitors) == len(DEMO_HISTORIES), monitors
     assert all(150 < count < 300 for count in monitors.values()), monitors
