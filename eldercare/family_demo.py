@@ -26,6 +26,10 @@ from kernel.models import FamilyMessage, SmsState, utcnow
 from kernel.settings import Settings
 from simulators.family import Sms, Webhook, run_family
 
+# How far back the phones look on each read: far more than the two seconds between reads, so
+# nothing is missed, and a day's demo is not read again every time (each message is read once).
+LOOK_BACK = dt.timedelta(minutes=10)
+
 
 def simulated_family(settings: Settings, base: str) -> tuple[Settings, Webhook | None]:
     """The settings a demo with simulated family answers runs on, and the webhook its phones
@@ -70,9 +74,9 @@ async def run_family_demo(
     stopped.cancel()
     if stop.is_set():
         return
-    since = utcnow()
+    serving_since = utcnow()
 
     async def inbox() -> list[Sms]:
-        return await outbox_since(sessions, since)
+        return await outbox_since(sessions, max(serving_since, utcnow() - LOOK_BACK))
 
     await run_family(inbox, webhook, stop=stop, say=say, rng=rng)
