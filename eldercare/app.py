@@ -143,6 +143,8 @@ def create_app(
         # The call centre's loops run under this one; the gateway's under its own.
         alarm_work = Supervisor()
         app.state.supervisor = alarm_work
+        # One probe a process, whatever its role: the wait every step on this loop has.
+        alarm_work.start("event-loop", alarm_work.watch_event_loop)
         if runs_callcenter:
             _start_alarm_work(alarm_work, app.state.sessions, settings, stream, wake)
         async with contextlib.AsyncExitStack() as stack:

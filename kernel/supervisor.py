@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from kernel.stopping import Stopping
 
@@ -40,6 +40,19 @@ LOOP_UP = Gauge(
     "eldercare_loop_up", "1 while a long-running loop runs, 0 while it is down", ["loop"]
 )
 
+# The event loop is probed this often: a sleep of this length that wakes late measures the wait
+# every task's next step had at that moment (an SOS's next query, an ack, a feed message), the
+# process's share of a busy machine as much as its own work. Ten times a second costs nothing.
+LAG_PROBE_S = 0.1
+# A probe this late means the loop is stalled (a blocking call, a starved process): the health
+# check says so. Well above any normal busy spell (tens of ms) so that load alone does not flap it.
+LOOP_BEHIND_S = 5.0
+LOOP_LAG = Histogram(
+    "eldercare_event_loop_lag_seconds",
+    "How late the event loop woke a probe due every 0.1 s: the wait of any task's next step",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0),
+)
+
 Work = Callable[[], Coroutine[Any, Any, None]]
 
 
@@ -60,6 +73,7 @@ class Supervisor:
     def __init__(self, stop: Stopping | None = None) -> None:
         self.stop_signal = stop or Stopping()
         self._loops: dict[str, LoopState] = {}
+        self.last_lag_s = 0.0  # of the event loop, as `watch_event_loop` last measured it
 
     def start(self, name: str, work: Work) -> asyncio.Task[None]:
         """Run `work()` under supervision: again after a pause whenever it raises.
@@ -110,7 +124,20 @@ class Supervisor:
                 )
             elif state.task is not None and state.task.done() and not self.stop_signal.is_set():
                 found[state.name] = "ended"
+        if self.last_lag_s >= LOOP_BEHIND_S:
+            found["event-loop"] = f"a step waited {self.last_lag_s:.1f} s for its turn"
         return found
+
+    async def watch_event_loop(self) -> None:
+        """Until stopped: measure how late the event loop runs a step due every LAG_PROBE_S
+        (`eldercare_event_loop_lag_seconds`); a stall shows in `problems()`."""
+        loop = asyncio.get_running_loop()
+        while not self.stop_signal.is_set():
+            due = loop.time() + LAG_PROBE_S
+            if await self.stop_signal.pause(LAG_PROBE_S):
+                return
+            self.last_lag_s = max(0.0, loop.time() - due)
+            LOOP_LAG.observe(self.last_lag_s)
 
     @property
     def loops(self) -> dict[str, LoopState]:

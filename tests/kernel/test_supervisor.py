@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import pytest
+from prometheus_client import REGISTRY
 
 from kernel import supervisor as supervisor_module
 from kernel.supervisor import LOOP_FAILURES, Supervisor
@@ -88,3 +90,33 @@ async def test_stop_waits_for_the_round_then_cancels_a_loop_that_ignores_it() ->
     await supervisor.stop(wait_s=0.1)
     assert finished == ["polite"]
     assert all(s.task is not None and s.task.done() for s in supervisor.loops.values())
+
+
+async def test_a_blocked_event_loop_is_measured_and_a_stall_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(supervisor_module, "LOOP_BEHIND_S", 0.3)
+    supervisor = Supervisor()
+    before = _lag_between(0.2, 1.0)
+    supervisor.start("event-loop", supervisor.watch_event_loop)
+    await asyncio.sleep(0.05)  # the probe is asleep, due in 0.1 s
+    time.sleep(0.6)  # noqa: ASYNC251 - the blocking call under test: nothing else runs meanwhile
+    for _ in range(100):
+        if supervisor.last_lag_s > 0:
+            break
+        await asyncio.sleep(0.01)
+
+    assert supervisor.last_lag_s >= 0.4
+    assert list(supervisor.problems()) == ["event-loop"]
+    assert _lag_between(0.2, 1.0) == before + 1  # in the histogram /metrics serves
+    await supervisor.stop()
+
+
+def _lag_between(low: float, high: float) -> float:
+    """How many event-loop probes were late by more than `low` and at most `high` seconds."""
+
+    def upto(bound: float) -> float:
+        name = "eldercare_event_loop_lag_seconds_bucket"
+        return REGISTRY.get_sample_value(name, {"le": str(bound)}) or 0.0
+
+    return upto(high) - upto(low)
