@@ -50,7 +50,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bench.common import free_port, quantile
+from bench.common import event_loop_lag, free_port, lag_quantile, quantile
 from bench.ingest.run import (
     GATEWAY_PASSWORD,
     GATEWAY_USER,
@@ -135,6 +135,9 @@ class Phase:
     # Of the latency, the call centre's part: the SOS's arrival at the gateway to the commit
     # that judged it (both stamped on its row), ms.
     judging: list[float] | None = None
+    # The call centre's event loop over the phase: how late a probe due every 0.1 s ran, p50 and
+    # p99 ms (bucket bounds): the wait every step of an SOS had for its turn.
+    loop_lag: tuple[float, float] = (0.0, 0.0)
 
 
 async def event_counts(sessions: Sessions) -> tuple[int, int]:
@@ -573,10 +576,12 @@ async def main() -> None:
                 batch = terminals[n * args.presses : (n + 1) * args.presses]
                 print(f"(c) {args.presses} presses, readings at {rate:,.0f}/s", flush=True)
                 phase = Phase(f"{rate:,.0f}/s", asked=rate)
+                lag_before = event_loop_lag(http_port)
                 await press_to_feed(
                     broker_port, http_port, token, batch, phase, Window(sessions),
                     load=Load(broker_port, monitors, rate=rate),
                 )  # fmt: skip
+                phase.loop_lag = _loop_lag_since(http_port, lag_before)
                 phase.judging = await _recorded_to_judged(sessions, devices=[d for d, _ in batch])
                 phases.append(phase)
                 left = await drain(sessions, limit_s=120)  # the next phase starts with none
@@ -586,11 +591,12 @@ async def main() -> None:
                 flush=True,
             )
             batch = terminals[(len(rates) + 1) * args.presses : (len(rates) + 2) * args.presses]
-            phases.append(
-                await ceiling_with_presses(
-                    sessions, broker_port, http_port, token, batch, args.backlog
-                )
+            lag_before = event_loop_lag(http_port)
+            ceiling = await ceiling_with_presses(
+                sessions, broker_port, http_port, token, batch, args.backlog
             )
+            ceiling.loop_lag = _loop_lag_since(http_port, lag_before)
+            phases.append(ceiling)
         finally:
             await engine.dispose()
             if centre is not None:
@@ -613,7 +619,7 @@ async def main() -> None:
     print(
         f"{'readings':>10} {'reached/s':>10} {'arriving/s':>11} {'judged/s':>9} {'backlog':>8}"
         f" {'p50':>7} {'p99':>7} {'max':>7} {'missed':>7} {'ack p50':>8} {'ack p99':>8}"
-        f" {'judge p50':>10} {'judge p99':>10}"
+        f" {'judge p50':>10} {'judge p99':>10} {'loop p50':>9} {'loop p99':>9}"
     )
     for phase in phases:
         latencies, acks = phase.latencies or [0.0, 0.0], phase.acks or [0.0, 0.0]
@@ -625,12 +631,19 @@ async def main() -> None:
             f" {quantile(latencies, 0.5):7.1f} {quantile(latencies, 0.99):7.1f}"
             f" {max(latencies):7.1f} {phase.missed:7d} {quantile(acks, 0.5):8.1f}"
             f" {quantile(acks, 0.99):8.1f} {quantile(judging, 0.5):10.1f}"
-            f" {quantile(judging, 0.99):10.1f}"
+            f" {quantile(judging, 0.99):10.1f} {phase.loop_lag[0]:9.0f} {phase.loop_lag[1]:9.0f}"
         )
     print(
         "(arriving/judged: from the events table over the presses; backlog: unjudged at their end;"
     )
-    print(f" ceiling: {args.backlog:,} readings recorded at once, judged/s until none was left)")
+    print(f" ceiling: {args.backlog:,} readings recorded at once, judged/s until none was left;")
+    print(" loop: how late the call centre's event loop ran a probe due every 0.1 s, ms, as the")
+    print(" upper bound of its histogram bucket)")
+
+
+def _loop_lag_since(http_port: int, before: dict[float, float]) -> tuple[float, float]:
+    after = event_loop_lag(http_port)
+    return lag_quantile(before, after, 0.5), lag_quantile(before, after, 0.99)
 
 
 if __name__ == "__main__":
