@@ -1,11 +1,12 @@
-"""Routes: a day's coverage of the street, and the notices of its gaps."""
+"""Routes: a day's coverage of the street, the notices of its gaps, and the live feed of its
+changes (the roster's, the notices')."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, WebSocket
 
 from callcenter.accounts import permissions
 from callcenter.accounts.endpoints import CurrentActor, ForbiddenError
@@ -13,10 +14,12 @@ from callcenter.accounts.permissions import Action
 from callcenter.coverage import repository, service
 from callcenter.coverage.schemas import CoverageDay, CoverageNoticeRead
 from kernel.bounds import Day
+from kernel.bus import Bus
 from kernel.errors import DomainError
-from kernel.web import Session
+from kernel.web import Session, relay_to_socket
 
-router = APIRouter(prefix="/api/coverage", tags=["coverage"])
+# No prefix: the API's routes under /api/coverage, the live feed with the others under /ws/.
+router = APIRouter(tags=["coverage"])
 
 # The roster is planned two weeks ahead (eldercare/jobs.py); a week back is last week's review.
 DAYS_BACK = 7
@@ -31,7 +34,7 @@ class CoverageDayError(DomainError):
 
 
 @router.get(
-    "",
+    "/api/coverage",
     response_model=CoverageDay,
     responses={**ForbiddenError.response_doc(), **CoverageDayError.response_doc()},
 )
@@ -54,7 +57,7 @@ async def coverage_day(
 
 
 @router.get(
-    "/notices",
+    "/api/coverage/notices",
     response_model=list[CoverageNoticeRead],
     responses=ForbiddenError.response_doc(),
 )
@@ -71,3 +74,16 @@ async def coverage_notices(
     tz = request.app.state.settings.tz
     asked = day or dt.datetime.now(tz).date() + dt.timedelta(days=1)
     return [service.notice_read(n) for n in await repository.notices_on(session, [asked])]
+
+
+@router.websocket("/ws/coverage")
+async def coverage_feed(websocket: WebSocket, actor: CurrentActor) -> None:
+    """Every change of coverage, as it commits: `{"type": "coverage", "change": ...,
+    "centre_code": ..., "starts_at": ...}` (a shift added or removed, an absence marked or
+    withdrawn, notices given or acknowledged); ask `/api/board` or `/api/coverage` again."""
+    bus: Bus = websocket.app.state.bus
+    if not permissions.may(actor, Action.BOARD_READ):
+        await websocket.close(code=4403)
+        return
+    async with bus.subscribe(repository.FEED) as changes:
+        await relay_to_socket(websocket, changes, lambda _message: True)

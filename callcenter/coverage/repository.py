@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernel.bus import publish_after_commit
 from kernel.database import insert_ignoring_duplicates
 from kernel.models import (
     Centre,
@@ -22,6 +23,30 @@ from kernel.models import (
     StaffMember,
 )
 from kernel.models.elders import LifeStatus
+
+# What the wall board's coverage card and the supervisors' notices show changes with the roster
+# (a shift added or removed, a person marked absent or back) and with the notices (given,
+# acknowledged): each such change, once committed, goes out here so they ask again at once
+# rather than at their next refresh. One street-wide channel: coverage is the street's to read.
+FEED = "coverage"
+
+
+def coverage_changed(
+    session: AsyncSession, change: str, centre_code: str, starts_at: dt.datetime, key: object
+) -> None:
+    """Tell the coverage listeners, once the session commits, that this centre's coverage from
+    `starts_at` changed (`change`: what happened; `key`: one message per thing changed)."""
+    publish_after_commit(
+        session,
+        FEED,
+        (change, key),
+        lambda: {
+            "type": "coverage",
+            "change": change,
+            "centre_code": centre_code,
+            "starts_at": starts_at.isoformat(),
+        },
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from callcenter.accounts import permissions
 from callcenter.accounts.endpoints import CurrentActor, ForbiddenError
 from callcenter.accounts.permissions import Action
+from callcenter.coverage.repository import coverage_changed
 from callcenter.rosters import repository
 from callcenter.rosters.schemas import AbsenceRequest, ShiftRead, ShiftRequest
 from kernel.audit import record
@@ -152,6 +153,7 @@ async def add_shift(body: ShiftRequest, session: Session, actor: CurrentActor) -
         subject_id=shift.id,
         detail=_shift_detail(shift),
     )
+    coverage_changed(session, "shift_added", shift.centre_code, shift.starts_at, shift.id)
     return _shift_read(shift, member)
 
 
@@ -177,6 +179,7 @@ async def remove_shift(shift_id: Id, session: Session, actor: CurrentActor) -> R
         subject_id=shift_id,
         detail=detail,
     )
+    coverage_changed(session, "shift_removed", shift.centre_code, shift.starts_at, shift_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -214,6 +217,7 @@ async def mark_absent(
         subject_id=shift.id,
         detail={**_shift_detail(shift), "reason": str(body.reason)},
     )
+    coverage_changed(session, "absence_recorded", shift.centre_code, shift.starts_at, shift.id)
     return _shift_read(shift, member, body.reason)
 
 
@@ -242,4 +246,5 @@ async def withdraw_absence(shift_id: Id, session: Session, actor: CurrentActor) 
             subject_id=shift.id,
             detail=_shift_detail(shift),
         )
+        coverage_changed(session, "absence_withdrawn", shift.centre_code, shift.starts_at, shift.id)
     return _shift_read(shift, member)

@@ -282,6 +282,39 @@ function connectFeed({ onIncident, onResync } = {}) {
   Feed.listen({ onIncident, onResync });
 }
 
+// Coverage's live changes (/ws/coverage, the street's staff): a shift added or removed, someone
+// marked absent or back, notices of gaps given or acknowledged. A listener asks its figures again
+// on each change, and whenever the socket (re)opens, since changes during a gap reached nobody.
+const CoverageFeed = {
+  listeners: [],
+  socket: null,
+  delay: 500,
+  listen(listener) {
+    this.listeners.push(listener);
+    if (!this.socket) this.open();
+  },
+  open() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/coverage`);
+    this.socket = socket;
+    socket.addEventListener("open", () => {
+      this.delay = 500;
+      for (const listener of this.listeners) listener(null);
+    });
+    socket.addEventListener("message", (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type !== "coverage") return;
+      for (const listener of this.listeners) listener(message);
+    });
+    socket.addEventListener("close", (event) => {
+      // 4403: not the street's staff; 4401: signed out (the incident feed sends them to sign in).
+      if (event.code === 4403 || event.code === 4401) return;
+      setTimeout(() => this.open(), this.delay);
+      this.delay = Math.min(this.delay * 2, 10000);
+    });
+  },
+};
+
 // The alarm's sound. Browsers let a page start sound only once the person has used it (a click,
 // a key) or, in Chromium, when they used the previous page of this site before following a link
 // to this one; an operator turns the sound on once, and every console page after that tries to

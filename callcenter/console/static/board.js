@@ -1,6 +1,7 @@
 // The supervisor's wall board, for a large screen nobody touches: the figures of /api/board,
-// asked for again whenever the feed tells of an incident change and every half minute (devices,
-// the roster and its absences, and so coverage, change without one); the oldest open incident's age counts up each second.
+// asked for again whenever the feed tells of an incident change or coverage's feed of a roster
+// change (an absence, a shift) or a notice, and every half minute (devices change without
+// either); the oldest open incident's age counts up each second.
 "use strict";
 
 const REFRESH_MS = 30000;
@@ -181,6 +182,7 @@ function tick() {
 
 document.addEventListener("DOMContentLoaded", () => {
   connectFeed({ onIncident: refreshSoon, onResync: refreshSoon });
+  CoverageFeed.listen(refreshSoon);
   refresh();
   setInterval(refresh, REFRESH_MS);
   setInterval(tick, 1000);

@@ -10,7 +10,8 @@ from playwright.sync_api import Browser, expect
 
 from tests.callcenter.console.conftest import Street, screenshot, signed_in_page
 
-# The board asks for its figures again every half minute (a roster change sends no feed event).
+# The board asks again on coverage's feed (test_coverage_live_on_the_board.py) and, failing
+# that, every half minute: this test is about what it shows, so it allows for either.
 BOARD_REFRESH_DEADLINE_MS = 45_000
 
 
