@@ -11,7 +11,8 @@ them by.
 Anonymising (once the retention period is over, callcenter/privacy/tasks.py): what names or
 locates the person goes (name, ID number, phones, address and home position, birth day,
 conditions, remarks, contacts, their own bounds, away periods, every device event and reading,
-the SMS to their family, the raw register rows that carry their ID number); what counts stays
+the SMS to their family, the raw register rows that carry their ID number, and the text of every
+hand-over note that names them or holds one of their numbers); what counts stays
 (the elder row with community, sex, year of birth, living situation and self-care; the
 incidents with kind, priority, times, centre, holder and outcome, and their steps with the
 details that hold no personal data). The audit log keeps ids only, as it always has.
@@ -41,6 +42,7 @@ from callcenter.privacy.schemas import (
     ExportedThreshold,
     LifeStatusRequest,
 )
+from callcenter.shifts import repository as shifts_repository
 from callcenter.workorders import repository as work_orders_repository
 from callcenter.workorders import service as work_orders
 from kernel import audit
@@ -53,6 +55,8 @@ from kernel.settings import Settings
 RETENTION_ACTOR = "retention"
 ANONYMISED_NAME = "已匿名"
 ANONYMISED_ROUTING = "已匿名 (anonymised)"
+# A hand-over note that named the elder reads this instead (its author, centre and time stay).
+ANONYMISED_NOTE = "[已匿名]"
 # The details of an incident step kept after anonymising: codes, levels and staff ids, none of
 # them about the person (a reading's summary, a note, a family member's name are not).
 KEPT_STEP_KEYS = frozenset({
@@ -220,6 +224,12 @@ async def anonymise(session: AsyncSession, elder: Elder, now: dt.datetime) -> di
     )
     counts["incidents"] = await repository.blank_routing(session, elder.id, ANONYMISED_ROUTING)
     counts["register_rows"] = await repository.blank_register_rows(session, national_id)
+    # Notes are free text: one that names the elder, or holds a number of theirs, goes whole
+    # (a name in a sentence cannot be cut out reliably, and the rest is about them).
+    counts["handover_notes"] = await shifts_repository.blank_notes_naming(
+        session, [elder.name], [elder.phone or "", elder.second_phone or "", national_id],
+        ANONYMISED_NOTE,
+    )  # fmt: skip
     counts["devices_unbound"] = len(await repository.unbind_devices(session, elder.id))
     elder.name = ANONYMISED_NAME
     elder.national_id = f"anon-{elder.id}"  # unique like the column, and never an ID number

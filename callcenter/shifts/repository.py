@@ -8,8 +8,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, false, func, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from callcenter.reports.repository import answer_counted
 from kernel.database import insert_ignoring_duplicates
@@ -109,6 +110,39 @@ async def add_note(
     session.add(note)
     await session.flush()
     return note
+
+
+def _without_separators(column: InstrumentedAttribute[str]) -> ColumnElement[str]:
+    """The text lower-cased, without the spaces and dashes people write numbers with
+    ("138 0000 4321", "0755-2891-2345"), so that a number is found however it was written."""
+    text: ColumnElement[str] = func.lower(column)
+    for separator in (" ", "-", "\u3000"):  # the last: a full-width space, typed in Chinese
+        text = func.replace(text, separator, "")
+    return text
+
+
+async def blank_notes_naming(
+    session: AsyncSession, names: Sequence[str], numbers: Sequence[str], marker: str
+) -> int:
+    """Replace with `marker` the text of every hand-over note, at any centre, that holds one of
+    these names or numbers (a number however spaced); the author, centre, time and read marks
+    stay. Returns how many notes were blanked."""
+    squeezed = _without_separators(HandoverNote.text)
+    found = [HandoverNote.text.contains(name, autoescape=True) for name in names if name]
+    found += [
+        squeezed.contains(number.lower(), autoescape=True)
+        for number in ("".join(number.split()).replace("-", "") for number in numbers)
+        if number
+    ]
+    if not found:
+        return 0
+    result = await session.execute(
+        update(HandoverNote)
+        .where(or_(*found), HandoverNote.text != marker)
+        .values(text=marker)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def note(session: AsyncSession, note_id: int) -> tuple[HandoverNote, str] | None:
