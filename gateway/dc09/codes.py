@@ -1,7 +1,7 @@
 """What a panel's event codes mean here: Contact ID (SIA DC-05) and SIA (DC-03) codes.
 
-A code is in one of three places: mapped below (an alarm becomes the protocol's `sos` or `fall`;
-a trouble, a restore or a test is kept with the account), a real code of the standard's table
+A code is in one of three places: mapped below (an alarm becomes the protocol's `sos` or `fall`,
+a user's cancel its `cancel`; a trouble, a restore or a test is kept with the account), a real code of the standard's table
 that this call centre does not handle (`unmapped`: a fire or burglary panel must report to a
 receiver that does), or no code of the standard at all (`unknown`). The standards' own tables,
 which tell the last two apart and name every code, are the library's (siadc09.dc05, .dc03).
@@ -20,6 +20,7 @@ class Meaning(enum.StrEnum):
 
     SOS = "sos"
     FALL = "fall"
+    CANCEL = "cancel"  # a user cancelled the panel's alarm: the protocol's cancel key
     ALARM_ENDED = "alarm_ended"  # a restore of an alarm: the panel's zone is quiet again
     MAINS_LOST = "mains_lost"
     MAINS_RESTORED = "mains_restored"
@@ -30,6 +31,8 @@ class Meaning(enum.StrEnum):
 
 
 ALARMS = frozenset({Meaning.SOS, Meaning.FALL})
+# What goes through the ingest path as a protocol message (recorded, then ACKed): a person waits.
+CALLS = ALARMS | {Meaning.CANCEL}
 
 
 class Unhandled(enum.StrEnum):
@@ -59,6 +62,9 @@ _CID: dict[str, tuple[Meaning, Meaning]] = {
     "101": (Meaning.SOS, Meaning.ALARM_ENDED),  # personal emergency
     "103": (Meaning.FALL, Meaning.ALARM_ENDED),  # fall detected (DC-05-2016)
     "120": (Meaning.SOS, Meaning.ALARM_ENDED),  # panic: at an elder's home, a call for help
+    # A user cancelled the alarm reported before. A cancel has no restore; whatever its qualifier
+    # it is taken as the cancel key, which never drops an alarm (the call centre calls back).
+    "406": (Meaning.CANCEL, Meaning.CANCEL),
     "301": (Meaning.MAINS_LOST, Meaning.MAINS_RESTORED),  # AC loss
     "342": (Meaning.MAINS_LOST, Meaning.MAINS_RESTORED),  # module AC loss
     "302": (Meaning.BATTERY_LOW, Meaning.BATTERY_RESTORED),  # low system battery
@@ -82,6 +88,9 @@ _SIA: dict[str, Meaning] = {
     "MH": Meaning.ALARM_ENDED,
     "QH": Meaning.ALARM_ENDED,
     "PH": Meaning.ALARM_ENDED,
+    # Cancel report (Contact ID 406's counterpart; "untyped zone cancel", addressed by user). The
+    # typed cancels stay unmapped with their alarms: BC burglary, FC fire.
+    "OC": Meaning.CANCEL,
     "AT": Meaning.MAINS_LOST,  # AC trouble
     "AR": Meaning.MAINS_RESTORED,
     "YT": Meaning.BATTERY_LOW,  # system battery trouble

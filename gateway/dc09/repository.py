@@ -67,6 +67,20 @@ async def remove_account(session: AsyncSession, account: str) -> bool:
     return result.scalar_one_or_none() is not None
 
 
+async def last_alarm_id(session: AsyncSession, device_id: str, transport: str) -> str | None:
+    """The message id of the device's latest `sos` or `fall` recorded over `transport`, or None."""
+    return await session.scalar(
+        select(DeviceEvent.message_id)
+        .where(
+            DeviceEvent.device_id == device_id,
+            DeviceEvent.transport == transport,
+            DeviceEvent.type.in_(("sos", "fall")),
+        )
+        .order_by(DeviceEvent.received_at.desc(), DeviceEvent.id.desc())
+        .limit(1)
+    )
+
+
 def record_reject(session: AsyncSession, row: dict[str, Any]) -> None:
     """Keep one refused frame for review, in the gateway's rejects."""
     session.add(RejectedMessage(**row))

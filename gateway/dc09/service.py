@@ -1,8 +1,8 @@
 """The DC-09 receiver's rules: a frame in, the answer out, its events into the one ingest path.
 
-A panel's alarm becomes the protocol's `sos` or `fall` and goes through `Ingest.handle` like a
-terminal's over MQTT or WebSocket: the same registry, deduplication, record-then-acknowledge and
-alarm engine. The ACK goes back once `Ingest` has recorded it, never before. A link test (NULL)
+A panel's alarm becomes the protocol's `sos` or `fall`, a user's cancel of it (Contact ID 406,
+SIA OC) the protocol's `cancel`, and each goes through `Ingest.handle` like a terminal's over MQTT
+or WebSocket: the same registry, deduplication, record-then-acknowledge and alarm engine. The ACK goes back once `Ingest` has recorded it, never before. A link test (NULL)
 or any other accepted frame is a sign of life: the device's presence, as a heartbeat sets it.
 What a panel reports of itself (its periodic test, mains and battery troubles) is kept with its
 account for maintenance. Everything refused is kept in the gateway's rejects, with its reason,
@@ -51,6 +51,8 @@ RETRANSMISSIONS_KEPT = 50_000
 ACCEPTED_FRAMES_KEPT = 50_000
 # An account number that is not registered is looked up again only after this long.
 UNKNOWN_RETRY_S = 30.0
+# A panel's cancel names the last alarm it reported (codes.Meaning.CANCEL); this, when it has none.
+NO_ALARM = "dc09-no-alarm"
 # Why a frame the receiver failed on is kept (no answer: the panel sends it again).
 UNPROCESSABLE = "unprocessable"
 
@@ -202,9 +204,9 @@ class AlarmReceiver:
                 await self._keep(
                     frame, transport, peer, account.device_id, meaning.value, detail, received_at
                 )
-            elif meaning in codes.ALARMS:
+            elif meaning in codes.CALLS:
                 taken = (
-                    await self._alarm(read, account, event, index, meaning, received_at) and taken
+                    await self._call(read, account, event, index, meaning, received_at) and taken
                 )
             else:
                 reports.update(_report(meaning, event, received_at))
@@ -220,7 +222,7 @@ class AlarmReceiver:
                 await repository.apply_reports(session, account.account, reports)
         return taken
 
-    async def _alarm(
+    async def _call(
         self,
         read: Frame,
         account: AccountInfo,
@@ -229,7 +231,8 @@ class AlarmReceiver:
         meaning: Meaning,
         received_at: dt.datetime,
     ) -> bool:
-        """Record the alarm through the ingest path; True once it is recorded (not refused)."""
+        """Record the alarm or cancel through the ingest path; True once it is recorded (not
+        refused)."""
         first = self._first_seen_at(
             (account.account, read.header.seq, read.standard, read.content, index), received_at
         )
@@ -241,13 +244,23 @@ class AlarmReceiver:
             body["ts"] = read.timestamp.isoformat()
         if meaning is Meaning.SOS:
             body["button"] = "main"
-        else:
+        elif meaning is Meaning.FALL:
             body["confidence"] = 1.0  # a panel's fall detector reports a fall, no likelihood
+        else:
+            body["ref"] = await self._cancelled_alarm(account.device_id)
         inbound = Inbound(
             TRANSPORT, account.device_id, None, json.dumps(body).encode(), received_at
         )
         answers = await self._ingest.handle(inbound)
         return any(json.loads(answer).get("status") == "received" for answer in answers)
+
+    async def _cancelled_alarm(self, device_id: str) -> str:
+        """The `ref` of a panel's cancel: its last alarm's message id. A 406 names no alarm (only
+        the user), and the call centre finds the case by device and elder, not by this id; it is
+        the timeline's and the reviewer's. A panel that never reported one cancels nothing."""
+        async with self._sessions() as session:
+            found = await repository.last_alarm_id(session, device_id, TRANSPORT)
+        return found or NO_ALARM
 
     def _first_seen_at(self, key: tuple[Any, ...], now: dt.datetime) -> dt.datetime:
         """When this message was first received, if within RETRANSMISSION_S; else now."""
