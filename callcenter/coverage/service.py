@@ -3,8 +3,9 @@ can walk to its elders' homes within the on-site target, and the gaps where nobo
 
 The rule (docs/care.md, "Coverage"):
 
-- A worker walks from the centre: 4 km/h with 2 minutes to set off, as the terminal's ETA
-  promises (callcenter/incidents/notices.py), over the straight line times a detour factor.
+- A worker walks from the centre: 4 km/h with 2 minutes to set off, over the straight line
+  times a detour factor; the one walk of callcenter/routing/service.py, which the terminal's
+  ETA promises too (callcenter/incidents/notices.py).
 - A community's reach is its active elders' homes' walks from its centre, p50/p90/max, and how
   many are beyond the target (`ELDERCARE_ONSITE_TARGET_MIN`); worked out once a local day.
 - A centre's gaps of a day: its open hours with nobody on duty, split into `unrostered` (nobody
@@ -38,15 +39,16 @@ from callcenter.coverage.schemas import (
     HourStatus,
     Reach,
 )
-from callcenter.incidents.notices import SETTING_OFF_MIN, WALK_KMH
-from callcenter.routing.service import distance_km
+from callcenter.routing.service import (
+    DETOUR_FACTOR,
+    SETTING_OFF_MIN,
+    WALK_KMH,
+    distance_km,
+    walking_min,
+)
 from kernel.models import Centre, CentreTier
 from kernel.settings import Settings
 
-# Streets are not straight lines: walking routes in a city run 1.2-1.4 times the straight
-# line (the detour or circuity factor of street networks); 1.3 is its usual middle, and keeps
-# the reach from promising what the lanes between the estates will not give.
-DETOUR_FACTOR = 1.3
 # Gaps that leave nobody on duty are what the board and the notices are for; the next few are
 # what a supervisor can act on today (a wall board has room for about this many rows).
 UPCOMING_GAPS = 8
@@ -57,7 +59,7 @@ Interval = tuple[dt.datetime, dt.datetime]
 
 def walking_eta_min(km: float) -> float:
     """Minutes from the centre's door to a home `km` away in a straight line, on foot."""
-    return SETTING_OFF_MIN + km * DETOUR_FACTOR / WALK_KMH * 60
+    return walking_min(km)
 
 
 def nearest_rank(ordered: Sequence[float], share: float) -> float:

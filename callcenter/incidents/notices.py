@@ -7,14 +7,9 @@ import math
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.routing.service import distance_km
+from callcenter.routing.service import distance_km, walking_min
 from devices.ids import DeviceKind
 from kernel.models import Centre, Device, DeviceNotice, Elder, Incident, StaffMember, StaffRole
-
-# A worker walks (or rides a shared bike) across the street: 4 km/h and 2 minutes to set out
-# is a promise they can keep; a late ETA tells an elder less than an early arrival.
-WALK_KMH = 4.0
-SETTING_OFF_MIN = 2
 
 COMING = "社工正在赶来"
 CALL_TAKEN = "呼叫中心已接听，正在为您安排帮助"
@@ -54,6 +49,5 @@ async def on_the_way(session: AsyncSession, incident: Incident, staff_id: int) -
 
 def walking_eta_min(centre: Centre, elder: Elder) -> int:
     """Minutes until a worker of `centre` is at the elder's door (the promise both the terminal
-    and the family hear)."""
-    km = distance_km(centre.lat, centre.lon, elder.lat, elder.lon)
-    return SETTING_OFF_MIN + math.ceil(km / WALK_KMH * 60)
+    and the family hear): coverage's walk, rounded up to a whole minute."""
+    return math.ceil(walking_min(distance_km(centre.lat, centre.lon, elder.lat, elder.lon)))
