@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -73,6 +73,16 @@ async def joined_kinds(session: AsyncSession, incident: Incident) -> set[str]:
         )
     )
     return {str(detail["kind"]) for detail in details if "kind" in detail}
+
+
+async def first_press_received_at(session: AsyncSession, incident: Incident) -> dt.datetime | None:
+    """When the gateway received the earliest SOS or fall this case holds (opened or joined)."""
+    query = (
+        select(func.min(DeviceEvent.received_at))
+        .join(IncidentEntry, IncidentEntry.device_event_id == DeviceEvent.id)
+        .where(IncidentEntry.incident_id == incident.id, DeviceEvent.type.in_(("sos", "fall")))
+    )
+    return await session.scalar(query)
 
 
 async def timeline_of(session: AsyncSession, incident_id: int) -> list[IncidentEntry]:

@@ -402,6 +402,13 @@ async def _cancel(
     if current.kind not in ALARMS or others or current.callback_result == CallbackResult.NEEDS_HELP:
         repository.add_entry(session, current, "cancel_noted", device_event_id=event.id, ref=ref)
         return current
+    # Alarms are judged ahead of every other event, so a cancel pressed before this case's press
+    # (a stray one, or the end of an earlier alarm) can be judged after it: it takes back an
+    # earlier press, never this one.
+    pressed = await repository.first_press_received_at(session, current)
+    if pressed is not None and event.received_at < pressed:
+        repository.add_entry(session, current, "cancel_noted", device_event_id=event.id, ref=ref)
+        return current
     if now - current.opened_at > dt.timedelta(seconds=settings.cancel_window_s):
         repository.add_entry(session, current, "late_cancel", device_event_id=event.id, ref=ref)
         return current

@@ -83,6 +83,25 @@ async def test_a_cancel_marks_the_incident_but_keeps_it_open_for_a_call_back(
     assert incident.status is IncidentStatus.ASSIGNED
 
 
+async def test_a_cancel_pressed_before_an_sos_never_takes_that_sos_back(
+    sessions: Sessions, settings: Settings, street: Street
+) -> None:
+    # Alarms are judged ahead of the other events: a cancel recorded first (a stray press, or the
+    # end of an earlier alarm) can be judged after a later SOS. It must not cancel that SOS.
+    await record(sessions, street.terminal, "cancel", ref="m0")
+    await record(sessions, street.terminal, "sos", button="main")
+    assert await process_urgent(sessions, settings, lambda: local(settings, 14)) == 1
+    assert await process_pending(sessions, settings, lambda: local(settings, 14)) == 1
+    (incident,) = await incidents(sessions)
+    assert incident.cancelled_by_elder is False
+    assert incident.callback_due_at is None and incident.ack_due_at is not None
+    async with sessions() as session:
+        steps = (
+            await session.scalars(select(IncidentEntry.action).order_by(IncidentEntry.id))
+        ).all()
+    assert steps == ["opened", "assigned", "cancel_noted"]
+
+
 async def test_an_unbound_terminal_reaches_the_street_centre_as_an_unidentified_caller(
     sessions: Sessions, settings: Settings, street: Street
 ) -> None:
