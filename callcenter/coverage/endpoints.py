@@ -13,9 +13,11 @@ from callcenter.accounts.endpoints import CurrentActor, ForbiddenError
 from callcenter.accounts.permissions import Action
 from callcenter.coverage import repository, service
 from callcenter.coverage.schemas import CoverageDay, CoverageNoticeRead
-from kernel.bounds import Day
+from kernel.audit import record
+from kernel.bounds import Day, Id
 from kernel.bus import Bus
-from kernel.errors import DomainError
+from kernel.errors import DomainError, NotFoundError
+from kernel.models import StaffMember, utcnow
 from kernel.web import Session, relay_to_socket
 
 # No prefix: the API's routes under /api/coverage, the live feed with the others under /ws/.
@@ -24,6 +26,10 @@ router = APIRouter(tags=["coverage"])
 # The roster is planned two weeks ahead (eldercare/jobs.py); a week back is last week's review.
 DAYS_BACK = 7
 DAYS_AHEAD = 14
+
+
+class NoticeNotFoundError(NotFoundError):
+    """No notice of a gap with this id."""
 
 
 class CoverageDayError(DomainError):
@@ -74,6 +80,54 @@ async def coverage_notices(
     tz = request.app.state.settings.tz
     asked = day or dt.datetime.now(tz).date() + dt.timedelta(days=1)
     return [service.notice_read(n) for n in await repository.notices_on(session, [asked])]
+
+
+@router.get(
+    "/api/coverage/notices/open",
+    response_model=list[CoverageNoticeRead],
+    responses=ForbiddenError.response_doc(),
+)
+async def open_notices(
+    request: Request, session: Session, actor: CurrentActor
+) -> list[CoverageNoticeRead]:
+    """The notices of today's and tomorrow's gaps not over and still standing as told, by
+    start, with who acknowledged each (the console's banner asks the supervisors to see to
+    those nobody has)."""
+    permissions.require(actor, Action.BOARD_READ)
+    return await service.open_notices(session, request.app.state.settings, utcnow())
+
+
+@router.post(
+    "/api/coverage/notices/{notice_id}/acknowledge",
+    response_model=CoverageNoticeRead,
+    responses={**ForbiddenError.response_doc(), **NoticeNotFoundError.response_doc()},
+)
+async def acknowledge_notice(
+    notice_id: Id, session: Session, actor: CurrentActor
+) -> CoverageNoticeRead:
+    """I have seen to this gap (supervisors and admins: they change the roster): it is no longer
+    called to anyone's attention. Once: acknowledging again keeps the first; audited."""
+    permissions.require(actor, Action.ROSTER_EDIT)
+    notice = await repository.notice_for_update(session, notice_id)
+    if notice is None:
+        raise NoticeNotFoundError(f"coverage notice {notice_id} does not exist")
+    member = await session.get(StaffMember, actor.staff_id) if actor.staff_id else None
+    # Shown by name on the pages; the audit entry keeps which account it was.
+    if service.acknowledge(notice, member.name if member else actor.name, utcnow()):
+        await session.flush()
+        await record(
+            session,
+            actor=actor.name,
+            action="coverage.notice_acknowledged",
+            subject_type="coverage_notice",
+            subject_id=notice.id,
+            detail={"centre_code": notice.centre_code, "kind": notice.kind,
+                    "starts_at": notice.starts_at.isoformat()},
+        )  # fmt: skip
+        repository.coverage_changed(
+            session, "notice_acknowledged", notice.centre_code, notice.starts_at, notice.id
+        )
+    return service.notice_read(notice)
 
 
 @router.websocket("/ws/coverage")

@@ -32,10 +32,15 @@ FEED = "coverage"
 
 
 def coverage_changed(
-    session: AsyncSession, change: str, centre_code: str, starts_at: dt.datetime, key: object
+    session: AsyncSession,
+    change: str,
+    centre_code: str | None,
+    starts_at: dt.datetime,
+    key: object,
 ) -> None:
-    """Tell the coverage listeners, once the session commits, that this centre's coverage from
-    `starts_at` changed (`change`: what happened; `key`: one message per thing changed)."""
+    """Tell the coverage listeners, once the session commits, that this centre's coverage (None:
+    several centres') from `starts_at` changed (`change`: what happened; `key`: one message per
+    thing changed)."""
     publish_after_commit(
         session,
         FEED,
@@ -132,3 +137,20 @@ async def notices_on(session: AsyncSession, days: Sequence[dt.date]) -> Sequence
         .order_by(CoverageNotice.starts_at, CoverageNotice.centre_code, CoverageNotice.id)
     )
     return (await session.scalars(query)).all()
+
+
+async def notices_not_over(
+    session: AsyncSession, days: Sequence[dt.date], now: dt.datetime
+) -> Sequence[CoverageNotice]:
+    """The notices of gaps on these local days that have not ended, by start and centre."""
+    query = (
+        select(CoverageNotice)
+        .where(CoverageNotice.day.in_(days), CoverageNotice.ends_at > now)
+        .order_by(CoverageNotice.starts_at, CoverageNotice.centre_code, CoverageNotice.id)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def notice_for_update(session: AsyncSession, notice_id: int) -> CoverageNotice | None:
+    """A notice, locked: two supervisors acknowledging it at once keep the first."""
+    return await session.get(CoverageNotice, notice_id, with_for_update=True)

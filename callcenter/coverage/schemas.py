@@ -97,6 +97,10 @@ class CoverageNoticeRead(BaseModel):
     ends_at: dt.datetime
     absent: list[str]
     created_at: dt.datetime
+    acknowledged_by: str | None = Field(
+        default=None, description="The supervisor who acknowledged it (None: nobody yet)"
+    )
+    acknowledged_at: dt.datetime | None = None
 
 
 class CoverageBoard(BaseModel):

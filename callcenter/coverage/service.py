@@ -46,7 +46,7 @@ from callcenter.routing.service import (
     distance_km,
     walking_min,
 )
-from kernel.models import Centre, CentreTier
+from kernel.models import Centre, CentreTier, CoverageNotice
 from kernel.settings import Settings
 
 # Gaps that leave nobody on duty are what the board and the notices are for; the next few are
@@ -302,6 +302,27 @@ def notice_rows(gaps: Iterable[Gap], now: dt.datetime, tz: ZoneInfo) -> list[dic
     ]
 
 
+def standing(notices: Iterable[CoverageNotice], gaps: Iterable[Gap]) -> list[CoverageNotice]:
+    """Of these notices, those whose gap stands as it was told. A roster change that ends a gap,
+    or makes it shorter or longer, leaves its notice behind (a gap of a new shape is a notice
+    of its own): nobody is to be called to see to a gap that is not there."""
+    told = {(g.centre_code, str(g.kind), g.starts_at.timestamp(), g.ends_at.timestamp())
+            for g in gaps if g.kind in STAFFING_GAPS}  # fmt: skip
+    return [
+        n for n in notices
+        if (n.centre_code, n.kind, n.starts_at.timestamp(), n.ends_at.timestamp()) in told
+    ]  # fmt: skip
+
+
+def acknowledge(notice: CoverageNotice, by: str, now: dt.datetime) -> bool:
+    """Record who saw to a notice, the first time only; True if this was that time."""
+    if notice.acknowledged_by is not None:
+        return False
+    notice.acknowledged_by = by
+    notice.acknowledged_at = now
+    return True
+
+
 # --- Reading and writing --------------------------------------------------------------------
 
 
@@ -359,3 +380,17 @@ async def board(session: AsyncSession, settings: Settings, now: dt.datetime) -> 
         reach=[c.reach for c in first.centres if c.reach is not None],
         notices=[notice_read(n) for n in await repository.notices_on(session, [tomorrow])],
     )
+
+async def open_notices(
+    session: AsyncSession, settings: Settings, now: dt.datetime
+) -> list[CoverageNoticeRead]:
+    """The notices of today's and tomorrow's gaps that have not ended and still stand as told,
+    acknowledged or not, by start: what the supervisors are to see to."""
+    today = now.astimezone(settings.tz).date()
+    days = [today, today + dt.timedelta(days=1)]
+    gaps: list[Gap] = []
+    for day in days:
+        coverage, _fresh = await day_coverage(session, settings, day)
+        gaps += coverage.gaps
+    notices = await repository.notices_not_over(session, days, now)
+    return [notice_read(n) for n in standing(notices, gaps)]

@@ -50,7 +50,11 @@ async def check_coverage(
                         if c.reach is not None
                     ],
                 )  # fmt: skip
-            new += await repository.record_notices(session, rows)
+            given = await repository.record_notices(session, rows)
+            if given:
+                start, _end = service.day_bounds(day, settings.tz)
+                repository.coverage_changed(session, "notices_given", None, start, day)
+            new += given
     if new:
         log.info("coverage: %d new notices of gaps for %s and the day after", len(new), today)
     return new

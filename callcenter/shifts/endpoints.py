@@ -90,10 +90,10 @@ async def _handover_centre(session: AsyncSession, actor: Actor, asked: str | Non
 
 
 @router.get("/shift/my-items", response_model=MyItems, responses=ForbiddenError.response_doc())
-async def my_items(session: Session, actor: CurrentActor) -> MyItems:
-    """The open incidents I hold and my centre's other open ones, most urgent first, and the
-    work orders to see to (a worker: their centre's; the street's staff: those they accepted
-    and the overdue)."""
+async def my_items(session: Session, actor: CurrentActor, request: Request) -> MyItems:
+    """The open incidents I hold and my centre's other open ones, most urgent first, the work
+    orders to see to (a worker: their centre's; the street's staff: those they accepted and the
+    overdue), and for those who change the roster, the notices of gaps ahead."""
     permissions.require(actor, Action.SHIFT_HANDOVER)
     _all, street = await _centres(session)
     centre = _home(actor, street)
@@ -107,11 +107,16 @@ async def my_items(session: Session, actor: CurrentActor) -> MyItems:
         orders = await repository.open_work_orders_to_chase(session, actor.staff_id)
     elif scope is not None:
         orders = await repository.open_work_orders_at(session, centre)
+    # A gap is filled by changing the roster: its notices are for those who may.
+    notices = []
+    if permissions.may(actor, Action.ROSTER_EDIT):
+        notices = await coverage_service.open_notices(session, request.app.state.settings, utcnow())
     return MyItems(
         centre_code=centre,
         held=[IncidentRead.model_validate(i) for i in held],
         centre_open=[IncidentRead.model_validate(i) for i in others],
         work_orders=[WorkOrderRead.model_validate(o) for o in orders],
+        coverage_notices=notices,
     )
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, Field, field_validator
 
-from callcenter.coverage.schemas import CoverageBoard
+from callcenter.coverage.schemas import CoverageBoard, CoverageNoticeRead
 from callcenter.incidents.schemas import IncidentRead
 from callcenter.workorders.schemas import WorkOrderRead
 from kernel.models import StaffRole
@@ -17,7 +17,7 @@ NOTE_MAX_CHARS = 2_000
 
 class MyItems(BaseModel):
     """What a person leaves open or takes over: the incidents they hold, their centre's other
-    open incidents, and the work orders to see to."""
+    open incidents, the work orders to see to, and (supervisors) the gaps in the roster ahead."""
 
     centre_code: str = Field(description="The person's centre (the street centre for street staff)")
     held: list[IncidentRead] = Field(description="Open incidents assigned to me, most urgent first")
@@ -27,6 +27,11 @@ class MyItems(BaseModel):
     work_orders: list[WorkOrderRead] = Field(
         description="Open work orders: a community worker's centre's; for the street's staff, "
         "those they accepted and those past a deadline anywhere; overdue first, then by deadline"
+    )
+    coverage_notices: list[CoverageNoticeRead] = Field(
+        default_factory=list,
+        description="For supervisors and admins: the notices of today's and tomorrow's gaps "
+        "(a centre with nobody on duty) not over, by start, acknowledged or not",
     )
 
 

@@ -70,3 +70,7 @@ class CoverageNotice(Base):
     # Who is absent (names), for a notice of kind `absent`.
     absent: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The supervisor who saw to it (their name; the audit log keeps their account) and when: the first acknowledgement is
+    # kept, and a notice acknowledged no longer calls for anyone's attention.
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_at: Mapped[dt.datetime | None]

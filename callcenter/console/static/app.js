@@ -315,6 +315,32 @@ const CoverageFeed = {
   },
 };
 
+// "禾花 · 明天 08:00–20:00 · 排班人员请假，中心无人": a notice of a gap, in the street's time.
+function gapLabel(gap) {
+  const day = formatTime(gap.starts_at).split(" ")[0] === formatTime(new Date().toISOString()).split(" ")[0]
+    ? t("coverage.today") : t("coverage.tomorrow");
+  const hhmm = (iso) => formatTime(iso).split(" ")[1].slice(0, 5);
+  return `${centreName(gap.centre_code)} · ${day} ${hhmm(gap.starts_at)}–${hhmm(gap.ends_at)} · ${t("coverage.gap." + gap.kind)}`;
+}
+
+// Gaps in the roster ahead nobody has acknowledged, on every page of those who change the roster
+// (supervisors, admins): amber, silent, until one of them acknowledges it on the hand-over page.
+const COVERAGE_EDITORS = ["supervisor", "admin"];
+const CoverageBanner = {
+  async load() {
+    const banner = document.getElementById("coverage-banner");
+    if (!banner) return;
+    const waiting = (await api("/api/coverage/notices/open")).filter((n) => !n.acknowledged_by);
+    banner.hidden = waiting.length === 0;
+    banner.replaceChildren();
+    if (!waiting.length) return;
+    const first = waiting.slice(0, 2).map(gapLabel).join("；");
+    banner.append(
+      `${t("coverage.banner").replace("{n}", waiting.length)}：${first}${waiting.length > 2 ? " " + t("coverage.banner_more") : ""} · `,
+      el("a", { href: "/console/shift#coverage-notices" }, t("coverage.see_to")));
+  },
+};
+
 // The alarm's sound. Browsers let a page start sound only once the person has used it (a click,
 // a key) or, in Chromium, when they used the previous page of this site before following a link
 // to this one; an operator turns the sound on once, and every console page after that tries to
@@ -499,6 +525,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const sound = document.getElementById("sound");
     if (sound) sound.addEventListener("click", () => Sound.toggle());
     Feed.listen({ onIncident: (incident) => Alarm.hear(incident), onResync: () => Alarm.resync().catch(() => {}) });
+    if (COVERAGE_EDITORS.includes(ME.role)) CoverageFeed.listen(() => CoverageBanner.load().catch(() => {}));
   }
   const language = document.getElementById("language");
   if (language) {

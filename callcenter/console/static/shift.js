@@ -1,5 +1,6 @@
-// The shift hand-over: my open items (live), notes to the next shift (write, read, mark read) and
-// who is on duty now and next and signed in. Incident changes come over the feed; work orders,
+// The shift hand-over: my open items (live; for supervisors, the gaps in the roster ahead to
+// acknowledge), notes to the next shift (write, read, mark read) and who is on duty now and next
+// and signed in. Incident changes come over the feed; work orders,
 // notes and the roster are asked for again every half minute.
 "use strict";
 
@@ -26,6 +27,28 @@ function orderRow(order) {
     overdue ? el("span", { class: "flag escalated" }, t("wo.overdue")) : "");
 }
 
+// A notice of a gap ahead (supervisors): what it is, who is absent, and who acknowledged it
+// when, or a button to do so (then it leaves every supervisor's banner).
+function noticeRow(notice) {
+  const parts = [gapLabel(notice)];
+  if (notice.absent && notice.absent.length) parts.push(t("coverage.absent_names").replace("{n}", notice.absent.join("、")));
+  return el("li", { class: notice.acknowledged_by ? "notice acknowledged" : "notice waiting", dataset: { noticeId: notice.id, centre: notice.centre_code, kind: notice.kind } },
+    parts.join("；"), " ",
+    notice.acknowledged_by
+      ? el("span", { class: "acknowledged" }, t("coverage.acknowledged_by").replace("{n}", notice.acknowledged_by).replace("{t}", minute(notice.acknowledged_at)))
+      : el("button", { type: "button", class: "secondary acknowledge", onclick: () => acknowledge(notice.id) }, t("coverage.acknowledge")));
+}
+
+async function acknowledge(id) {
+  showMessage("coverage-error", "");
+  try {
+    await api(`/api/coverage/notices/${id}/acknowledge`, { method: "POST" });
+    await loadItems();
+  } catch (error) {
+    showMessage("coverage-error", `${t("common.error")}: ${error.message}`);
+  }
+}
+
 function fillList(id, rows, row) {
   const list = document.getElementById(id);
   list.replaceChildren(...(rows.length ? rows.map(row) : [el("li", { class: "muted" }, t("shift.no_items"))]));
@@ -37,6 +60,11 @@ async function loadItems() {
   fillList("held", items.held, itemRow);
   fillList("centre-open", items.centre_open, itemRow);
   fillList("work-orders", items.work_orders, orderRow);
+  if (document.getElementById("coverage-notice-list")) {
+    const list = document.getElementById("coverage-notice-list");
+    list.replaceChildren(...(items.coverage_notices.length ? items.coverage_notices.map(noticeRow)
+      : [el("li", { class: "muted" }, t("coverage.no_open_notices"))]));
+  }
 }
 
 function readers(note) {
@@ -152,6 +180,8 @@ async function setUpCentres() {
 document.addEventListener("DOMContentLoaded", async () => {
   document.getElementById("note-form").addEventListener("submit", writeNote);
   connectFeed({ onIncident: itemsSoon, onResync: itemsSoon });
+  // Notices given or acknowledged, the roster changed: the gaps listed change with them.
+  if (document.getElementById("coverage-notice-list")) CoverageFeed.listen(itemsSoon);
   await Promise.all([loadItems(), loadNotes(), loadStaff(), setUpCentres()]);
   setInterval(tick, 1000);
   setInterval(() => {

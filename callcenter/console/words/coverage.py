@@ -33,4 +33,14 @@ WORDS: dict[str, tuple[str, str]] = {
     "coverage.p90": ("90% 分钟", "p90 min"),
     "coverage.max": ("最远 分钟", "max min"),
     "coverage.beyond": ("超出目标", "Beyond target"),
+    # Notices of gaps, for supervisors: the banner on every page and their hand-over items.
+    "coverage.banner": ("{n} 个值守缺口待确认", "{n} coverage gaps to acknowledge"),
+    "coverage.banner_more": ("等", "and more"),
+    "coverage.see_to": ("去交接班页确认", "Acknowledge on the hand-over page"),
+    "coverage.my_notices": ("值守缺口提醒", "Coverage gaps ahead"),
+    "coverage.no_open_notices": ("今明两天没有待处理的缺口", "No gap to see to today or tomorrow"),
+    "coverage.acknowledge": ("已知悉，去安排", "Acknowledge"),
+    "coverage.acknowledged_by": ("{n} 已于 {t} 确认", "acknowledged by {n} at {t}"),
+    "coverage.not_acknowledged": ("尚无人确认", "nobody has acknowledged it yet"),
+    "coverage.to_roster": ("排班", "Roster"),
 }
