@@ -381,6 +381,7 @@ async def board(session: AsyncSession, settings: Settings, now: dt.datetime) -> 
         notices=[notice_read(n) for n in await repository.notices_on(session, [tomorrow])],
     )
 
+
 async def open_notices(
     session: AsyncSession, settings: Settings, now: dt.datetime
 ) -> list[CoverageNoticeRead]:
