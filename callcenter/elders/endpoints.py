@@ -12,7 +12,7 @@ from callcenter.accounts import permissions
 from callcenter.accounts.endpoints import CurrentActor, ForbiddenError
 from callcenter.accounts.permissions import Action
 from callcenter.accounts.schemas import Actor
-from callcenter.elders import editing, repository
+from callcenter.elders import editing, orders_and_calls, repository
 from callcenter.elders.repository import ElderFilter
 from callcenter.elders.schemas import (
     AwayRead,
@@ -430,3 +430,4 @@ async def clear_threshold(
 
 
 router.include_router(editing.router)
+router.include_router(orders_and_calls.router)

@@ -1,4 +1,5 @@
-"""Queries on elders: the directory search, one elder's profile, readings, thresholds, away."""
+"""Queries on elders: the directory search, one elder's profile, readings, thresholds, away, and
+their work orders and care calls."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, selectinload
 
 from callcenter.elders.service import SearchText
+from devices.ids import DeviceKind
 from kernel.models import (
     OPEN_STATUSES,
     AwayPeriod,
+    CareCall,
+    CareCallAttempt,
     Device,
     DeviceEvent,
     Elder,
@@ -21,6 +25,9 @@ from kernel.models import (
     Incident,
     LivingSituation,
     VitalThreshold,
+    WorkOrder,
+    WorkOrderCategory,
+    WorkOrderStep,
 )
 from kernel.models.elders import LifeStatus
 
@@ -203,3 +210,54 @@ async def renumber_out_of_the_way(session: AsyncSession, elder_id: int) -> None:
         .values(position=-EmergencyContact.position)
         .execution_options(synchronize_session=False)
     )
+
+
+# Closing steps of a maintenance order by hand (callcenter/workorders/maintenance.py): their
+# detail holds what the installer did.
+_CLOSED_BY_HAND = ("done", "cancelled")
+
+
+async def work_orders_of(
+    session: AsyncSession, elder_id: int, category: WorkOrderCategory, limit: int
+) -> list[tuple[WorkOrder, DeviceKind | None, str | None]]:
+    """The elder's work orders of one category, newest first, each with its device's kind and
+    (a maintenance order closed by hand) what was done."""
+    query = (
+        select(WorkOrder, Device.kind)
+        .outerjoin(Device, Device.id == WorkOrder.device_id)
+        .where(WorkOrder.elder_id == elder_id, WorkOrder.category == category)
+        .order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc())
+        .limit(limit)
+    )
+    found = [(order, kind) for order, kind in (await session.execute(query)).all()]
+    results: dict[int, str | None] = {}
+    if category is WorkOrderCategory.MAINTENANCE and found:
+        steps = await session.execute(
+            select(WorkOrderStep.work_order_id, WorkOrderStep.detail)
+            .where(
+                WorkOrderStep.work_order_id.in_([order.id for order, _ in found]),
+                WorkOrderStep.action.in_(_CLOSED_BY_HAND),
+            )
+            .order_by(WorkOrderStep.id)
+        )
+        results = {order_id: (detail or {}).get("result") for order_id, detail in steps.all()}
+    return [(order, kind, results.get(order.id)) for order, kind in found]
+
+
+async def care_calls_of(
+    session: AsyncSession, elder_id: int, limit: int
+) -> list[tuple[CareCall, int]]:
+    """The elder's care calls, the latest day first, each with how many tries it had."""
+    tries = (
+        select(func.count())
+        .where(CareCallAttempt.call_id == CareCall.id)
+        .correlate(CareCall)
+        .scalar_subquery()
+    )
+    query = (
+        select(CareCall, tries)
+        .where(CareCall.elder_id == elder_id)
+        .order_by(CareCall.due_on.desc(), CareCall.id.desc())
+        .limit(limit)
+    )
+    return [(call, int(count)) for call, count in (await session.execute(query)).all()]

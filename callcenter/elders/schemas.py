@@ -12,7 +12,21 @@ from callcenter.register.normalise import normalise_mobile, normalise_phone
 from devices.ids import DeviceKind
 from devices.vitals import VITALS
 from kernel.bounds import AwareMoment
-from kernel.models import DeviceEvent, IncidentKind, IncidentStatus, LivingSituation, SelfCare, Sex
+from kernel.models import (
+    CareCallOutcome,
+    CareCallReason,
+    CareCallStatus,
+    DeviceEvent,
+    IncidentKind,
+    IncidentStatus,
+    LivingSituation,
+    MaintenanceReason,
+    MaintenanceResult,
+    ProviderKind,
+    SelfCare,
+    Sex,
+    WorkOrderStatus,
+)
 from kernel.models.elders import LifeStatus
 
 # The vitals a per-elder threshold may be set for (devices.vitals.VITALS, as a type for the API).
@@ -369,3 +383,59 @@ class MedicalEdited(BaseModel):
 
     version: int
     medical: MedicalRead
+
+
+class ElderWorkOrderRead(BaseModel):
+    """One of the elder's service requests (the green key, a phone call), as their page lists it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int = Field(description="Its page: /console/work-orders/{id}")
+    status: WorkOrderStatus
+    need: str | None = Field(description="meal, housework, repair, chat or other; None: not said")
+    request: str = Field(description="What was asked, in words")
+    centre_code: str
+    created_at: dt.datetime
+    appointment_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    late: bool = Field(description="A deadline of it was missed")
+    provider_kind: ProviderKind | None
+    provider_name: str | None
+
+
+class ElderMaintenanceRead(BaseModel):
+    """One of the installer's orders for a device in the elder's home."""
+
+    id: int
+    status: WorkOrderStatus
+    reason: MaintenanceReason | None
+    device_id: str | None
+    device_kind: DeviceKind | None
+    created_at: dt.datetime
+    closed_at: dt.datetime | None
+    result: MaintenanceResult | None = Field(description="What was done, when closed by hand")
+
+
+class ElderCareCallRead(BaseModel):
+    """One care call owed to the elder, and how it went."""
+
+    id: int
+    community_code: str
+    due_on: dt.date
+    reasons: list[CareCallReason]
+    status: CareCallStatus
+    tries: int
+    closed_at: dt.datetime | None
+    outcome: CareCallOutcome | None
+    dropped_reason: str | None = Field(description="deceased, moved_away or away (dropped)")
+    incident_id: int | None = Field(description="The welfare visit it raised, if any")
+
+
+class ElderOrdersAndCalls(BaseModel):
+    """The elder's work orders and care calls, newest first. A list is None when this person may
+    not see that kind at the elder's centre (a community worker at another centre's door; the
+    installer's orders are the street's)."""
+
+    work_orders: list[ElderWorkOrderRead] | None
+    maintenance_orders: list[ElderMaintenanceRead] | None
+    care_calls: list[ElderCareCallRead] | None

@@ -1,7 +1,7 @@
-// One elder: profile, devices, vital signs, thresholds, away periods, incident history, and the
-// forms that keep the record up to date, each shown only to a person who may use it
-// (elder.may_edit, from the permission table). Every edit sends the version it was based on: if
-// someone else saved first, the page says so and shows the latest.
+// One elder: profile, devices, vital signs, thresholds, away periods, incident history, work
+// orders and care calls, and the forms that keep the record up to date, each shown only to a
+// person who may use it (elder.may_edit, from the permission table). Every edit sends the
+// version it was based on: if someone else saved first, the page says so and shows the latest.
 "use strict";
 
 let elder = null;
@@ -234,6 +234,58 @@ function renderLifeStatus() {
   el("button", { type: "submit", class: "secondary" }, t("edit.save"))));
 }
 
+// The elder's work orders, their devices' maintenance orders and their care calls, as the API
+// gives them to this person: a list it leaves out (null) is not theirs to see, and its card stays
+// hidden. Each line says the need or reasons, the status and the outcome in words, with a link
+// where the order or call has a page of its own (a service order; a call's welfare visit).
+const ORDERS_LIMIT = 50;
+
+function orderList(id, items, empty, line) {
+  const list = document.getElementById(id);
+  list.replaceChildren(...(items.length ? items.map(line) : [el("li", { class: "muted" }, t(empty))]));
+  if (items.length >= ORDERS_LIMIT) list.append(el("li", { class: "muted" }, t("elder.latest_only").replace("{n}", ORDERS_LIMIT)));
+}
+
+const dayAndTime = (label, iso) => (iso ? t(label).replace("{t}", formatTime(iso)) : null);
+const joined = (...parts) => parts.filter(Boolean).join(" · ");
+
+function workOrderLine(order) {
+  const words = joined(formatTime(order.created_at), tWord("need", order.need || "unsaid"),
+    tWord("wo_status", order.status), dayAndTime("elder.appointment", order.appointment_at),
+    dayAndTime("elder.closed_at", order.closed_at), order.late ? t("elder.was_late") : null, order.request);
+  return el("li", { dataset: { workOrderId: order.id, status: order.status } },
+    el("a", { href: `/console/work-orders/${order.id}` }, words));
+}
+
+function maintenanceLine(order) {
+  return el("li", { dataset: { maintenanceOrderId: order.id, status: order.status } },
+    joined(formatTime(order.created_at), order.reason ? tWord("mt_reason", order.reason) : null,
+      order.device_kind ? deviceKindName(order.device_kind) : null, order.device_id,
+      tWord("wo_status", order.status), order.result ? tWord("mt_result", order.result) : null,
+      dayAndTime("elder.closed_at", order.closed_at)));
+}
+
+function careCallLine(call) {
+  const words = joined(call.due_on, call.reasons.map((r) => tWord("care.reason", r)).join("、"),
+    tWord("care.status", call.status), call.outcome ? tWord("care.outcome", call.outcome) : null,
+    call.dropped_reason ? tWord("care.dropped", call.dropped_reason) : null,
+    call.tries ? t("elder.tries").replace("{n}", call.tries) : null);
+  return el("li", { dataset: { careCallId: call.id, status: call.status } }, words,
+    call.incident_id ? [" · ", el("a", { href: `/console/incidents/${call.incident_id}` }, t("elder.welfare_visit"))] : null);
+}
+
+function renderOrdersAndCalls(found) {
+  const orders = found.work_orders;
+  const maintenance = found.maintenance_orders;
+  document.getElementById("work-orders-card").hidden = orders === null && maintenance === null;
+  if (orders !== null) orderList("work-orders", orders, "elder.no_work_orders", workOrderLine);
+  document.getElementById("work-orders").hidden = orders === null;
+  document.getElementById("maintenance-part").hidden = maintenance === null;
+  if (maintenance !== null) orderList("maintenance-orders", maintenance, "elder.no_maintenance", maintenanceLine);
+  document.getElementById("care-calls-card").hidden = found.care_calls === null;
+  if (found.care_calls !== null) orderList("care-calls", found.care_calls, "elder.no_care_calls", careCallLine);
+}
+
 document.addEventListener("DOMContentLoaded", async () => {
   const id = PAGE.elder_id;
   await load();
@@ -242,4 +294,5 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.getElementById("history").replaceChildren(
     ...history.map((i) => el("li", {}, el("a", { href: `/console/incidents/${i.id}` }, `${formatTime(i.opened_at)} P${i.priority} ${t("kind." + i.kind)} · ${t("status." + i.status)}${i.outcome ? " · " + t("outcome." + i.outcome) : ""}`))),
   );
+  renderOrdersAndCalls(await api(`/api/elders/${id}/orders-and-calls?limit=${ORDERS_LIMIT}`));
 });
