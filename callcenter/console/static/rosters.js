@@ -1,4 +1,5 @@
-// Rosters: who is on duty at a centre today or this week; supervisors add and remove shifts.
+// Rosters: who is on duty at a centre today or this week; supervisors add and remove shifts and
+// mark a person absent from one (or withdraw it).
 "use strict";
 
 const EDITORS = ["supervisor", "admin"];
@@ -17,12 +18,37 @@ async function load() {
   const canEdit = EDITORS.includes(ME.role);
   document.getElementById("roster").replaceChildren(
     el("table", { id: "shifts" },
-      el("thead", {}, el("tr", {}, el("th", {}, t("rosters.staff")), el("th", {}, t("rosters.starts")), el("th", {}, t("rosters.ends")), el("th", {}, ""))),
-      el("tbody", {}, shifts.map((s) => el("tr", { dataset: { shiftId: s.id } },
+      el("thead", {}, el("tr", {}, el("th", {}, t("rosters.staff")), el("th", {}, t("rosters.starts")), el("th", {}, t("rosters.ends")), el("th", {}, t("rosters.absence")), el("th", {}, ""))),
+      el("tbody", {}, shifts.map((s) => el("tr", { class: s.absence ? "absent" : "", dataset: { shiftId: s.id, absence: s.absence || "" } },
         el("td", {}, `${s.staff_name} · ${t("role." + s.role)}`),
         el("td", {}, formatTime(s.starts_at)), el("td", {}, formatTime(s.ends_at)),
+        el("td", { class: "absence" }, absenceCell(s, canEdit)),
         el("td", {}, canEdit ? el("button", { type: "button", class: "secondary", onclick: () => remove(s.id) }, t("action.delete")) : ""))))),
   );
+}
+
+// Who will not work their shift (sick, on leave): supervisors mark it with a reason, or withdraw
+// it; the shift stays on the roster and its person is nobody's duty meanwhile (audited).
+const ABSENCE_REASONS = ["sick", "leave", "other"];
+function absenceCell(shift, canEdit) {
+  if (shift.absence) {
+    return [el("span", { class: "flag escalated" }, tWord("absence", shift.absence)),
+      canEdit ? el("button", { type: "button", class: "secondary withdraw-absence", onclick: () => setAbsence(shift.id, null) }, t("rosters.withdraw_absence")) : ""];
+  }
+  if (!canEdit) return "";
+  const reason = el("select", { class: "absence-reason" }, ABSENCE_REASONS.map((r) => el("option", { value: r }, tWord("absence", r))));
+  return [reason, el("button", { type: "button", class: "secondary mark-absent", onclick: () => setAbsence(shift.id, reason.value) }, t("rosters.mark_absent"))];
+}
+
+async function setAbsence(id, reason) {
+  showMessage("roster-error", "");
+  try {
+    const path = `/api/rosters/shifts/${id}/absence`;
+    await (reason ? api(path, { method: "PUT", body: { reason } }) : api(path, { method: "DELETE" }));
+    await load();
+  } catch (error) {
+    showMessage("roster-error", `${t("common.error")}: ${error.message}`);
+  }
 }
 
 async function remove(id) {

@@ -43,4 +43,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "coverage.acknowledged_by": ("{n} 已于 {t} 确认", "acknowledged by {n} at {t}"),
     "coverage.not_acknowledged": ("尚无人确认", "nobody has acknowledged it yet"),
     "coverage.to_roster": ("排班", "Roster"),
+    # The roster page: a rostered person marked absent from a shift, and withdrawn.
+    "rosters.absence": ("缺勤", "Absence"),
+    "rosters.mark_absent": ("标记缺勤", "Mark absent"),
+    "rosters.withdraw_absence": ("撤销缺勤", "Withdraw"),
+    "absence.sick": ("病假", "sick"),
+    "absence.leave": ("事假/年假", "leave"),
+    "absence.other": ("其他", "other"),
 }
