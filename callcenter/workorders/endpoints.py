@@ -7,14 +7,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, WebSocket, status
+from fastapi import APIRouter, Query, Request, Response, WebSocket, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.accounts import permissions
 from callcenter.accounts.endpoints import CurrentActor, ForbiddenError
 from callcenter.accounts.permissions import Action, Where
 from callcenter.accounts.schemas import Actor
-from callcenter.workorders import maintenance, repository, service
+from callcenter.workorders import maintenance, repository, self_tests, service
 from callcenter.workorders.repository import FEED, MAINTENANCE_FEED, OrderFilter
 from callcenter.workorders.schemas import (
     AcceptRequest,
@@ -26,6 +26,8 @@ from callcenter.workorders.schemas import (
     ProviderCreate,
     ProviderRead,
     ScheduleRequest,
+    SelfTestReport,
+    SelfTestShow,
     WorkOrderCreate,
     WorkOrderDetail,
     WorkOrderRead,
@@ -52,6 +54,11 @@ from kernel.web import Session, relay_to_socket
 
 router = APIRouter(tags=["work orders"])
 feed_router = APIRouter(tags=["work orders"])
+
+SHOW_DOC = (
+    "action: heard before and now overdue, failed, mains lost or battery low, the longest "
+    "first; never_heard: bound to an elder and silent since installation; all: every device"
+)
 
 
 class WorkOrderNotFoundError(NotFoundError):
@@ -434,6 +441,30 @@ async def add_maintenance_note(
 
 
 @router.get(
+    "/api/maintenance/self-test-report",
+    response_model=SelfTestReport,
+    responses=ForbiddenError.response_doc(),
+)
+async def device_self_test_report(
+    session: Session,
+    actor: CurrentActor,
+    request: Request,
+    show: Annotated[SelfTestShow, Query(description=SHOW_DOC)] = SelfTestShow.ACTION,
+    community: Annotated[str | None, Query(max_length=8)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> SelfTestReport:
+    """Every device's self-test: per community, devices on time, overdue (heard before, now
+    late), failed, never heard since installation, needing action; then a page of the lines of
+    `show` (by default those needing action, the longest first) and how many there are in all."""
+    permissions.require(actor, Action.MAINTENANCE_READ)
+    return await self_tests.self_test_report(
+        session, request.app.state.settings, utcnow(), show=show, community=community,
+        limit=limit, offset=offset,
+    )  # fmt: skip
+
+
+@router.get(
     "/api/maintenance/self-tests",
     response_model=list[DeviceSelfTest],
     responses=ForbiddenError.response_doc(),
@@ -442,20 +473,31 @@ async def device_self_tests(
     session: Session,
     actor: CurrentActor,
     request: Request,
+    response: Response,
     overdue: Annotated[
-        bool, Query(description="Only devices whose test or heartbeat is overdue, or failed")
+        bool,
+        Query(
+            description="Without `show`: only those needing action (`show=action`), as before "
+            "minus the devices never heard from, now `show=never_heard`"
+        ),
     ] = False,
+    show: Annotated[SelfTestShow | None, Query(description=SHOW_DOC)] = None,
     community: Annotated[str | None, Query(max_length=8)] = None,
     limit: Annotated[int, Query(ge=1, le=50_000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[DeviceSelfTest]:
     """Every device's periodic self-test, by community: DC-09 panels by their test (1602 / RP),
-    MQTT and WebSocket devices by their heartbeat; last, expected interval, due, overdue,
-    failed, the panel's troubles, and its open maintenance orders."""
+    MQTT and WebSocket devices by their heartbeat; last, expected interval, due, how it stands,
+    failed, the panel's troubles, and its open maintenance orders. Every device unless `show` or
+    `overdue`; `X-Total-Count` says how many lines there are on every page."""
     permissions.require(actor, Action.MAINTENANCE_READ)
-    return await maintenance.self_test_report(
-        session, request.app.state.settings, utcnow(), overdue_only=overdue,
-        community=community, limit=limit,
+    wanted = show or (SelfTestShow.ACTION if overdue else SelfTestShow.ALL)
+    report = await self_tests.self_test_report(
+        session, request.app.state.settings, utcnow(), show=wanted, community=community,
+        limit=limit, offset=offset,
     )  # fmt: skip
+    response.headers["X-Total-Count"] = str(report.total)
+    return report.lines
 
 
 @feed_router.websocket("/ws/maintenance-orders")

@@ -34,7 +34,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from callcenter.workorders import repository
 from callcenter.workorders.repository import DeviceState
-from callcenter.workorders.schemas import DeviceSelfTest
 from callcenter.workorders.service import WorkOrderClosedError
 from kernel import audit
 from kernel.database import write_turn
@@ -315,58 +314,3 @@ async def _audit(
         session, actor=by, action=action, subject_type="work_order", subject_id=order.id,
         detail={"category": "maintenance", **detail},
     )  # fmt: skip
-
-
-def self_test_of(
-    state: DeviceState, open_orders: list[MaintenanceReason], settings: Settings, now: dt.datetime
-) -> DeviceSelfTest:
-    """One device's line of the self-test report: a DC-09 panel by its periodic test, a protocol
-    device by its heartbeat (it has no test of its own: its beat is its sign of life)."""
-    seen = _aware(state.last_seen_at)
-    common: dict[str, Any] = {
-        "device_id": state.device_id, "kind": state.kind, "account": state.account,
-        "elder_id": state.elder_id, "community_code": state.community_code,
-        "online": state.online, "last_seen_at": seen, "battery": state.battery,
-        "test_failed_at": _aware(state.test_failed_at), "test_failure": state.test_failure,
-        "mains_lost_since": _aware(state.mains_lost_since),
-        "battery_low_since": _aware(state.battery_low_since), "open_orders": open_orders,
-    }  # fmt: skip
-    if state.account is not None:
-        due = test_due_at(state)
-        return DeviceSelfTest(
-            **common, reports_over="dc09", test_every_s=state.test_every_s,
-            last_test_at=_aware(state.last_test_at), test_due_at=due,
-            test_overdue=due is not None and due < now,
-        )  # fmt: skip
-    due = None if seen is None else seen + dt.timedelta(seconds=settings.device_offline_after_s)
-    installed = state.elder_id is not None
-    return DeviceSelfTest(
-        **common, reports_over="protocol", test_every_s=settings.heartbeat_every_s,
-        last_test_at=seen, test_due_at=due,
-        test_overdue=installed and (due is None or due < now),
-    )  # fmt: skip
-
-
-async def self_test_report(
-    session: AsyncSession,
-    settings: Settings,
-    now: dt.datetime,
-    *,
-    overdue_only: bool,
-    community: str | None,
-    limit: int,
-) -> list[DeviceSelfTest]:
-    """Every device's self-test, by community: overdue or failed ones only when asked."""
-    orders: dict[str, list[MaintenanceReason]] = {}
-    for order in await repository.open_maintenance_orders(session):
-        if order.device_id is not None and order.need in set(MaintenanceReason):
-            orders.setdefault(order.device_id, []).append(MaintenanceReason(order.need))
-    found = []
-    for state in await repository.all_device_states(session, community):
-        line = self_test_of(state, orders.get(state.device_id, []), settings, now)
-        if overdue_only and not (line.test_overdue or line.test_failed_at is not None):
-            continue
-        found.append(line)
-        if len(found) >= limit:
-            break
-    return found

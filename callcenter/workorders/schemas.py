@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
@@ -183,6 +184,10 @@ class MaintenanceCloseRequest(BaseModel):
     note: str = Text
 
 
+# How a device's self-test stands, for the report's summary and tabs.
+SelfTestStatus = Literal["on_time", "overdue", "failed", "never_heard", "in_store"]
+
+
 class DeviceSelfTest(BaseModel):
     """A device's periodic self-test as the maintenance report shows it: a DC-09 panel's test
     (1602 / RP), or a protocol device's heartbeat, its sign of life."""
@@ -206,9 +211,72 @@ class DeviceSelfTest(BaseModel):
         description="When the next test was due; for a protocol device, when its silence makes "
         "it offline (the gateway's `device_offline_after_s`)"
     )
-    test_overdue: bool = Field(description="Due and not come (a bound device never heard: too)")
+    test_overdue: bool = Field(
+        description="Due and not come (a bound device never heard: too; see `status`)"
+    )
     test_failed_at: dt.datetime | None
     test_failure: str | None
     mains_lost_since: dt.datetime | None
     battery_low_since: dt.datetime | None
     open_orders: list[MaintenanceReason] = Field(description="Its open maintenance orders")
+    status: SelfTestStatus = Field(
+        description="on_time, overdue (heard before, now late), failed (its last test), "
+        "never_heard (bound and silent since installation), in_store (bound to nobody)"
+    )
+    battery_low: bool = Field(
+        description="Its heartbeat's battery below `battery_low_pct`, or the panel reports it low"
+    )
+    needs_action: bool = Field(
+        description="Heard before and now overdue, failed, on its backup battery or low on battery"
+    )
+    action_since: dt.datetime | None = Field(
+        description="Since when it needs action: the earliest of its test due, its failure, its "
+        "mains lost, its battery low (a heartbeat's: the reading)"
+    )
+
+
+class SelfTestShow(StrEnum):
+    """Which lines of the self-test report: those needing action (the default on the page),
+    bound devices never heard from (an installation not completed), or every device."""
+
+    ACTION = "action"
+    NEVER_HEARD = "never_heard"
+    ALL = "all"
+
+
+class SelfTestCounts(BaseModel):
+    """Devices bound to a community's elders by how their self-test stands (or every
+    community's, when `community_code` is None). on_time + overdue + failed + never_heard =
+    devices; needs_action counts overdue, failed, and on-time devices with mains lost or a low
+    battery; mains_lost and battery_low count heard devices."""
+
+    community_code: str | None
+    devices: int = 0
+    on_time: int = 0
+    overdue: int = 0
+    failed: int = 0
+    never_heard: int = 0
+    needs_action: int = 0
+    mains_lost: int = 0
+    battery_low: int = 0
+
+
+class SelfTestSummary(BaseModel):
+    """The self-test report's counts, per community and in all."""
+
+    as_of: dt.datetime
+    overall: SelfTestCounts
+    by_community: list[SelfTestCounts]
+    in_store: int = Field(description="Registered devices bound to no elder (not counted above)")
+
+
+class SelfTestReport(BaseModel):
+    """A page of the self-test report, its summary, and how many lines the page is out of."""
+
+    summary: SelfTestSummary
+    show: SelfTestShow
+    community: str | None
+    total: int = Field(description="Lines matching `show` and `community`, on every page")
+    offset: int
+    limit: int
+    lines: list[DeviceSelfTest]
