@@ -18,7 +18,10 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from callcenter.accounts import permissions
 from callcenter.accounts.endpoints import signed_in_member
+from callcenter.accounts.permissions import Action
+from callcenter.accounts.service import actor_of
 from callcenter.centres.service import centre_facts
 from callcenter.console.texts import language_of, texts_for
 from kernel.bounds import Id
@@ -125,6 +128,9 @@ def _render(
         "lang": lang,
         "me": me,
         "nav": _nav(member) if member is not None else [],
+        # A link or part for those the permission table lets act on it (the API checks again).
+        "may": lambda action: member is not None and permissions.may(actor_of(member), action),
+        "Action": Action,
         "path": request.url.path,
         "static": STATIC_PATH,
         # Embedded in a <script type="application/json">: '</' must not close the tag.

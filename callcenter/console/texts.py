@@ -11,6 +11,7 @@ from callcenter.console.words import (
     handover,
     maintenance,
     one_case,
+    report_links,
     voice,
     work_orders,
 )
@@ -454,6 +455,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     **voice.WORDS,
     **elder_editing.WORDS,
     **elder_orders.WORDS,
+    **report_links.WORDS,
     **one_case.WORDS,
     **family_replies.WORDS,
     **work_orders.WORDS,
