@@ -4,7 +4,7 @@ A notice of a gap calls for a supervisor's attention (their hand-over page, a ba
 console page) until one of them acknowledges it: `acknowledged_by` (their name; the audit log keeps their account) and
 `acknowledged_at`, both empty until then.
 
-Revision ID: 0024
+Revision ID: 0023
 Revises: 0022
 Create Date: 2026-12-07 06:00:00
 """
@@ -14,8 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0024"
-# 0023 is another change's number; it was not there when this one was written.
+revision: str = "0023"
 down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
