@@ -13,7 +13,8 @@ from kernel.models.base import Base, utcnow
 class HandoverNote(Base):
     """A note to a centre's next shift ("the lift at 3 号楼 is out", "call 王阿姨 back at 9").
 
-    Kept as written: never edited nor deleted, so that what was handed over can be looked up.
+    Kept as written, never edited nor deleted, so that what was handed over can be looked up;
+    only anonymising an elder blanks the text of notes that name them (callcenter/privacy).
     """
 
     __tablename__ = "handover_notes"
