@@ -1,7 +1,9 @@
 // Devices' maintenance orders for the installer (battery, offline, mains, self-test): the list
 // (by reason, open or all, overdue; live over /ws/maintenance-orders), one order's history and
 // closing it with what was done; below, every device's self-test (DC-09 panels and the
-// protocol's heartbeats). Not the care workers' orders, never an alarm.
+// protocol's heartbeats): a summary per community, then the devices needing action, the longest
+// first, with those never heard since installation on a tab of their own, paged. Not the care
+// workers' orders, never an alarm.
 "use strict";
 
 (() => {
@@ -186,27 +188,92 @@
   }
 
   function testState(line) {
-    if (line.test_failed_at) return el("span", { class: "flag escalated failed" }, `${t("mt.test_failed")} ${line.test_failure || ""}`.trim());
-    if (line.test_overdue) return el("span", { class: "flag escalated overdue" }, line.last_test_at ? t("mt.test_overdue") : t("mt.never"));
-    return t("mt.test_ok");
+    const flagged = (cls, words) => el("span", { class: `flag escalated ${cls}` }, words);
+    const state = {
+      failed: () => flagged("failed", `${t("mt.test_failed")} ${line.test_failure || ""}`.trim()),
+      overdue: () => flagged("overdue", t("mt.test_overdue")),
+      never_heard: () => el("span", { class: "flag never" }, t("mt.never")),
+      in_store: () => t("mt.in_store_state"),
+      on_time: () => t("mt.test_ok"),
+    }[line.status]();
+    const troubles = [];
+    if (line.mains_lost_since) troubles.push(flagged("mains", t("mt_reason.mains_lost")));
+    if (line.battery_low) troubles.push(flagged("battery", t("mt_reason.battery_low")));
+    return [state, ...troubles.flatMap((flag) => [" ", flag])];
+  }
+
+  // The self-test report: a summary per community, then one page of the lines of a tab.
+  const TESTS_PAGE = 50;
+  const tests = { show: "action", offset: 0, total: 0, communities: [] };
+
+  function countsRow(counts, label) {
+    const cell = (n, cls) => el("td", { class: n && cls ? cls : "" }, String(n));
+    return el("tr", { dataset: { community: counts.community_code || "" } },
+      el("th", {}, label),
+      cell(counts.devices), cell(counts.on_time), cell(counts.overdue, "late"), cell(counts.failed, "late"),
+      cell(counts.never_heard, "never"), cell(counts.needs_action, "late"), cell(counts.mains_lost), cell(counts.battery_low));
+  }
+
+  function renderSummary(summary) {
+    document.querySelector("#tests-summary tbody").replaceChildren(
+      ...summary.by_community.map((counts) => countsRow(counts, centreName(counts.community_code))));
+    document.querySelector("#tests-summary tfoot").replaceChildren(countsRow(summary.overall, t("mt.total")));
+    byId("tests-in-store").textContent = `${t("mt.in_store")}: ${summary.in_store}`;
+    const picker = byId("tests-community");
+    if (!picker.value) {
+      const codes = summary.by_community.map((counts) => counts.community_code);
+      if (codes.join() !== tests.communities.join()) {
+        tests.communities = codes;
+        picker.replaceChildren(picker.options[0], ...codes.map((code) => el("option", { value: code }, centreName(code))));
+      }
+    }
+  }
+
+  function selfTestRow(line) {
+    return el("tr", { dataset: { deviceId: line.device_id, reportsOver: line.reports_over, status: line.status } },
+      el("td", {}, line.device_id),
+      el("td", { class: "reports-over" }, t(`reports_over.${line.reports_over}`)),
+      el("td", {}, centreName(line.community_code)),
+      el("td", {}, line.online ? t("mt.online") : t("mt.offline")),
+      el("td", {}, every(line.test_every_s)),
+      el("td", {}, line.last_test_at ? formatTime(line.last_test_at) : "—"),
+      el("td", {}, line.test_due_at ? formatTime(line.test_due_at) : "—"),
+      el("td", { class: "test-state" }, testState(line)),
+      el("td", { class: "action-since" }, line.action_since ? formatTime(line.action_since) : "—"),
+      el("td", {}, line.battery === null ? "—" : `${line.battery}%`),
+      el("td", { class: "open-orders" }, line.open_orders.length ? line.open_orders.map((r) => t(`mt_reason.${r}`)).join(comma) : t("mt.none")));
   }
 
   async function loadSelfTests() {
-    const overdue = byId("tests-overdue").checked ? "true" : "false";
-    const lines = await api(`/api/maintenance/self-tests?overdue=${overdue}&limit=300`);
-    document.querySelector("#self-tests tbody").replaceChildren(...lines.map((line) =>
-      el("tr", { dataset: { deviceId: line.device_id, reportsOver: line.reports_over } },
-        el("td", {}, line.device_id),
-        el("td", { class: "reports-over" }, t(`reports_over.${line.reports_over}`)),
-        el("td", {}, centreName(line.community_code)),
-        el("td", {}, line.online ? t("mt.online") : t("mt.offline")),
-        el("td", {}, every(line.test_every_s)),
-        el("td", {}, line.last_test_at ? formatTime(line.last_test_at) : "—"),
-        el("td", {}, line.test_due_at ? formatTime(line.test_due_at) : "—"),
-        el("td", { class: "test-state" }, testState(line)),
-        el("td", {}, line.battery === null ? "—" : `${line.battery}%`),
-        el("td", { class: "open-orders" }, line.open_orders.length ? line.open_orders.map((r) => t(`mt_reason.${r}`)).join(comma) : t("mt.none")))));
-    byId("tests-empty").hidden = lines.length > 0;
+    const params = new URLSearchParams({ show: tests.show, limit: String(TESTS_PAGE), offset: String(tests.offset) });
+    if (byId("tests-community").value) params.set("community", byId("tests-community").value);
+    const report = await api(`/api/maintenance/self-test-report?${params}`);
+    if (report.total > 0 && report.offset >= report.total) {
+      // The lines shrank under this page (devices came back): show the last page there is.
+      tests.offset = Math.floor((report.total - 1) / TESTS_PAGE) * TESTS_PAGE;
+      return loadSelfTests();
+    }
+    tests.total = report.total;
+    renderSummary(report.summary);
+    for (const tab of document.querySelectorAll("#tests-tabs button")) {
+      const on = tab.dataset.show === tests.show;
+      tab.className = on ? "primary" : "secondary";
+      tab.setAttribute("aria-selected", String(on));
+    }
+    byId("tests-never-note").hidden = tests.show !== "never_heard";
+    document.querySelector("#self-tests tbody").replaceChildren(...report.lines.map(selfTestRow));
+    byId("tests-empty").hidden = report.lines.length > 0;
+    const from = report.lines.length ? report.offset + 1 : 0;
+    byId("tests-showing").textContent = t("mt.showing")
+      .replace("{from}", String(from)).replace("{to}", String(report.offset + report.lines.length))
+      .replace("{total}", String(report.total));
+    byId("tests-prev").disabled = report.offset === 0;
+    byId("tests-next").disabled = report.offset + report.lines.length >= report.total;
+  }
+
+  function showTests(change) {
+    Object.assign(tests, change);
+    loadSelfTests().catch(() => {});
   }
 
   // The live feed of maintenance orders: reconnects, and reloads when it (re)opens.
@@ -249,7 +316,12 @@
         reload().catch(() => {});
       });
     }
-    byId("tests-overdue").addEventListener("change", () => loadSelfTests().catch(() => {}));
+    for (const tab of document.querySelectorAll("#tests-tabs button")) {
+      tab.addEventListener("click", () => showTests({ show: tab.dataset.show, offset: 0 }));
+    }
+    byId("tests-community").addEventListener("change", () => showTests({ offset: 0 }));
+    byId("tests-prev").addEventListener("click", () => showTests({ offset: Math.max(0, tests.offset - TESTS_PAGE) }));
+    byId("tests-next").addEventListener("click", () => showTests({ offset: tests.offset + TESTS_PAGE }));
     byId("close-form").addEventListener("submit", closeOrder);
     OrderFeed.open();
     await reload();

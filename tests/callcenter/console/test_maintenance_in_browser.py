@@ -1,7 +1,8 @@
 """The installer's maintenance page in Chromium: a terminal's battery running low becomes a
 maintenance order on the page, live, in words; it is closed by hand with what was done; every
-device's self-test shows below it; the 禾花 worker sees none of it, on their work orders or
-anywhere; no code shows in either language."""
+device's self-test shows below it, counted per community, the one needing action listed and the
+devices never heard from since installation on a tab apart; the 禾花 worker sees none of it, on
+their work orders or anywhere; no code shows in either language."""
 
 from __future__ import annotations
 
@@ -43,10 +44,19 @@ def test_a_low_battery_is_the_installers_order_closed_with_what_was_done(
     operator.goto(street.base + "/console/maintenance")
     expect(operator.locator("#wo-feed-state")).to_have_attribute("data-state", "live")
     expect(operator.locator("#orders-empty")).to_be_visible()
-    # 陈建国's terminal was never heard from: overdue on the self-test list, as never heard.
+    # No device has been heard from yet: the summary counts the four as never heard, in each
+    # community, and none needs action; they are not on the list needing action but apart.
+    total = operator.locator("#tests-summary tfoot tr td")
+    expect(total).to_have_text(["4", "0", "0", "0", "4", "0", "0", "0"])
+    expect(operator.locator("#tests-summary tbody tr th")).to_have_text(["平湖社区", "禾花社区"])
+    expect(operator.locator("#tests-empty")).to_be_visible()
+    expect(operator.locator("#tests-showing")).to_have_text("显示第 0–0 条，共 0 条")
+    operator.click("#tests-tabs button[data-show=never_heard]")
     never = operator.locator(f"#self-tests tr[data-device-id='{street.pinghu_terminal}']")
     expect(never.locator(".test-state")).to_have_text("从未上线")
     expect(never.locator(".reports-over")).to_have_text("终端心跳")
+    expect(operator.locator("#tests-never-note")).to_contain_text("安装尚未完成")
+    expect(operator.locator("#tests-showing")).to_have_text("显示第 1–4 条，共 4 条")
 
     _battery_at(settings, street.hehua_terminal, 9)
     row = operator.locator("#orders tbody tr[data-reason='battery_low']")
@@ -67,6 +77,15 @@ def test_a_low_battery_is_the_installers_order_closed_with_what_was_done(
     expect(operator.locator("#history li[data-action=done]")).to_contain_text("已更换电池")
     expect(operator.locator("#close-form")).to_be_hidden()
     expect(operator.locator("#orders-empty")).to_be_visible()
+    # Heard now, its battery low: it needs action, the one line of that tab, out of the
+    # never heard; the summary's 禾花 row says so.
+    operator.click("#tests-tabs button[data-show=action]")
+    low = operator.locator(f"#self-tests tr[data-device-id='{street.hehua_terminal}']")
+    expect(low.locator(".test-state")).to_have_text("正常 电量低")
+    expect(operator.locator("#self-tests tbody tr")).to_have_count(1)
+    expect(operator.locator("#tests-showing")).to_have_text("显示第 1–1 条，共 1 条")
+    hehua = operator.locator("#tests-summary tbody tr[data-community=PH03] td")
+    expect(hehua).to_have_text(["2", "1", "0", "0", "1", "1", "0", "1"])
     screenshot(operator, "console-maintenance-closed.png")
 
     # Not the care workers': not on their work orders, and the page is not theirs.
@@ -86,8 +105,15 @@ def test_a_low_battery_is_the_installers_order_closed_with_what_was_done(
         operator.select_option("#filter-status", "all")
         operator.locator("#orders tbody tr button.open").first.click()
         expect(operator.locator("#history li[data-action=done]")).to_be_visible()
-        expect(never.locator(".test-state")).to_be_visible()
+        expect(low.locator(".test-state .flag")).to_be_visible()
         found[language] = _raw_codes(_visible_words(operator), language)
+        operator.click("#tests-tabs button[data-show=never_heard]")
+        expect(never.locator(".test-state")).to_be_visible()
+        expect(operator.locator("#tests-never-note")).to_be_visible()
+        found[language] += _raw_codes(_visible_words(operator), language)
+        if language == "en":
+            expect(never.locator(".test-state")).to_have_text("Never heard from")
+            expect(operator.locator("#tests-showing")).to_have_text("Showing 1–3 of 3")
     assert found == {"zh": [], "en": []}
     for page in (operator, worker):
         assert page.errors == []  # type: ignore[attr-defined]
