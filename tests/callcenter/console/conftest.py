@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Error, Page, sync_playwright
+from playwright.sync_api import Browser, Error, Page, expect, sync_playwright
 from sqlalchemy import insert, select
 from websockets.sync.client import connect
 
@@ -38,6 +38,9 @@ T = TypeVar("T")
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 # Long enough for a slow CI runner, short enough that a broken live feed fails quickly.
 LIVE_MS = 10_000
+# Playwright's assertions (`expect(...)`) wait 5 s by default, apart from the pages' own default
+# timeout: the API docs' Swagger UI, rendering the whole OpenAPI on a busy runner, took longer.
+expect.set_options(timeout=LIVE_MS)
 
 
 @dataclass
