@@ -28,7 +28,7 @@ from pathlib import Path
 
 import aiomqtt
 
-from bench.common import free_port, quantile
+from bench.common import event_loop_lag, free_port, lag_quantile, quantile
 from devices.protocol import alarm_topic, downlink_topic, uplink_topic
 from gateway.mqtt import queued_message, with_buffered_reads
 
@@ -387,10 +387,16 @@ async def main() -> None:
                     f"(c) SOS ack latency, {args.presses} presses, readings at {rate:,.0f}/s",
                     flush=True,
                 )
+                lag_before = event_loop_lag(http_ports[0])
                 latencies, missed, reached = await ack_latency(
                     broker_port, terminal, monitor_logins, rate, args.presses, args.sos_topic
                 )
-                runs.append((rate, reached, missed, latencies))
+                lag_after = event_loop_lag(http_ports[0])
+                lag = (
+                    lag_quantile(lag_before, lag_after, 0.5),
+                    lag_quantile(lag_before, lag_after, 0.99),
+                )
+                runs.append((rate, reached, missed, latencies, lag))
                 await asyncio.sleep(3)  # let a backlog drain before the next rate
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
@@ -422,16 +428,21 @@ async def main() -> None:
     )
     print(
         f"{'asked/s':>9} {'reached/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'missed':>7} "
-        f"{'floor p50':>9} {'floor p99':>9}"
+        f"{'floor p50':>9} {'floor p99':>9} {'loop p50':>9} {'loop p99':>9}"
     )
-    for (rate, reached, missed, latencies), (floor_ms, _missed, _reached) in zip(
+    for (rate, reached, missed, latencies, lag), (floor_ms, _missed, _reached) in zip(
         runs, floors, strict=True
     ):
         print(
             f"{rate:9,.0f} {reached:10,.0f} {quantile(latencies, 0.5):8.1f} "
             f"{quantile(latencies, 0.99):8.1f} {max(latencies):8.1f} {missed:7d} "
-            f"{quantile(floor_ms, 0.5):9.1f} {quantile(floor_ms, 0.99):9.1f}"
+            f"{quantile(floor_ms, 0.5):9.1f} {quantile(floor_ms, 0.99):9.1f} "
+            f"{lag[0]:9.0f} {lag[1]:9.0f}"
         )
+    print(
+        "loop: how late the (first) gateway's event loop ran a probe due every 0.1 s, ms, as the"
+        " upper bound of its histogram bucket"
+    )
     if args.profile:
         print_profile(args.profile)
 
