@@ -7,6 +7,7 @@ import enum
 
 from pydantic import BaseModel, Field
 
+from callcenter.centres.schemas import LocalTime
 from kernel.models import CentreTier
 
 
@@ -68,8 +69,8 @@ class CentreCoverage(BaseModel):
 
     centre_code: str
     tier: CentreTier
-    opens_at: dt.time | None = Field(description="None with closes_at: around the clock")
-    closes_at: dt.time | None
+    opens_at: LocalTime | None = Field(description="None with closes_at: around the clock")
+    closes_at: LocalTime | None
     reach: Reach | None = Field(description="Community centres only: the street does not walk")
     hours: list[HourCoverage]
 
