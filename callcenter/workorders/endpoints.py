@@ -35,7 +35,7 @@ from callcenter.workorders.schemas import (
     WorkOrderStepRead,
 )
 from callcenter.workorders.service import ElderNotFoundError
-from kernel.bounds import Id
+from kernel.bounds import Id, Offset
 from kernel.bus import Bus
 from kernel.errors import DomainError, NotFoundError
 from kernel.models import (
@@ -452,7 +452,7 @@ async def device_self_test_report(
     show: Annotated[SelfTestShow, Query(description=SHOW_DOC)] = SelfTestShow.ACTION,
     community: Annotated[str | None, Query(max_length=8)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> SelfTestReport:
     """Every device's self-test: per community, devices on time, overdue (heard before, now
     late), failed, never heard since installation, needing action; then a page of the lines of
@@ -484,7 +484,7 @@ async def device_self_tests(
     show: Annotated[SelfTestShow | None, Query(description=SHOW_DOC)] = None,
     community: Annotated[str | None, Query(max_length=8)] = None,
     limit: Annotated[int, Query(ge=1, le=50_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> list[DeviceSelfTest]:
     """Every device's periodic self-test, by community: DC-09 panels by their test (1602 / RP),
     MQTT and WebSocket devices by their heartbeat; last, expected interval, due, how it stands,
