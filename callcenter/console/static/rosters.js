@@ -4,17 +4,22 @@
 
 const EDITORS = ["supervisor", "admin"];
 let range = "today";
+// Each load is numbered: a centre picked while the previous centre's list is on its way must not
+// be overwritten by that list when it arrives late.
+let loads = 0;
 
 async function load() {
   const centre = document.getElementById("centre").value;
   const to = range === "today" ? streetDay(0) : streetDay(6);
+  const mine = ++loads;
   let shifts;
   try {
     shifts = await api(`/api/rosters?centre=${encodeURIComponent(centre)}&from=${streetDay(0)}&to=${to}`);
   } catch (error) {
-    showMessage("roster-error", `${t("rosters.unavailable")}: ${error.message}`);
+    if (mine === loads) showMessage("roster-error", `${t("rosters.unavailable")}: ${error.message}`);
     return;
   }
+  if (mine !== loads) return;  // a later load has been asked for: its answer is the one to show
   const canEdit = EDITORS.includes(ME.role);
   document.getElementById("roster").replaceChildren(
     el("table", { id: "shifts" },

@@ -4,6 +4,9 @@ sees the absence but no button."""
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 from playwright.sync_api import Browser, expect
 
 from tests.callcenter.console.conftest import Street, signed_in_page
@@ -15,9 +18,14 @@ def test_a_supervisor_marks_a_worker_absent_on_the_roster_page_and_withdraws_it(
     supervisor = signed_in_page(browser, street, "sup1")
     supervisor.goto(street.base + "/console/rosters")
     supervisor.select_option("#centre", "PH03")
-    row = supervisor.locator("#shifts tbody tr").first
+    # One of 禾花's shifts of today, from the API: the page shows it once PH03's list is drawn.
+    day = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    today = supervisor.request.get(
+        street.base + "/api/rosters", params={"centre": "PH03", "from": day, "to": day}
+    ).json()
+    shift_id = str(today[0]["id"])
+    row = supervisor.locator(f"#shifts tbody tr[data-shift-id='{shift_id}']")
     expect(row.locator("button.mark-absent")).to_have_text("标记缺勤")
-    shift_id = row.get_attribute("data-shift-id")
     row.locator("select.absence-reason").select_option("leave")
     row.locator("button.mark-absent").click()
     marked = supervisor.locator(f"#shifts tbody tr[data-shift-id='{shift_id}']")
