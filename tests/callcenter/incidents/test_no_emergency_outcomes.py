@@ -40,7 +40,7 @@ def test_alarms_are_counted_apart_from_presses_by_mistake_tests_and_duplicates()
     ]
     counts = alarm_counts(incidents)
     assert counts.model_dump() == {
-        "real": 3, "accidental_press": 2, "device_test": 1, "merged": 1,
+        "real": 3, "accidental_press": 2, "device_test": 1, "merged": 1, "cancelled_unanswered": 0,
     }  # fmt: skip
 
 
@@ -63,5 +63,6 @@ def test_an_sos_resolved_as_pressed_by_mistake_is_reported_apart(
         report = client.get("/api/reports/summary?days=1").json()
         assert report["alarms"] == {
             "real": 0, "accidental_press": 1, "device_test": 0, "merged": 0,
+            "cancelled_unanswered": 0,
         }  # fmt: skip
         assert report["by_outcome"] == {"accidental_press": 1}
