@@ -44,6 +44,14 @@ async function api(path, { method = "GET", body } = {}) {
   return data;
 }
 
+// A list drawn again whenever a filter changes: each load takes a ticket before it asks, and
+// draws its answer only if no later load has taken one since. An answer arriving after a later
+// one (a centre picked while the last centre's list was on its way) is dropped, not drawn over it.
+function latestOnly() {
+  let issued = 0;
+  return { take: () => ++issued, isLatest: (ticket) => ticket === issued };
+}
+
 // el("td", {class: "x", onclick: fn}, "text", child) -> element; text is always text, never HTML.
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);

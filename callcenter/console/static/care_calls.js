@@ -83,8 +83,11 @@
     return `/api/care-calls?${params}`;
   }
 
+  const callLoads = latestOnly();
   async function loadCalls() {
+    const ticket = callLoads.take();
     const calls = await api(listPath());
+    if (!callLoads.isLatest(ticket)) return;
     byId("calls").querySelector("tbody").replaceChildren(...calls.map(callRow));
     const empty = byId("calls-empty");
     empty.textContent = byId("filter-state").value === "done" ? t("care.empty_done") : t("care.empty");

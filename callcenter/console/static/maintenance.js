@@ -244,10 +244,13 @@
       el("td", { class: "open-orders" }, line.open_orders.length ? line.open_orders.map((r) => t(`mt_reason.${r}`)).join(comma) : t("mt.none")));
   }
 
+  const testLoads = latestOnly();
   async function loadSelfTests() {
     const params = new URLSearchParams({ show: tests.show, limit: String(TESTS_PAGE), offset: String(tests.offset) });
     if (byId("tests-community").value) params.set("community", byId("tests-community").value);
+    const ticket = testLoads.take();
     const report = await api(`/api/maintenance/self-test-report?${params}`);
+    if (!testLoads.isLatest(ticket)) return;
     if (report.total > 0 && report.offset >= report.total) {
       // The lines shrank under this page (devices came back): show the last page there is.
       tests.offset = Math.floor((report.total - 1) / TESTS_PAGE) * TESTS_PAGE;

@@ -38,10 +38,13 @@ function shareTable(rows, report, label) {
     el("caption", { class: "muted" }, `${t("reports.target")}: ${percent(report.target_60s)} / ${percent(report.target_180s)}`));
 }
 
+const reportLoads = latestOnly();
 async function load() {
   const days = document.getElementById("days").value;
   document.getElementById("csv").href = `/api/reports/incidents.csv?days=${days}`;
+  const ticket = reportLoads.take();
   const report = await api(`/api/reports/summary?days=${days}`);
+  if (!reportLoads.isLatest(ticket)) return;
   const day = (key) => key;
   document.getElementById("per-centre").replaceChildren(shareBars(report.per_centre, report.target_60s, "share_60s", centreName), shareTable(report.per_centre, report, centreName));
   document.getElementById("per-day").replaceChildren(shareBars(report.per_day, report.target_60s, "share_60s", day), shareTable(report.per_day, report, day));

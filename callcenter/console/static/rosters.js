@@ -4,22 +4,20 @@
 
 const EDITORS = ["supervisor", "admin"];
 let range = "today";
-// Each load is numbered: a centre picked while the previous centre's list is on its way must not
-// be overwritten by that list when it arrives late.
-let loads = 0;
+const rosterLoads = latestOnly();
 
 async function load() {
   const centre = document.getElementById("centre").value;
   const to = range === "today" ? streetDay(0) : streetDay(6);
-  const mine = ++loads;
+  const ticket = rosterLoads.take();
   let shifts;
   try {
     shifts = await api(`/api/rosters?centre=${encodeURIComponent(centre)}&from=${streetDay(0)}&to=${to}`);
   } catch (error) {
-    if (mine === loads) showMessage("roster-error", `${t("rosters.unavailable")}: ${error.message}`);
+    if (rosterLoads.isLatest(ticket)) showMessage("roster-error", `${t("rosters.unavailable")}: ${error.message}`);
     return;
   }
-  if (mine !== loads) return;  // a later load has been asked for: its answer is the one to show
+  if (!rosterLoads.isLatest(ticket)) return;
   const canEdit = EDITORS.includes(ME.role);
   document.getElementById("roster").replaceChildren(
     el("table", { id: "shifts" },
