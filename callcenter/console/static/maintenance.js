@@ -90,10 +90,15 @@
     badge.hidden = overdue.length === 0;
   }
 
+  const listLoads = latestOnly();
   async function reload() {
     clock.now += 1;
     const asked = clock.now;
+    const ticket = listLoads.take();
     const listed = await api(listQuery());
+    // The answer to an earlier filter (the open orders, asked as the page opened) arriving after
+    // this one would take the orders it does not hold off the list.
+    if (!listLoads.isLatest(ticket)) return;
     const fresh = (id) => (clock.heard.get(id) ?? 0) < asked;
     const ids = new Set(listed.map((order) => order.id));
     for (const id of [...shown.keys()]) if (!ids.has(id) && fresh(id)) shown.delete(id);
