@@ -97,17 +97,7 @@ def _ports_below_the_ephemeral_range() -> range:
     return range(low - 10_000, low)
 
 
-def _this_workers_share(ports: range) -> range:
-    """Under pytest-xdist, each worker process hands out its own slice of the ports (gw0 every
-    n-th from the first, gw1 from the second...), so two workers never hand out the same one."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if not worker.startswith("gw") or count <= 1:
-        return ports
-    return ports[int(worker.removeprefix("gw")) :: count]
-
-
-_ports = PortAllocator(_this_workers_share(_ports_below_the_ephemeral_range()))
+_ports = PortAllocator(_ports_below_the_ephemeral_range())
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from tests import brokers
-from tests.conftest import PortAllocator, _this_workers_share, free_port
+from tests.conftest import PortAllocator, free_port
 
 
 def test_free_port_never_hands_out_a_port_twice() -> None:
@@ -38,16 +38,3 @@ def test_a_free_port_is_handed_out_once_and_then_no_more() -> None:
     assert ports.take() == port
     with pytest.raises(RuntimeError, match="handed out"):
         ports.take()
-
-
-def test_each_xdist_worker_hands_out_its_own_ports(monkeypatch: pytest.MonkeyPatch) -> None:
-    ports = range(20_000, 20_100)
-    shares = []
-    for worker in ("gw0", "gw1", "gw2"):
-        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
-        monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "3")
-        shares.append(set(_this_workers_share(ports)))
-    assert set().union(*shares) == set(ports)
-    assert sum(len(share) for share in shares) == len(ports)  # no port in two shares
-    monkeypatch.delenv("PYTEST_XDIST_WORKER")
-    assert _this_workers_share(ports) == ports  # one process: every port
