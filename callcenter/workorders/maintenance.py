@@ -46,6 +46,7 @@ from kernel.models import (
     WorkOrder,
     WorkOrderCategory,
     WorkOrderStatus,
+    as_utc,
 )
 from kernel.settings import Settings
 
@@ -83,13 +84,6 @@ class Finding:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    """SQLite gives moments back naive (they are stored in UTC)."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 def _iso(moment: dt.datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
@@ -98,7 +92,7 @@ def test_due_at(state: DeviceState) -> dt.datetime | None:
     """When the panel's next periodic test was due (None: no schedule kept)."""
     if state.test_every_s is None:
         return None
-    since = _aware(state.last_test_at or state.account_created_at)
+    since = as_utc(state.last_test_at or state.account_created_at)
     return None if since is None else since + dt.timedelta(seconds=state.test_every_s)
 
 
@@ -117,19 +111,19 @@ def findings_of(state: DeviceState, settings: Settings, now: dt.datetime) -> lis
                 )
             )
 
-    seen = _aware(state.last_seen_at)
+    seen = as_utc(state.last_seen_at)
     if state.battery is not None and state.battery < settings.battery_low_pct:
         add(R.BATTERY_LOW, seen, battery=state.battery)
     elif state.battery_low_since is not None:
-        add(R.BATTERY_LOW, _aware(state.battery_low_since), panel=True)
+        add(R.BATTERY_LOW, as_utc(state.battery_low_since), panel=True)
     if not state.online and seen is not None and seen <= now - after:
         add(R.OFFLINE, seen)
-    mains = _aware(state.mains_lost_since)
+    mains = as_utc(state.mains_lost_since)
     if mains is not None and mains <= now - after:
         add(R.MAINS_LOST, mains)
     due = test_due_at(state)
     if state.test_failed_at is not None:
-        add(R.SELF_TEST, _aware(state.test_failed_at), failure=state.test_failure)
+        add(R.SELF_TEST, as_utc(state.test_failed_at), failure=state.test_failure)
     elif due is not None and due <= now - after:
         add(R.SELF_TEST, due, test_due_at=_iso(due))
     return found
@@ -273,7 +267,7 @@ async def check_maintenance(
         for finding in findings_of(state, settings, now):
             if (finding.device_id, finding.reason.value) in have:
                 continue
-            last_closed = _aware(closes.get((finding.device_id, finding.reason.value)))
+            last_closed = as_utc(closes.get((finding.device_id, finding.reason.value)))
             if last_closed is not None and finding.since <= last_closed:
                 continue  # closed by hand since it was last seen: only news opens another
             async with write_turn(sessions), sessions() as session, session.begin():
@@ -301,7 +295,7 @@ def _still_open(order: WorkOrder) -> None:
 
 def _moving_on(order: WorkOrder, now: dt.datetime) -> None:
     """A deadline already passed makes it late, even if the overdue check has not come round."""
-    due = _aware(order.due_at)
+    due = as_utc(order.due_at)
     if due is not None and due < now:
         order.late = True
     order.overdue_at = None

@@ -34,7 +34,7 @@ from callcenter.workorders.schemas import (
     SelfTestStatus,
     SelfTestSummary,
 )
-from kernel.models import MaintenanceReason
+from kernel.models import MaintenanceReason, as_utc
 from kernel.settings import Settings
 
 # Where each status falls in the `all` set, after the lines needing action.
@@ -42,13 +42,6 @@ _ALL_ORDER: dict[SelfTestStatus, int] = {
     "overdue": 1, "failed": 1, "on_time": 2, "never_heard": 3, "in_store": 4,
 }  # fmt: skip
 _LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    """SQLite gives moments back naive (they are stored in UTC)."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _status(*, bound: bool, heard: bool, failed: bool, overdue: bool) -> SelfTestStatus:
@@ -66,10 +59,10 @@ def self_test_of(
 ) -> DeviceSelfTest:
     """One device's line of the self-test report: a DC-09 panel by its periodic test, a protocol
     device by its heartbeat (it has no test of its own: its beat is its sign of life)."""
-    seen = _aware(state.last_seen_at)
+    seen = as_utc(state.last_seen_at)
     bound = state.elder_id is not None
     if state.account is not None:
-        last_test = _aware(state.last_test_at)
+        last_test = as_utc(state.last_test_at)
         due = test_due_at(state)
         every = state.test_every_s
         overdue = due is not None and due < now
@@ -79,9 +72,9 @@ def self_test_of(
         every = settings.heartbeat_every_s
         overdue = bound and (due is None or due < now)
     heard = seen is not None or last_test is not None
-    failed_at = _aware(state.test_failed_at)
-    mains = _aware(state.mains_lost_since)
-    panel_battery = _aware(state.battery_low_since)
+    failed_at = as_utc(state.test_failed_at)
+    mains = as_utc(state.mains_lost_since)
+    panel_battery = as_utc(state.battery_low_since)
     beat_battery_low = state.battery is not None and state.battery < settings.battery_low_pct
     battery_low = beat_battery_low or panel_battery is not None
     status = _status(bound=bound, heard=heard, failed=failed_at is not None, overdue=overdue)

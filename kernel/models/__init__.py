@@ -3,7 +3,7 @@
 from kernel.models.accounts import SignInFailures, StaffSession
 from kernel.models.alarm_receivers import AlarmReceiverAccount
 from kernel.models.audit import AuditEntry
-from kernel.models.base import Base, utcnow
+from kernel.models.base import Base, as_utc, utcnow
 from kernel.models.baselines import TrendDirection, VitalBaseline, VitalTrend
 from kernel.models.care_calls import (
     CareCall,
@@ -137,5 +137,6 @@ __all__ = [
     "WorkOrderCategory",
     "WorkOrderStatus",
     "WorkOrderStep",
+    "as_utc",
     "utcnow",
 ]

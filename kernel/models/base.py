@@ -44,6 +44,14 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
+def as_utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """A moment read outside the ORM's columns (SQLite gives those back naive, stored in UTC)
+    as aware UTC."""
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def utcnow() -> dt.datetime:
     """Now, as an aware UTC timestamp."""
     return dt.datetime.now(dt.UTC)
