@@ -51,6 +51,7 @@ from kernel.models import (
     StaffMember,
     utcnow,
 )
+from kernel.revisions import read_back
 from kernel.web import Session, relay_to_socket
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
@@ -194,6 +195,7 @@ async def _linked(
 
 
 async def _detail(session: AsyncSession, incident: Incident, actor: Actor) -> IncidentDetail:
+    await read_back(session)  # a change's answer shows the revision the feed will send
     entries = await repository.timeline_of(session, incident.id)
     timeline = [TimelineEntryRead.model_validate(e) for e in entries]
     calls = handover.calls_of(timeline)

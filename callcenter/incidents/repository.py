@@ -24,6 +24,7 @@ from kernel.models import (
     IncidentKind,
     VitalThreshold,
 )
+from kernel.revisions import revise
 
 # The bus channel of incident changes (the console's live feed).
 FEED = "incidents"
@@ -190,6 +191,7 @@ def add_entry(
     """Append a step to the incident's timeline (at `at`, else now); the live feed shows the
     incident once committed."""
     publish_after_commit(session, FEED, incident.id, lambda: feed_message(incident))
+    revise(session, incident)  # the feed sends the committed row, numbered in commit order
     entry = IncidentEntry(
         incident_id=incident.id,
         actor=actor,

@@ -58,6 +58,11 @@ class IncidentRead(BaseModel):
     )
     called_back_at: dt.datetime | None = None
     callback_result: CallbackResult | None = None
+    revision: int = Field(
+        default=0,
+        description="Raised by every change in commit order: of two states of one incident, "
+        "the higher revision is the newer",
+    )
 
 
 class LinkedIncidentRead(BaseModel):

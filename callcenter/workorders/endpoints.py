@@ -50,6 +50,7 @@ from kernel.models import (
     utcnow,
 )
 from kernel.models.elders import LifeStatus
+from kernel.revisions import read_back
 from kernel.web import Session, relay_to_socket
 
 router = APIRouter(tags=["work orders"])
@@ -111,7 +112,7 @@ async def _acting_staff(session: AsyncSession, actor: Actor) -> int:
 
 
 async def _detail(session: AsyncSession, order: WorkOrder) -> WorkOrderDetail:
-    await session.flush()
+    await read_back(session)  # a change's answer shows the revision the feed will send
     steps = [WorkOrderStepRead.model_validate(s) for s in await repository.steps_of(session, order)]
     return WorkOrderDetail(**WorkOrderRead.model_validate(order).model_dump(), steps=steps)
 

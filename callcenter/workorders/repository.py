@@ -26,6 +26,7 @@ from kernel.models import (
     WorkOrderStep,
 )
 from kernel.models.elders import LifeStatus
+from kernel.revisions import revise
 
 # The bus channels of work-order changes: service orders (the work orders page's live list) and
 # maintenance orders (the maintenance page's), apart so that neither page hears the other's.
@@ -58,6 +59,7 @@ def add_step(
     """Append a step to the order's history; the live feed shows the order once committed."""
     channel = MAINTENANCE_FEED if order.category is WorkOrderCategory.MAINTENANCE else FEED
     publish_after_commit(session, channel, order.id, lambda: feed_message(order))
+    revise(session, order)  # the feed sends the committed row, numbered in commit order
     session.add(
         WorkOrderStep(
             work_order_id=order.id,

@@ -54,6 +54,11 @@ class WorkOrderRead(BaseModel):
     due_at: dt.datetime | None = Field(description="The deadline of its current status")
     overdue_at: dt.datetime | None = Field(description="When that deadline was found passed")
     late: bool = Field(description="A deadline of it was missed")
+    revision: int = Field(
+        default=0,
+        description="Raised by every step in commit order: of two states of one order, the "
+        "higher revision is the newer",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property

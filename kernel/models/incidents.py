@@ -112,6 +112,8 @@ class Incident(Base):
     callback_due_at: Mapped[dt.datetime | None] = mapped_column(index=True)
     called_back_at: Mapped[dt.datetime | None]
     callback_result: Mapped[str | None] = mapped_column(String(24))
+    # Raised by every change, in commit order (kernel/revisions.py): a page drops an older state.
+    revision: Mapped[int] = mapped_column(default=0, server_default="0")
     # Who it is about, read in the same query: the queue and the live feed show a name, not an id.
     # Kept through flushes (a name does not change with the incident's steps).
     elder_name: Mapped[str | None] = column_property(

@@ -167,6 +167,8 @@ class WorkOrder(Base):
     overdue_at: Mapped[dt.datetime | None]
     # A deadline of it was missed (kept when it moves on): it was not done on time.
     late: Mapped[bool] = mapped_column(default=False)
+    # Raised by every step, in commit order (kernel/revisions.py): a page drops an older state.
+    revision: Mapped[int] = mapped_column(default=0, server_default="0")
     # Read in the same query, for lists and the live feed (a name does not change with a step).
     elder_name: Mapped[str | None] = column_property(
         select(Elder.name).where(Elder.id == elder_id).scalar_subquery(), expire_on_flush=False

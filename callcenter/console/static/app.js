@@ -214,6 +214,25 @@ function heardBy(shown) {
   return Heard.views.get(shown);
 }
 
+// The newest revision of each incident this page has been told (the feed, a list, an answer):
+// of two states of one incident the higher revision is the newer, whatever order they came in.
+// A step the server committed just after another can reach the page first (a family SMS step
+// read the case before an operator assigned it); its older state must not undo the newer one.
+// Work orders keep a record of their own (revisionRecord()): their ids are another count.
+function revisionRecord() {
+  const known = new Map();
+  return {
+    // Whether `row` is no older than any state of it seen so far; remembered if so.
+    fresh(row) {
+      const revision = row.revision ?? 0;
+      if (revision < (known.get(row.id) ?? -1)) return false;
+      known.set(row.id, revision);
+      return true;
+    },
+  };
+}
+const Revisions = revisionRecord();
+
 // Bring `shown` (a Map of incidents by id) up to a fresh list from `path`: what the list lacks
 // goes, the rest goes through `apply`; except an incident the feed (or a newer list) told of since.
 async function resync(path, shown, apply) {
@@ -230,7 +249,7 @@ async function resync(path, shown, apply) {
     }
   }
   for (const incident of listed) {
-    if (!current(incident.id)) continue;
+    if (!current(incident.id) || !Revisions.fresh(incident)) continue;
     heard.set(incident.id, asked);
     apply(incident);
   }
@@ -268,7 +287,7 @@ const Feed = {
     });
     socket.addEventListener("message", (event) => {
       const message = JSON.parse(event.data);
-      if (message.type !== "incident") return;
+      if (message.type !== "incident" || !Revisions.fresh(message.incident)) return;
       Heard.clock += 1;
       for (const heard of Heard.views.values()) heard.set(message.incident.id, Heard.clock);
       for (const listener of this.listeners) if (listener.onIncident) listener.onIncident(message.incident);

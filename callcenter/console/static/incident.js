@@ -227,6 +227,7 @@ function renderEmergency(detail) {
 }
 
 function render(detail) {
+  if (!Revisions.fresh(detail)) return;  // an answer overtaken by a newer state of the case
   current = detail;
   renderHead();
   renderActions();

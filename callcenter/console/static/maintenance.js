@@ -70,7 +70,9 @@
     byId("orders-empty").hidden = rows.length > 0;
   }
 
+  const revisions = revisionRecord();
   function upsert(order) {
+    if (!revisions.fresh(order)) return;  // older than a state of it already shown
     if (wanted(order)) shown.set(order.id, order);
     else shown.delete(order.id);
   }

@@ -5,6 +5,7 @@
 const queue = new Map();
 
 function upsert(incident) {
+  if (!Revisions.fresh(incident)) return;  // an answer overtaken by the feed
   if (isOpen(incident)) queue.set(incident.id, incident);
   else queue.delete(incident.id);
 }

@@ -140,7 +140,9 @@
       el("td", { class: "actions" }, actions));
   }
 
+  const revisions = revisionRecord();
   function upsert(order) {
+    if (!revisions.fresh(order)) return;  // older than a state of it already shown
     if (wanted(order)) shown.set(order.id, order);
     else shown.delete(order.id);
   }

@@ -146,6 +146,7 @@ function render() {
 }
 
 function upsert(incident) {
+  if (!Revisions.fresh(incident)) return;  // an answer overtaken by the feed
   if (isOpen(incident) && incident.assigned_staff_id === ME.staff_id) tasks.set(incident.id, incident);
   else {
     if (incident.merged_into_id && tasks.has(incident.id)) mergedAway.set(incident.id, incident);

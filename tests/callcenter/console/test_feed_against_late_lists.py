@@ -37,3 +37,35 @@ def test_a_task_assigned_while_the_workers_list_was_on_its_way_stays_on_their_ph
     for page in (worker, operator):
         assert page.errors == []  # type: ignore[attr-defined]
         page.context.close()
+
+
+def test_an_older_state_arriving_over_the_feed_after_the_assignment_is_dropped(
+    browser: Browser, street: Street
+) -> None:
+    worker = signed_in_page(browser, street, "ph03-w1", phone=True)
+    expect(worker.locator("#feed-state")).to_have_attribute("data-state", "live")
+    me = worker.evaluate("ME.staff_id")
+    operator = signed_in_page(browser, street, "op1")
+    street.press(street.pinghu_terminal, button="main")
+    expect(operator.locator("#queue tbody tr")).to_have_count(1)
+    incident_id = operator.locator("#queue tbody tr").get_attribute("data-incident-id")
+    before = operator.request.get(f"{street.base}/api/incidents/{incident_id}").json()
+    assigned = operator.request.post(
+        f"{street.base}/api/incidents/{incident_id}/assign", data={"staff_id": me}
+    )
+    assert assigned.ok, assigned.text()
+    assert assigned.json()["revision"] > before["revision"]
+    task = worker.locator("#tasks article.task")
+    expect(task).to_have_count(1)
+    # The state from before the assignment comes over the feed last (a step committed just
+    # after the assignment, published after it): the page keeps the newer state.
+    worker.evaluate(
+        """(incident) => Feed.socket.dispatchEvent(
+             new MessageEvent("message", { data: JSON.stringify({ type: "incident", incident }) }))""",
+        before,
+    )
+    expect(task).to_have_count(1)
+    assert worker.evaluate("tasks.size") == 1
+    for page in (worker, operator):
+        assert page.errors == []  # type: ignore[attr-defined]
+        page.context.close()
