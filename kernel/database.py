@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 from kernel.bus import Bus
+from kernel.inline_sqlite import create_inline_engine
 from kernel.settings import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
 
 log = logging.getLogger(__name__)
@@ -299,6 +300,26 @@ class _Turn:
 
 # One set of turns per SQLite engine. PostgreSQL needs no turns.
 _WRITE_TURNS: weakref.WeakKeyDictionary[Any, WriterTurns] = weakref.WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def urgent_sessions(
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions for short urgent write transactions (an alarm judged and opened as an incident):
+    on a SQLite file, on an engine whose statements run on the event loop at once
+    (`kernel.inline_sqlite`), sharing the writer turns of `sessions`' engine; elsewhere
+    `sessions` themselves."""
+    engine: AsyncEngine = sessions.kw["bind"]
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        yield sessions
+        return
+    inline = create_inline_engine(engine.url.render_as_string(), _sqlite_pragmas)
+    _WRITE_TURNS[inline.sync_engine] = _WRITE_TURNS.setdefault(engine.sync_engine, WriterTurns())
+    try:
+        yield async_sessionmaker(**sessions.kw | {"bind": inline})
+    finally:
+        await inline.dispose()
 
 
 def write_turn(

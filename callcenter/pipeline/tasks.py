@@ -34,7 +34,7 @@ from callcenter.incidents import repository as incidents_repository
 from callcenter.incidents.service import handle_device_event, is_routine_reading
 from callcenter.pipeline import metrics, repository
 from devices.vitals import Thresholds
-from kernel.database import write_turn
+from kernel.database import urgent_sessions, write_turn
 from kernel.faults import is_transient
 from kernel.models import utcnow
 from kernel.settings import Settings
@@ -281,19 +281,21 @@ async def run_pipeline(
 ) -> None:
     """Until stopped: judge device events as they are recorded (or `lag` behind, catching up).
 
-    Each round first judges any unjudged sos or fall, then the next batch in order; it sleeps
-    until `wake` rings or the poll interval passes. Errors propagate to the supervisor, which
-    logs them and starts the loop again after a pause.
+    Each round first judges any unjudged sos or fall (on `urgent_sessions`: on SQLite, run
+    through on the event loop at once), then the next batch in order; it sleeps until `wake`
+    rings or the poll interval passes. Errors propagate to the supervisor, which logs them and
+    starts the loop again after a pause.
     """
     idle = IDLE_POLL_S if lag is None else CATCH_UP_POLL_S
-    while not stop.is_set():
-        await process_urgent(sessions, settings, lag=lag)
-        if await process_pending(sessions, settings, lag=lag, budget_s=BATCH_BUDGET_S):
-            continue
-        if wake is None:
-            await stop.pause(idle)
-        else:
-            await wake.wait(idle)
+    async with urgent_sessions(sessions) as alarms:
+        while not stop.is_set():
+            await process_urgent(alarms, settings, lag=lag)
+            if await process_pending(sessions, settings, lag=lag, budget_s=BATCH_BUDGET_S):
+                continue
+            if wake is None:
+                await stop.pause(idle)
+            else:
+                await wake.wait(idle)
 
 
 async def process_stream_batch(
