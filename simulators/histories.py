@@ -84,11 +84,11 @@ HISTORIES: dict[str, History] = {
         ),
         History(
             "heart-rate-falling",
-            "The heart rate falling 14 beats a minute over two weeks (a beta-blocker dose too "
+            "The heart rate falling 16 beats a minute over two weeks (a beta-blocker dose too "
             "high, say); every reading above 51.",
             "one trend notice, P3: 心率近 5 天均值 …，低于本人基线 …",
             WEEKS_8,
-            drifts=(Drift("hr", -14, starts_day=35, over_days=14, lowest=52, highest=110),),
+            drifts=(Drift("hr", -16, starts_day=35, over_days=14, lowest=52, highest=110),),
         ),
         History(
             "monitor-stops",
