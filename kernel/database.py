@@ -303,13 +303,13 @@ _WRITE_TURNS: weakref.WeakKeyDictionary[Any, WriterTurns] = weakref.WeakKeyDicti
 
 
 @asynccontextmanager
-async def urgent_sessions(
+async def inline_sessions(
     sessions: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Sessions for short urgent write transactions (an alarm judged and opened as an incident):
-    on a SQLite file, on an engine whose statements run on the event loop at once
-    (`kernel.inline_sqlite`), sharing the writer turns of `sessions`' engine; elsewhere
-    `sessions` themselves."""
+    """Sessions for the alarm engine's short write transactions (alarms judged and opened as
+    incidents, batches of readings judged): on a SQLite file, on an engine whose statements run
+    on the event loop at once (`kernel.inline_sqlite`), sharing the writer turns of `sessions`'
+    engine; elsewhere `sessions` themselves."""
     engine: AsyncEngine = sessions.kw["bind"]
     if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
         yield sessions

@@ -3,11 +3,12 @@
 Through aiosqlite each statement is three or four round trips between the event loop and the
 driver's thread (a cursor, execute, fetch, close), and each round trip waits its turn behind
 whatever else the busy loop has ready. An SOS judged and opened as an incident is sixteen small
-statements: at ten times the fleet's readings those turns, not SQLite, were most of its
-arrival → judged time (docs/alarms.md). Here the same SQLAlchemy async engine runs on a
-connection whose coroutines complete at once: SQLAlchemy's bridge awaits them without ever
+statements, a batch of readings judged about ten: at ten times the fleet's readings those turns,
+not SQLite, were most of their time, and a batch held SQLite's writer (and with it the gateway's
+next alarm) through all of them (docs/alarms.md). Here the same SQLAlchemy async engine runs on
+a connection whose coroutines complete at once: SQLAlchemy's bridge awaits them without ever
 yielding to the loop, so a transaction runs through in one go, holding the loop for the
-statements' own time (tens of microseconds each).
+statements' own time.
 
 Only for short write transactions that hold the process's writer turn (`write_turn`): every
 in-process writer waits for its turn instead of in SQLite's busy handler, so the one wait

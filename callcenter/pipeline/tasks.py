@@ -34,7 +34,7 @@ from callcenter.incidents import repository as incidents_repository
 from callcenter.incidents.service import handle_device_event, is_routine_reading
 from callcenter.pipeline import metrics, repository
 from devices.vitals import Thresholds
-from kernel.database import urgent_sessions, write_turn
+from kernel.database import inline_sessions, write_turn
 from kernel.faults import is_transient
 from kernel.models import utcnow
 from kernel.settings import Settings
@@ -281,16 +281,18 @@ async def run_pipeline(
 ) -> None:
     """Until stopped: judge device events as they are recorded (or `lag` behind, catching up).
 
-    Each round first judges any unjudged sos or fall (on `urgent_sessions`: on SQLite, run
-    through on the event loop at once), then the next batch in order; it sleeps until `wake`
-    rings or the poll interval passes. Errors propagate to the supervisor, which logs them and
-    starts the loop again after a pause.
+    Each round first judges any unjudged sos or fall, then the next batch in order; it sleeps
+    until `wake` rings or the poll interval passes. On SQLite both run on `inline_sessions`,
+    their statements on the event loop at once: a batch holds SQLite's writer for its own work
+    only, not for the turns of a busy loop between statements, so an alarm the gateway records
+    meanwhile waits less, and is judged sooner. Errors propagate to the supervisor, which logs
+    them and starts the loop again after a pause.
     """
     idle = IDLE_POLL_S if lag is None else CATCH_UP_POLL_S
-    async with urgent_sessions(sessions) as alarms:
+    async with inline_sessions(sessions) as inline:
         while not stop.is_set():
-            await process_urgent(alarms, settings, lag=lag)
-            if await process_pending(sessions, settings, lag=lag, budget_s=BATCH_BUDGET_S):
+            await process_urgent(inline, settings, lag=lag)
+            if await process_pending(inline, settings, lag=lag, budget_s=BATCH_BUDGET_S):
                 continue
             if wake is None:
                 await stop.pause(idle)

@@ -1,4 +1,4 @@
-"""Urgent transactions on SQLite run through on the event loop at once: no statement waits for
+"""The alarm engine's transactions on SQLite run through on the event loop at once: no statement waits for
 a turn of the loop; errors, rollbacks and another process's write lock behave as on aiosqlite."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from kernel.database import _WRITE_TURNS, create_engine, session_factory, urgent_sessions
+from kernel.database import _WRITE_TURNS, create_engine, inline_sessions, session_factory
 from kernel.faults import is_transient
 
 COUNT = text("SELECT count(*) FROM notes")
@@ -57,7 +57,7 @@ async def turns_taken_by_a_transaction(sessions: object, statements: int) -> int
     return taken
 
 
-async def test_an_urgent_transactions_statements_never_wait_for_the_loop_as_aiosqlites_do(
+async def test_an_inline_transactions_statements_never_wait_for_the_loop_as_aiosqlites_do(
     database: str,
 ) -> None:
     engine = create_engine(database)
@@ -67,7 +67,7 @@ async def test_an_urgent_transactions_statements_never_wait_for_the_loop_as_aios
         assert await turns_taken_by_a_transaction(
             sessions, 20
         ) > await turns_taken_by_a_transaction(sessions, 1)
-        async with urgent_sessions(sessions) as urgent:
+        async with inline_sessions(sessions) as urgent:
             assert urgent is not sessions
             # Inline, only the session's opening and closing do (the same whatever it holds).
             one = await turns_taken_by_a_transaction(urgent, 1)
@@ -83,7 +83,7 @@ async def test_an_urgent_transactions_statements_never_wait_for_the_loop_as_aios
 async def test_errors_roll_back_and_reach_the_caller_as_sqlalchemy_errors(database: str) -> None:
     engine = create_engine(database)
     try:
-        async with urgent_sessions(session_factory(engine)) as urgent:
+        async with inline_sessions(session_factory(engine)) as urgent:
             with pytest.raises(IntegrityError):
                 async with urgent() as session, session.begin():
                     await session.execute(text("INSERT INTO notes (word) VALUES ('一')"))
@@ -102,7 +102,7 @@ async def test_another_processs_write_lock_is_an_outage_after_a_short_wait(
     other.execute("BEGIN IMMEDIATE")  # another process writing
     engine = create_engine(database)
     try:
-        async with urgent_sessions(session_factory(engine)) as urgent:
+        async with inline_sessions(session_factory(engine)) as urgent:
             with pytest.raises(OperationalError) as raised:
                 async with urgent() as session, session.begin():
                     await session.execute(ADD, {"word": "一"})
@@ -117,11 +117,11 @@ async def test_another_processs_write_lock_is_an_outage_after_a_short_wait(
         await engine.dispose()
 
 
-async def test_urgent_transactions_take_the_same_writer_turns_as_the_rest(database: str) -> None:
+async def test_inline_transactions_take_the_same_writer_turns_as_the_rest(database: str) -> None:
     engine = create_engine(database)
     sessions = session_factory(engine)
     try:
-        async with urgent_sessions(sessions) as urgent:
+        async with inline_sessions(sessions) as urgent:
             assert _WRITE_TURNS[urgent.kw["bind"].sync_engine] is _WRITE_TURNS[engine.sync_engine]
     finally:
         await engine.dispose()
