@@ -39,7 +39,7 @@ import timeit
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiomqtt
@@ -65,9 +65,16 @@ from bench.ingest.run import (
 from callcenter.routing import repository as routing_repository
 from callcenter.routing.service import route
 from devices.ids import DeviceKind
-from devices.protocol import downlink_topic, uplink_topic
+from devices.protocol import (
+    ALARM_PREFIX,
+    UPLINK_PREFIX,
+    alarm_topic,
+    downlink_topic,
+    uplink_topic,
+)
+from gateway.broker.session import alarm_lane_username
 from kernel.database import JsonText, create_engine, session_factory
-from kernel.models import Device, DeviceEvent, Elder, utcnow
+from kernel.models import Device, DeviceEvent, Elder, as_utc, utcnow
 from kernel.settings import Settings
 from kernel.streams import EventStream
 
@@ -104,16 +111,26 @@ def sign_in(http_port: int, data: Path) -> str:
         return str(json.loads(answer.read())["token"])
 
 
-async def bare_round_trip(port: int, terminals: list[tuple[str, str]]) -> list[float]:
+def press_topic(sos_topic: str, device: str) -> str:
+    """Where a timed terminal presses: the alarm topic, or (`uplink`) as older terminals do."""
+    return alarm_topic(device) if sos_topic == "alarm" else uplink_topic(device)
+
+
+async def bare_round_trip(
+    port: int, terminals: list[tuple[str, str]], sos_topic: str
+) -> list[float]:
     """Publish-to-delivery times (ms) through the bare broker, one press per terminal."""
     times = []
-    async with client(port, GATEWAY_USER, GATEWAY_PASSWORD) as watcher:
-        await watcher.subscribe("eldercare/v1/up/+", qos=1)
+    # The alarm topic is read by the gateway's alarm-lane login alone (broker-config's ACL).
+    login = alarm_lane_username(GATEWAY_USER) if sos_topic == "alarm" else GATEWAY_USER
+    async with client(port, login, GATEWAY_PASSWORD) as watcher:
+        prefix = ALARM_PREFIX if sos_topic == "alarm" else UPLINK_PREFIX
+        await watcher.subscribe(prefix + "+", qos=1)
         messages = aiter(watcher.messages)
         for n, (device, secret) in enumerate(terminals):
             async with client(port, device, secret) as terminal:
                 sent = time.perf_counter()
-                await terminal.publish(uplink_topic(device), sos(10_000 + n), qos=1)
+                await terminal.publish(press_topic(sos_topic, device), sos(10_000 + n), qos=1)
                 await asyncio.wait_for(anext(messages), 10)
                 times.append((time.perf_counter() - sent) * 1000)
     return times
@@ -135,6 +152,11 @@ class Phase:
     # Of the latency, the call centre's part: the SOS's arrival at the gateway to the commit
     # that judged it (both stamped on its row), ms.
     judging: list[float] | None = None
+    # Of the latency, the broker's and the gateway's reading part: the SOS's publish (the
+    # pressing terminal's clock) to its arrival at the gateway (stamped on its row; one machine,
+    # one clock), ms; and when each timed press was published (time.time()).
+    arriving_ms: list[float] | None = None
+    sent_at: dict[str, float] = field(default_factory=dict)
     # The call centre's event loop over the phase: how late a probe due every 0.1 s ran, p50 and
     # p99 ms (bucket bounds): the wait every step of an SOS had for its turn.
     loop_lag: tuple[float, float] = (0.0, 0.0)
@@ -226,6 +248,7 @@ async def press_to_feed(
     window: Window,
     *,
     load: Load | None,
+    sos_topic: str,
     until: asyncio.Future[float] | None = None,
 ) -> None:
     """SOS publish to its incident on the live feed (ms), and to the gateway's ack, one press
@@ -262,7 +285,8 @@ async def press_to_feed(
         await terminal.subscribe(downlink_topic(device), qos=1)
         acked = asyncio.create_task(_first_downlink(terminal))
         sent = time.perf_counter()
-        await terminal.publish(uplink_topic(device), sos(Load.runs * 10**7 + n), qos=1)
+        phase.sent_at[device] = time.time()
+        await terminal.publish(press_topic(sos_topic, device), sos(Load.runs * 10**7 + n), qos=1)
         try:
             await asyncio.wait_for(heard[device].wait(), 10)
             phase.latencies.append((arrived[device] - sent) * 1000)
@@ -292,6 +316,7 @@ async def ceiling_with_presses(
     token: str,
     terminals: list[tuple[str, str]],
     backlog: int,
+    sos_topic: str,
 ) -> Phase:
     """The engine's ceiling: `backlog` readings recorded at once, judged/s until none is left,
     with SOS presses meanwhile."""
@@ -301,9 +326,20 @@ async def ceiling_with_presses(
     await record(sessions, rows)
     drained = asyncio.ensure_future(drain(sessions))
     window = Window(sessions)
-    await press_to_feed(port, http_port, token, terminals, phase, window, load=None, until=drained)
+    await press_to_feed(
+        port,
+        http_port,
+        token,
+        terminals,
+        phase,
+        window,
+        load=None,
+        sos_topic=sos_topic,
+        until=drained,
+    )
     phase.judged = backlog / await drained
     phase.judging = await _recorded_to_judged(sessions, devices=[d for d, _ in terminals])
+    phase.arriving_ms = await _published_to_arrival(sessions, phase.sent_at)
     return phase
 
 
@@ -423,6 +459,16 @@ async def _record_alarms_until(
     return messages
 
 
+async def _published_to_arrival(sessions: Sessions, sent_at: dict[str, float]) -> list[float]:
+    """Milliseconds from each timed SOS's publish to its arrival at the gateway."""
+    query = select(DeviceEvent.device_id, DeviceEvent.received_at).where(
+        DeviceEvent.type == "sos", DeviceEvent.device_id.in_(list(sent_at))
+    )
+    async with sessions() as session:
+        rows = (await session.execute(query)).all()
+    return [(as_utc(received).timestamp() - sent_at[device]) * 1000 for device, received in rows]
+
+
 async def _recorded_to_judged(
     sessions: Sessions, messages: list[str] | None = None, devices: list[str] | None = None
 ) -> list[float]:
@@ -489,6 +535,13 @@ async def main() -> None:
     parser.add_argument("--monitors", type=int, default=50, help="publishing health monitors")
     parser.add_argument("--rates", default="430,4300", help="readings/s during the timed presses")
     parser.add_argument("--presses", type=int, default=100, help="SOS presses (terminals) per rate")
+    parser.add_argument(
+        "--sos-topic",
+        choices=("alarm", "uplink"),
+        default="alarm",
+        help="where the timed terminals send their SOS: the alarm topic (default), or the uplink "
+        "topic, as terminals made before the alarm topic do",
+    )
     parser.add_argument("--decisions", type=int, default=20_000, help="routing decisions timed")
     parser.add_argument(
         "--backlog", type=int, default=100_000, help="readings recorded at once for the ceiling"
@@ -558,7 +611,7 @@ async def main() -> None:
         try:
             _wait_port(broker_port)
             print(f"(b) ceiling: {args.presses} presses through the bare broker", flush=True)
-            bare = await bare_round_trip(broker_port, terminals[: args.presses])
+            bare = await bare_round_trip(broker_port, terminals[: args.presses], args.sos_topic)
             centre = subprocess.Popen(
                 [sys.executable, "-m", "eldercare", "up", "--no-seed", "--no-demo",
                  "--port", str(http_port)],
@@ -579,10 +632,11 @@ async def main() -> None:
                 lag_before = event_loop_lag(http_port)
                 await press_to_feed(
                     broker_port, http_port, token, batch, phase, Window(sessions),
-                    load=Load(broker_port, monitors, rate=rate),
+                    load=Load(broker_port, monitors, rate=rate), sos_topic=args.sos_topic,
                 )  # fmt: skip
                 phase.loop_lag = _loop_lag_since(http_port, lag_before)
                 phase.judging = await _recorded_to_judged(sessions, devices=[d for d, _ in batch])
+                phase.arriving_ms = await _published_to_arrival(sessions, phase.sent_at)
                 phases.append(phase)
                 left = await drain(sessions, limit_s=120)  # the next phase starts with none
                 print(f"    backlog judged {left:.1f} s after the presses", flush=True)
@@ -593,7 +647,7 @@ async def main() -> None:
             batch = terminals[(len(rates) + 1) * args.presses : (len(rates) + 2) * args.presses]
             lag_before = event_loop_lag(http_port)
             ceiling = await ceiling_with_presses(
-                sessions, broker_port, http_port, token, batch, args.backlog
+                sessions, broker_port, http_port, token, batch, args.backlog, args.sos_topic
             )
             ceiling.loop_lag = _loop_lag_since(http_port, lag_before)
             phases.append(ceiling)
@@ -614,23 +668,29 @@ async def main() -> None:
         f"bare broker round trip (ceiling): p50 {quantile(bare, 0.5):6.1f}  "
         f"p99 {quantile(bare, 0.99):6.1f}  max {max(bare):6.1f} ms"
     )
-    print("Device events arriving and judged a second; SOS published -> incident assigned on the")
-    print("live feed, ms (and, of that, -> the gateway's ack; arrival at the gateway -> judged):")
+    print(
+        f"Device events arriving and judged a second; SOS published (on the {args.sos_topic} topic)"
+    )
+    print("-> incident assigned on the live feed, ms (and, of that, -> the gateway's ack;")
+    print("-> arrival at the gateway; arrival at the gateway -> judged):")
     print(
         f"{'readings':>10} {'reached/s':>10} {'arriving/s':>11} {'judged/s':>9} {'backlog':>8}"
         f" {'p50':>7} {'p99':>7} {'max':>7} {'missed':>7} {'ack p50':>8} {'ack p99':>8}"
-        f" {'judge p50':>10} {'judge p99':>10} {'loop p50':>9} {'loop p99':>9}"
+        f" {'arrive p50':>10} {'arrive p99':>10} {'judge p50':>10} {'judge p99':>10}"
+        f" {'loop p50':>9} {'loop p99':>9}"
     )
     for phase in phases:
         latencies, acks = phase.latencies or [0.0, 0.0], phase.acks or [0.0, 0.0]
         judging = phase.judging if phase.judging and len(phase.judging) > 1 else [0.0, 0.0]
+        arriving_ms = phase.arriving_ms if phase.arriving_ms else [0.0, 0.0]
         reached = f"{phase.reached:10,.0f}" if phase.reached is not None else f"{'-':>10}"
         arriving = f"{phase.arriving:11,.0f}" if phase.asked is not None else f"{'-':>11}"
         print(
             f"{phase.name:>10} {reached} {arriving} {phase.judged:9,.0f} {phase.backlog:8,d}"
             f" {quantile(latencies, 0.5):7.1f} {quantile(latencies, 0.99):7.1f}"
             f" {max(latencies):7.1f} {phase.missed:7d} {quantile(acks, 0.5):8.1f}"
-            f" {quantile(acks, 0.99):8.1f} {quantile(judging, 0.5):10.1f}"
+            f" {quantile(acks, 0.99):8.1f} {quantile(arriving_ms, 0.5):10.1f}"
+            f" {quantile(arriving_ms, 0.99):10.1f} {quantile(judging, 0.5):10.1f}"
             f" {quantile(judging, 0.99):10.1f} {phase.loop_lag[0]:9.0f} {phase.loop_lag[1]:9.0f}"
         )
     print(
