@@ -83,7 +83,17 @@ def mosquittos(data: Path, count: int) -> list[tuple[subprocess.Popen[bytes], in
     for index in range(count):
         port = free_port()
         config = data / "mosquitto" / f"broker-{index}.conf"
-        config.write_text(template.replace("listener 1 ", f"listener {port} "))
+        # A persistence folder each: two brokers saving one mosquitto.db renamed each other's
+        # new file away, and Mosquitto 2.0.21 aborted on the failed save ("double free").
+        store = (data / "mosquitto" / f"store-{index}").resolve()
+        store.mkdir()
+        shared = f"persistence_location {store.parent}/"
+        assert shared in template, "broker-config's persistence line changed"
+        config.write_text(
+            template.replace("listener 1 ", f"listener {port} ").replace(
+                shared, f"persistence_location {store}/"
+            )
+        )
         log = (data / f"mosquitto-{index}.log").open("wb")
         process = subprocess.Popen(
             [binary, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT
@@ -117,7 +127,7 @@ def bench_mosquitto(data: Path, profiles: list[DeviceProfile], brokers: int, hol
         report("Mosquitto", summary, plan)
         for (process, port), (_, cpu0) in zip(running, before, strict=True):
             if process.poll() is not None:
-                # Seen twice with the whole register on a loaded machine: say so, keep the log.
+                # A broker that died (before each had its own store, one did): say so, keep its log.
                 log = (data / f"mosquitto-{running.index((process, port))}.log").read_text()
                 print(f"   mosquitto :{port} exited with {process.returncode}; its log ends:")
                 print("\n".join("     " + line for line in log.splitlines()[-5:]))
