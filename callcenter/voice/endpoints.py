@@ -53,6 +53,7 @@ from kernel.models import (
     VoiceCall,
     utcnow,
 )
+from kernel.revisions import revise
 from kernel.settings import Settings
 from kernel.web import Session
 
@@ -140,6 +141,7 @@ def _changed(session: AsyncSession, incident: Incident, steps: list[service.Step
     for step in steps:
         add_entry(session, incident, step.action, actor="voice", **step.detail)
     publish_after_commit(session, FEED, incident.id, lambda: feed_message(incident))
+    revise(session, incident)  # sent as committed, numbered in commit order (kernel/revisions.py)
 
 
 @router.get(
