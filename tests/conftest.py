@@ -13,6 +13,7 @@ import random
 import socket
 import threading
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,12 +98,41 @@ def _ports_below_the_ephemeral_range() -> range:
     return range(low - 10_000, low)
 
 
-_ports = PortAllocator(_ports_below_the_ephemeral_range())
+def this_workers_ports(ports: range) -> range:
+    """The ports this process may hand out, so that test runs side by side never hand out the
+    same one: ELDERCARE_TEST_PORT_SHARE="k/n" keeps the run to every n-th port from the k-th
+    (`./dev test` runs tests/api beside the rest), and under pytest-xdist each worker takes
+    its own slice of that (gw0 every m-th from the first, gw1 every m-th from the second...)."""
+    if share := os.environ.get("ELDERCARE_TEST_PORT_SHARE"):
+        index, count = (int(part) for part in share.split("/"))
+        ports = ports[index::count]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if worker.startswith("gw") and workers > 1:
+        ports = ports[int(worker.removeprefix("gw")) :: workers]
+    return ports
+
+
+_ports = PortAllocator(this_workers_ports(_ports_below_the_ephemeral_range()))
 
 
 def free_port() -> int:
     """A loopback port nobody listens on, never handed out before in this test run."""
     return _ports.take()
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook, called on its controller
+def pytest_xdist_node_collection_finished(node: object, ids: list[str]) -> None:
+    """Refuse tests that share an id under pytest-xdist, which schedules tests by id: all but
+    one of them would silently not run (schemathesis' per-operation tests in tests/api have one
+    id per test function; `./dev test` runs them in a process of their own)."""
+    repeated = sorted(nodeid for nodeid, n in Counter(ids).items() if n > 1)
+    if repeated:
+        pytest.exit(
+            f"{len(repeated)} test ids are each shared by several tests, which pytest-xdist "
+            f"would run once: run them without -n ({', '.join(repeated[:3])})",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from tests import brokers
-from tests.conftest import PortAllocator, free_port
+from tests.conftest import PortAllocator, free_port, this_workers_ports
 
 
 def test_free_port_never_hands_out_a_port_twice() -> None:
@@ -38,3 +38,32 @@ def test_a_free_port_is_handed_out_once_and_then_no_more() -> None:
     assert ports.take() == port
     with pytest.raises(RuntimeError, match="handed out"):
         ports.take()
+
+
+def test_each_xdist_worker_hands_out_ports_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    ports = range(20_000, 20_100)
+    monkeypatch.delenv("ELDERCARE_TEST_PORT_SHARE", raising=False)  # `./dev test` sets it
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "3")
+    shares = []
+    for worker in ("gw0", "gw1", "gw2"):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+        shares.append(set(this_workers_ports(ports)))
+    assert set().union(*shares) == set(ports)
+    assert sum(len(share) for share in shares) == len(ports)  # no port in two shares
+    monkeypatch.delenv("PYTEST_XDIST_WORKER")
+    assert this_workers_ports(ports) == ports  # one process: every port
+
+
+def test_runs_side_by_side_and_their_workers_hand_out_ports_of_their_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ports = range(20_000, 20_120)
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "3")
+    shares = []
+    for run in ("0/2", "1/2"):
+        monkeypatch.setenv("ELDERCARE_TEST_PORT_SHARE", run)
+        for worker in ("gw0", "gw1", "gw2"):
+            monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+            shares.append(set(this_workers_ports(ports)))
+    assert set().union(*shares) == set(ports)
+    assert sum(len(share) for share in shares) == len(ports)
