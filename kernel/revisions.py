@@ -11,6 +11,7 @@ commit is the row as committed, not the transaction's copy.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import Column, event, inspect, update
@@ -28,17 +29,19 @@ def revise(session: Any, row: Any) -> None:
     session.info.setdefault(_CHANGED, {}).setdefault(type(row), {})[row.id] = row
 
 
-def _derived(model: type[Any]) -> list[str]:
-    """The model's attributes read by a query of their own (a name from another table)."""
+@functools.cache
+def _derived(model: Any) -> tuple[str, ...]:
+    """The model's attributes read by a query of their own (a name from another table); the
+    same for every commit, worked out once."""
     mapper = inspect(model)
-    return [
+    return tuple(
         prop.key
         for prop in mapper.column_attrs
         if not all(
             isinstance(column, Column) and column.table is mapper.local_table
             for column in prop.columns
         )
-    ]
+    )
 
 
 async def read_back(session: AsyncSession) -> None:
@@ -46,12 +49,13 @@ async def read_back(session: AsyncSession) -> None:
     (an API's answer to a change then shows the revision the live feed will send). The row
     locks this takes are held to the commit, so the order of revisions stays the commit order."""
     await session.flush()
-    await session.run_sync(_read_back)
+    if session.info.get(_CHANGED):  # a plain read (GET) changed nothing: no round trip
+        await session.run_sync(_read_back)
 
 
 @event.listens_for(Session, "before_commit")
 def _read_back(session: Session) -> None:
-    changed: dict[type[Any], dict[Any, Any]] | None = session.info.pop(_CHANGED, None)
+    changed: dict[Any, dict[Any, Any]] | None = session.info.pop(_CHANGED, None)
     if not changed:
         return
     session.flush()
