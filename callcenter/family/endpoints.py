@@ -113,13 +113,11 @@ async def delivery_receipt(request: Request, session: Session) -> StatusOutcome:
         # Signed, so Twilio's; but nothing a message row can hold: kept out, and said so.
         log.warning("SMS status callback with an unusable MessageSid or MessageStatus, ignored")
         return StatusOutcome(message_id=None, status=status[:16])
-    job = await repository.by_sid(session, sid)
+    # The receipt may beat Twilio's answer to the send: the signed URL names the job.
     job_id = service.whole_number(request.query_params.get("message"), INT8_MAX)
-    if job is None and job_id is not None:
-        # The receipt may beat Twilio's answer to the send: the signed URL names the job.
-        job = await repository.claimed_for_receipt(session, job_id)
-        if job is not None:
-            job.twilio_sid = sid
+    job = await repository.for_receipt(session, sid, job_id)
+    if job is not None and job.twilio_sid is None:
+        job.twilio_sid = sid
     if job is None:
         log.info("SMS status %s for a message we do not know (%s)", status, sid)
         return StatusOutcome(message_id=None, status=status)

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.database import insert_ignoring_duplicates
@@ -142,10 +142,23 @@ async def known_sids(session: AsyncSession, sids: Sequence[str]) -> set[str]:
     return {sid for sid in (await session.scalars(query)).all() if sid}
 
 
-async def by_sid(session: AsyncSession, sid: str) -> FamilyMessage | None:
-    """The job Twilio knows by this sid, locked for the status update."""
-    query = select(FamilyMessage).where(FamilyMessage.twilio_sid == sid).with_for_update()
-    return (await session.scalars(query)).first()
+async def for_receipt(session: AsyncSession, sid: str, job_id: int | None) -> FamilyMessage | None:
+    """The job a delivery receipt is for, locked for the status update: the one Twilio knows by
+    `sid`, or else the one the receipt's URL names if its send is in flight with no sid yet.
+
+    One query for both: asked one after the other, a sender that wrote Twilio's answer between
+    them left the receipt matching neither (no sid yet, then no longer in flight) and lost it.
+    """
+    named = FamilyMessage.twilio_sid == sid
+    if job_id is not None:
+        in_flight = and_(
+            FamilyMessage.id == job_id,
+            FamilyMessage.twilio_sid.is_(None),
+            FamilyMessage.state.in_((SmsState.SENDING, SmsState.UNSURE)),
+        )
+        named = or_(named, in_flight)
+    found = list(await session.scalars(select(FamilyMessage).where(named).with_for_update()))
+    return next((job for job in found if job.twilio_sid == sid), found[0] if found else None)
 
 
 async def listing(
@@ -174,20 +187,6 @@ async def listing(
 async def by_dedupe_key(session: AsyncSession, key: str) -> FamilyMessage | None:
     """The job recorded under this key."""
     return await session.scalar(select(FamilyMessage).where(FamilyMessage.dedupe_key == key))
-
-
-async def claimed_for_receipt(session: AsyncSession, job_id: int) -> FamilyMessage | None:
-    """The job a receipt's URL names, if its send is in flight and it has no sid yet (locked)."""
-    query = (
-        select(FamilyMessage)
-        .where(
-            FamilyMessage.id == job_id,
-            FamilyMessage.twilio_sid.is_(None),
-            FamilyMessage.state.in_((SmsState.SENDING, SmsState.UNSURE)),
-        )
-        .with_for_update()
-    )
-    return (await session.scalars(query)).first()
 
 
 # --- replies and opt-outs --------------------------------------------------------------------
