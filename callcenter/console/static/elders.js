@@ -48,10 +48,6 @@ async function search() {
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
-  const centres = await api("/api/centres");
-  document.getElementById("community").append(
-    ...centres.filter((c) => c.tier === "community").map((c) => el("option", { value: c.code }, centreName(c.code))),
-  );
   let timer = null;
   const form = document.getElementById("search");
   form.addEventListener("submit", (event) => {
@@ -64,5 +60,9 @@ document.addEventListener("DOMContentLoaded", async () => {
     if (numberTyped(q) && !wholeNumber(q)) return; // a number being typed: wait for it, or Enter
     timer = setTimeout(search, 200);
   });
+  const centres = await api("/api/centres");
+  document.getElementById("community").append(
+    ...centres.filter((c) => c.tier === "community").map((c) => el("option", { value: c.code }, centreName(c.code))),
+  );
   await search();
 });

@@ -377,30 +377,8 @@ async function setUpSms() {
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
-  await Staff.load();
-  let detail;
-  try {
-    detail = await api(`/api/incidents/${INCIDENT_ID}`);
-  } catch (error) {
-    document.getElementById("incident-head").replaceChildren(el("p", { class: "error" }, `${t("common.error")}: ${error.message}`));
-    return;
-  }
-  current = detail;
-  if (detail.elder_id) {
-    try {
-      elder = await api(`/api/elders/${detail.elder_id}`);
-      renderProfile(document.getElementById("profile"), elder);
-    } catch (error) {
-      document.getElementById("profile").append(el("p", { class: "muted" }, `${t("common.error")}: ${error.message}`));
-    }
-    api(`/api/elders/${detail.elder_id}/vitals?days=7`)
-      .then((answer) => renderVitals(document.getElementById("vitals"), answer))
-      .catch(() => renderVitals(document.getElementById("vitals"), []));
-  } else {
-    document.getElementById("profile").append(el("p", {}, t("queue.unidentified")));
-  }
-  render(detail);
-
+  // Every form answers for itself before anything loads: a form sent before its handler was
+  // there would reload the page instead, and lose what was typed.
   document.getElementById("resolve-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     await act(`/api/incidents/${INCIDENT_ID}/status`, {
@@ -451,8 +429,30 @@ document.addEventListener("DOMContentLoaded", async () => {
     const input = document.getElementById("note-text");
     if (await act(`/api/incidents/${INCIDENT_ID}/notes`, { text: input.value })) input.value = "";
   });
-  // Filled in once every form answers for itself: a form sent before its handler was there would
-  // reload the page instead.
+  await Staff.load();
+  let detail;
+  try {
+    detail = await api(`/api/incidents/${INCIDENT_ID}`);
+  } catch (error) {
+    document.getElementById("incident-head").replaceChildren(el("p", { class: "error" }, `${t("common.error")}: ${error.message}`));
+    return;
+  }
+  current = detail;
+  if (detail.elder_id) {
+    try {
+      elder = await api(`/api/elders/${detail.elder_id}`);
+      renderProfile(document.getElementById("profile"), elder);
+    } catch (error) {
+      document.getElementById("profile").append(el("p", { class: "muted" }, `${t("common.error")}: ${error.message}`));
+    }
+    api(`/api/elders/${detail.elder_id}/vitals?days=7`)
+      .then((answer) => renderVitals(document.getElementById("vitals"), answer))
+      .catch(() => renderVitals(document.getElementById("vitals"), []));
+  } else {
+    document.getElementById("profile").append(el("p", {}, t("queue.unidentified")));
+  }
+  render(detail);
+
   await loadAssignees();
   await setUpSms();
   await loadOthers();

@@ -319,7 +319,6 @@
   };
 
   document.addEventListener("DOMContentLoaded", async () => {
-    await Staff.load();
     for (const id of ["filter-reason", "filter-status", "filter-overdue"]) {
       byId(id).addEventListener("change", () => {
         shown.clear();
@@ -333,6 +332,7 @@
     byId("tests-prev").addEventListener("click", () => showTests({ offset: Math.max(0, tests.offset - TESTS_PAGE) }));
     byId("tests-next").addEventListener("click", () => showTests({ offset: tests.offset + TESTS_PAGE }));
     byId("close-form").addEventListener("submit", closeOrder);
+    await Staff.load();
     OrderFeed.open();
     await reload();
   });

@@ -266,7 +266,6 @@
   }
 
   async function startList() {
-    await Staff.load();
     for (const id of ["filter-centre", "provider-centre"]) {
       const select = byId(id);
       if (select) select.append(...communities().map(([code, name]) => el("option", { value: code }, name)));
@@ -284,10 +283,9 @@
       typing = setTimeout(() => findElders().catch(() => {}), 250);
     });
     byId("new-order-form").addEventListener("submit", createOrder);
-    if (byId("provider-form")) {
-      byId("provider-form").addEventListener("submit", addProvider);
-      await loadProviders();
-    }
+    if (byId("provider-form")) byId("provider-form").addEventListener("submit", addProvider);
+    await Staff.load();
+    if (byId("provider-form")) await loadProviders();
     // Subscribe first, then load: a change that lands in between is not lost.
     OrderFeed.start(heard, () => reload().catch(() => {}));
     await reload();
@@ -367,6 +365,7 @@
   }
 
   async function act(path, body) {
+    if (order === null) return false;
     showMessage("order-error", "");
     try {
       order = await api(`/api/work-orders/${order.id}/${path}`, { method: "POST", body });
@@ -384,10 +383,8 @@
   }
 
   async function startOrder() {
-    await Staff.load();
-    await loadOrder();
-    providers = await api(`/api/service-providers?centre=${encodeURIComponent(order.centre_code)}`);
-    renderProviders();
+    // Buttons and forms are wired before anything loads: a click while the providers list is
+    // still on its way must not fall on a button with nothing behind it.
     byId("accept").addEventListener("click", () => act("accept", {}));
     byId("schedule-form").addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -408,6 +405,10 @@
       event.preventDefault();
       if (await act("notes", { text: byId("note-text").value })) byId("note-text").value = "";
     });
+    await Staff.load();
+    await loadOrder();
+    providers = await api(`/api/service-providers?centre=${encodeURIComponent(order.centre_code)}`);
+    renderProviders();
     OrderFeed.start((changed) => {
       if (changed.id === order.id) loadOrder().catch(() => {});
     }, () => loadOrder().catch(() => {}));

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Route, expect
 from websockets.sync.client import ClientConnection, connect
 
 from callcenter.workorders.service import RECEIVED
@@ -178,5 +178,25 @@ def test_an_order_past_its_deadline_shows_overdue_and_is_reported_not_raised(
     expect(worker.locator("#order-head .late")).to_have_text("曾超时")
     assert worker.request.get(street.base + "/api/incidents?open=false").json() == []
     expect(worker.locator("#p1-banner")).to_be_hidden()
+    assert worker.errors == []  # type: ignore[attr-defined]
+    worker.context.close()
+
+
+def test_accept_works_while_the_providers_list_is_still_on_its_way(
+    browser: Browser, street: Street
+) -> None:
+    with terminal(street, street.hehua_terminal) as socket:
+        green_key(socket, "housework")
+        order_id = str(heard(socket, "notice")["ref"])[1:]
+    worker = signed_in_page(browser, street, "ph03-w1")
+    held: list[Route] = []
+    worker.route("**/api/service-providers?centre=*", lambda route: held.append(route))  # later
+    worker.goto(f"{street.base}/console/work-orders/{order_id}")
+    expect(worker.locator("#accept")).to_be_visible()
+    assert len(held) == 1  # the order is shown; its providers are not in yet
+    worker.click("#accept")
+    expect(worker.locator("#order-status")).to_have_attribute("data-status", "accepted")
+    held[0].continue_()
+    expect(worker.locator("#schedule-provider option").first).to_have_text("本社区中心")
     assert worker.errors == []  # type: ignore[attr-defined]
     worker.context.close()
