@@ -437,7 +437,8 @@ document.addEventListener("DOMContentLoaded", async () => {
     document.getElementById("incident-head").replaceChildren(el("p", { class: "error" }, `${t("common.error")}: ${error.message}`));
     return;
   }
-  current = detail;
+  // An action taken while this loaded may have shown a newer state already: kept, not undone.
+  if (current === null || (detail.revision ?? 0) >= (current.revision ?? 0)) current = detail;
   if (detail.elder_id) {
     try {
       elder = await api(`/api/elders/${detail.elder_id}`);

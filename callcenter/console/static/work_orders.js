@@ -228,8 +228,13 @@
     }
   }
 
+  // Only the newest list is shown: the page's first load may answer after the one a change
+  // (a provider added, removed) asked for, and must not put the old list back.
+  const providerLoads = latestOnly();
   async function loadProviders() {
+    const ticket = providerLoads.take();
     const found = await api("/api/service-providers?inactive=true");
+    if (!providerLoads.isLatest(ticket)) return;
     document.querySelector("#providers tbody").replaceChildren(...found.map((p) =>
       el("tr", { class: p.active ? "" : "muted", dataset: { providerId: p.id } },
         el("td", {}, p.name, p.active ? "" : ` (${t("wo.inactive")})`),

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Route, expect
+from playwright.sync_api import APIResponse, Browser, Route, expect
 from websockets.sync.client import ClientConnection, connect
 
 from callcenter.workorders.service import RECEIVED
@@ -200,3 +200,35 @@ def test_accept_works_while_the_providers_list_is_still_on_its_way(
     expect(worker.locator("#schedule-provider option").first).to_have_text("本社区中心")
     assert worker.errors == []  # type: ignore[attr-defined]
     worker.context.close()
+
+
+def test_a_provider_added_while_the_first_list_loads_stays_on_the_list(
+    browser: Browser, street: Street
+) -> None:
+    supervisor = signed_in_page(browser, street, "sup1")
+    first: list[tuple[Route, APIResponse]] = []
+
+    def hold_the_first(route: Route) -> None:
+        if first:
+            route.continue_()
+        else:  # the page's own first load: the server answers now, the page hears it last
+            first.append((route, route.fetch()))
+
+    listed = "**/api/service-providers?inactive=true"
+    supervisor.route(listed, hold_the_first)
+    with supervisor.expect_request(listed):
+        supervisor.goto(street.base + "/console/work-orders")
+    supervisor.fill("#provider-name", "禾花长者食堂")
+    supervisor.select_option("#provider-needs", ["meal"])
+    supervisor.click("#provider-submit")
+    provider = supervisor.locator("#providers tbody tr")
+    expect(provider).to_contain_text("禾花长者食堂")
+    assert len(first) == 1
+    # The first list answers now, without the new provider: it must not put the old list back.
+    held, answer = first[0]
+    with supervisor.expect_response(listed):
+        held.fulfill(response=answer)
+    supervisor.evaluate("() => new Promise((done) => setTimeout(() => setTimeout(done)))")
+    expect(provider).to_contain_text("禾花长者食堂")
+    assert supervisor.errors == []  # type: ignore[attr-defined]
+    supervisor.context.close()
