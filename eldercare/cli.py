@@ -45,7 +45,14 @@ from eldercare.privacy_cli import backup, elders_app
 from eldercare.simulate_cli import run_street_demo, simulate_app
 from kernel import migrate
 from kernel.database import create_engine, session_factory
-from kernel.settings import PRIVATE_UMASK, Role, Settings, get_settings, make_data_dir_private
+from kernel.settings import (
+    PRIVATE_UMASK,
+    EventLoop,
+    Role,
+    Settings,
+    get_settings,
+    make_data_dir_private,
+)
 
 app = typer.Typer(
     help="Pinghu smart elderly-care call centre and terminal gateway.",
@@ -246,12 +253,13 @@ def up(
             moved = not mqtt_asked and port_chosen != settings.mqtt_port
             settings = settings.model_copy(update={"mqtt_port": port_chosen})
         console.print(f"Database: {_safe_url(settings.effective_database_url)}")
-        asyncio.run(
-            _up(
-                settings, seed_count if seed else 0, demo, mqtt_moved=moved,
-                http_socket=http_socket, mqtt_socket=mqtt_socket, stops=stops,
-            )
-        )  # fmt: skip
+        with asyncio.Runner(loop_factory=_loop_factory(settings)) as runner:
+            runner.run(
+                _up(
+                    settings, seed_count if seed else 0, demo, mqtt_moved=moved,
+                    http_socket=http_socket, mqtt_socket=mqtt_socket, stops=stops,
+                )
+            )  # fmt: skip
     except (KeyboardInterrupt, asyncio.CancelledError) as stopped:
         if isinstance(stopped, asyncio.CancelledError) and not stops.asked:
             raise
@@ -455,6 +463,18 @@ def _demo_accounts_lines(password: str | None, settings: Settings) -> str:
         f"phNN-wN), password {password}\n"
         f"            (kept in {settings.data_dir / DEMO_ACCOUNTS_FILE})\n"
     )
+
+
+def _loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop where asked for and installed; else asyncio's own (None: the default)."""
+    if settings.event_loop is not EventLoop.UVLOOP:
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        console.print("uvloop is not installed: running on asyncio's own event loop.")
+        return None
+    return uvloop.new_event_loop
 
 
 class _Stops:

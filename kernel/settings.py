@@ -33,6 +33,13 @@ class Role(enum.StrEnum):
     CALLCENTER = "callcenter"
 
 
+class EventLoop(enum.StrEnum):
+    """The event loop `eldercare up` runs on."""
+
+    UVLOOP = "uvloop"
+    ASYNCIO = "asyncio"
+
+
 class Settings(BaseSettings):
     """Everything a process needs to know about where it runs; unset servers mean embedded defaults."""
 
@@ -64,6 +71,11 @@ class Settings(BaseSettings):
         description="What this process runs: everything (one machine), only the device gateway "
         "(MQTT and WebSocket ingest), or only the call centre (alarm engine, API, console, SMS). "
         "Several of each share one database, broker and Redis.",
+    )
+    event_loop: EventLoop = Field(
+        default=EventLoop.UVLOOP,
+        description="uvloop (libuv, in C; an SOS reaches the live feed sooner under load, "
+        "docs/alarms.md) or asyncio (the standard library's loop).",
     )
     http_host: str = "127.0.0.1"
     http_port: int = 8080
