@@ -12,6 +12,10 @@ MESSAGES_IN = Counter(
 DUPLICATES = Counter(
     "eldercare_gateway_duplicates_total", "Uplink messages seen again (same device and id)"
 )
+READINGS_JUDGED_HERE = Counter(
+    "eldercare_gateway_readings_judged_here_total",
+    "Vital readings in the normal range, recorded already judged (the alarm engine skips them)",
+)
 REJECTS = Counter(
     "eldercare_gateway_rejects_total", "Uplink messages rejected, by reason", ["reason"]
 )

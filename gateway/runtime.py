@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devices.protocol import downlink_topic
+from gateway.ingest.bounds import BOUNDS_POLL_S, OwnBounds
 from gateway.ingest.registry import ROTATION_POLL_S, DeviceRegistry
 from gateway.ingest.service import Ingest
 from gateway.ingest.tasks import Announce, BatchWriter, WriteLock
@@ -65,6 +66,7 @@ class GatewayRuntime:
         # Readings and alarms are written through these (on SQLite, whole in a thread of their own).
         self._writes = write_transactions(sessions)
         self.writer = BatchWriter(self._writes, write_lock, announce)
+        self.bounds = OwnBounds(sessions)
         self.ingest = Ingest(
             self._writes,
             self.registry,
@@ -72,6 +74,7 @@ class GatewayRuntime:
             max_skew=dt.timedelta(seconds=settings.max_clock_skew_s),
             # Alarms are recorded before their ack: their turn comes before routine writers'.
             write_lock=write_turn(sessions, urgent=True),
+            bounds=self.bounds,
             announce=announce,
         )
         self.mqtt_connected = LanesConnected()
@@ -99,6 +102,11 @@ class GatewayRuntime:
             log.exception(
                 "device registry not loaded at start; retrying every %.0f s", REGISTRY_REFRESH_S
             )
+        try:
+            await self.bounds.load()
+        except (SQLAlchemyError, OSError):
+            # Until it is read every reading goes to the alarm engine, as before this copy.
+            log.exception("elders' own vital bounds not read at start; retrying")
         self.writer.start()
         offline_after = dt.timedelta(seconds=self._settings.device_offline_after_s)
         self.supervisor.start(
@@ -106,6 +114,7 @@ class GatewayRuntime:
         )
         self.supervisor.start("registry-refresh", self._refresh_registry)
         self.supervisor.start("secret-rotations", self._follow_rotations)
+        self.supervisor.start("own-vital-bounds", self._follow_bounds)
         self.supervisor.start(
             "notice-sender", lambda: run_notice_sender(self._sessions, self.deliver, self._stop)
         )
@@ -213,6 +222,15 @@ class GatewayRuntime:
                 await self.registry.refresh_rotations()
             except (SQLAlchemyError, OSError):
                 log.warning("rotations not read (database unavailable); trying again")
+
+    async def _follow_bounds(self) -> None:
+        while not await self._stop.pause(BOUNDS_POLL_S):
+            try:
+                await self.bounds.refresh(self.writer.flush)
+            except (SQLAlchemyError, OSError):
+                log.warning(
+                    "elders' own vital bounds not read (database unavailable); trying again"
+                )
 
     async def _refresh_registry(self) -> None:
         while not await self._stop.pause(REGISTRY_REFRESH_S):

@@ -27,6 +27,7 @@ from devices.protocol import (
     Rejection,
     RejectReason,
     Uplink,
+    Vitals,
     ack_received,
     ack_rejected,
     decode_uplink,
@@ -35,6 +36,7 @@ from devices.protocol import (
 )
 from gateway import metrics
 from gateway.ingest import repository
+from gateway.ingest.bounds import OwnBounds
 from gateway.ingest.registry import DeviceRegistry
 from gateway.ingest.schemas import DeviceInfo, Inbound
 from gateway.ingest.tasks import Announce, BatchWriter, WriteLock, acknowledge, unprocessable
@@ -91,9 +93,11 @@ class Ingest:
         *,
         max_skew: dt.timedelta,
         write_lock: WriteLock,
+        bounds: OwnBounds,
         announce: Announce | None = None,
     ) -> None:
         self._writes = writes
+        self._bounds = bounds
         self._announce = announce
         self._write_lock = write_lock
         self.registry = registry
@@ -175,7 +179,14 @@ class Ingest:
             acknowledge(inbound.recorded)
             return []
         if decoded.type not in ACKED_TYPES:
-            # A vital reading too: its event is the elder's history.
+            # A vital reading too: its event is the elder's history. One in the normal range is
+            # recorded judged: the alarm engine has nothing to do with it (gateway.ingest.bounds).
+            # (The model's own field dict: a copy by model_dump() cost more than the judging.)
+            if isinstance(decoded, Vitals) and self._bounds.routine(
+                device.elder_id, vars(decoded)
+            ):
+                row["judged_at"] = utcnow()
+                metrics.READINGS_JUDGED_HERE.inc()
             self._writer.add_event(row, inbound)
             return []
         ack = ack_received(row["message_id"])
@@ -269,4 +280,5 @@ def _event_row(inbound: Inbound, device: DeviceInfo, message: Uplink) -> dict[st
         # Serialized here by pydantic (one call into Rust) and stored as it is: a dict cost the
         # writer's thread json.dumps again.
         "payload": JsonText(message.model_dump_json(exclude_none=True)),
+        "judged_at": None,  # the alarm engine's to set, unless a routine reading's (see _take)
     }

@@ -237,12 +237,16 @@ class BatchWriter:
         async with self._write_lock:
             new = await self._writes.run(repository.record_batch, events, rejects, presence)
         metrics.DUPLICATES.inc(len(events) - new)
-        if self._announce is not None and events:
+        # Readings recorded judged (gateway.ingest.bounds) are nothing for the call centres.
+        unjudged = [
+            (row["device_id"], row["message_id"]) for row in events if not row.get("judged_at")
+        ]
+        if self._announce is not None and unjudged:
             try:
-                await self._announce([(row["device_id"], row["message_id"]) for row in events])
+                await self._announce(unjudged)
             except Exception:
                 # Recorded is recorded: the call centres' catch-up finds events not announced.
-                log.exception("%d recorded events not announced", len(events))
+                log.exception("%d recorded events not announced", len(unjudged))
         now = utcnow()
         for row in events:
             metrics.INGEST_LAG.observe(max(0.0, (now - row["received_at"]).total_seconds()))

@@ -27,6 +27,7 @@ from gateway.credentials.service import (
     replace_mosquitto_password,
     write_mosquitto_config,
 )
+from gateway.ingest.bounds import OwnBounds
 from gateway.ingest.registry import DeviceRegistry
 from gateway.ingest.schemas import Inbound
 from gateway.ingest.service import Ingest
@@ -241,6 +242,7 @@ class Taker:
     ingest: Ingest
     writer: BatchWriter
     writes: Transactions
+    bounds: OwnBounds  # the elders with vital bounds of their own, as the ingest knows them
     acknowledged: list[str]  # the `recorded` calls, by the message's name
 
     async def take(self, name: str, device: str, payload: bytes) -> list[bytes]:
@@ -255,12 +257,15 @@ async def taker(street: Street) -> AsyncIterator[Taker]:
     await registry.load()
     writes = write_transactions(street.sessions)
     writer = BatchWriter(writes, write_turn(street.sessions))
+    bounds = OwnBounds(street.sessions)
+    await bounds.load()
     ingest = Ingest(
         writes,
         registry,
         writer,
         max_skew=dt.timedelta(hours=24),
         write_lock=write_turn(street.sessions, urgent=True),
+        bounds=bounds,
     )
-    yield Taker(ingest, writer, writes, [])
+    yield Taker(ingest, writer, writes, bounds, [])
     await writes.close()
