@@ -182,9 +182,7 @@ class Ingest:
             # A vital reading too: its event is the elder's history. One in the normal range is
             # recorded judged: the alarm engine has nothing to do with it (gateway.ingest.bounds).
             # (The model's own field dict: a copy by model_dump() cost more than the judging.)
-            if isinstance(decoded, Vitals) and self._bounds.routine(
-                device.elder_id, vars(decoded)
-            ):
+            if isinstance(decoded, Vitals) and self._bounds.routine(device.elder_id, vars(decoded)):
                 row["judged_at"] = utcnow()
                 metrics.READINGS_JUDGED_HERE.inc()
             self._writer.add_event(row, inbound)
