@@ -43,10 +43,6 @@ class OwnBounds:
         self._elders: frozenset[int] | None = None
         self._owed: set[int] = set()  # gained bounds; their readings not reopened yet
 
-    @property
-    def loaded(self) -> bool:
-        return self._elders is not None
-
     def routine(self, elder_id: int | None, reading: Mapping[str, Any]) -> bool:
         """Whether this vital reading of this elder is in the normal range by the default bands,
         and the elder has no bounds of their own (as far as the copy knows)."""
