@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.models import Shift, ShiftAbsence, StaffMember
+from kernel.models import Shift, ShiftAbsence, StaffMember, StaffRole
 
 
 async def add_shifts_not_planned(session: AsyncSession, shifts: Sequence[dict[str, Any]]) -> int:
@@ -33,26 +33,52 @@ async def add_shifts_not_planned(session: AsyncSession, shifts: Sequence[dict[st
     return len(missing)
 
 
+def on_duty_at(query: Any, at: dt.datetime, centre_code: str | None = None) -> Any:
+    """`query` (staff joined to their shifts) narrowed to the shifts running at `at` whose person
+    is active and not marked absent from them, optionally at one centre."""
+    query = query.outerjoin(ShiftAbsence, ShiftAbsence.shift_id == Shift.id).where(
+        Shift.starts_at <= at,
+        Shift.ends_at > at,
+        StaffMember.active,
+        ShiftAbsence.shift_id.is_(None),
+    )
+    if centre_code is not None:
+        query = query.where(Shift.centre_code == centre_code)
+    return query.order_by(Shift.centre_code, StaffMember.username)
+
+
 async def on_duty(
     session: AsyncSession, at: dt.datetime, centre_code: str | None = None
 ) -> Sequence[tuple[StaffMember, Shift]]:
     """Staff on duty at a moment, with their shift, optionally at one centre; a shift its person
     was marked absent from is nobody's duty (routing, escalation and care calls skip them)."""
-    query = (
-        select(StaffMember, Shift)
-        .join(Shift, Shift.staff_id == StaffMember.id)
-        .outerjoin(ShiftAbsence, ShiftAbsence.shift_id == Shift.id)
-        .where(
-            Shift.starts_at <= at,
-            Shift.ends_at > at,
-            StaffMember.active,
-            ShiftAbsence.shift_id.is_(None),
-        )
-        .order_by(Shift.centre_code, StaffMember.username)
+    query = on_duty_at(
+        select(StaffMember, Shift).join(Shift, Shift.staff_id == StaffMember.id), at, centre_code
     )
-    if centre_code is not None:
-        query = query.where(Shift.centre_code == centre_code)
     return [(member, shift) for member, shift in (await session.execute(query)).all()]
+
+
+class OnDuty(NamedTuple):
+    """One person on duty, as routing and escalation need them: no whole rows."""
+
+    staff_id: int
+    name: str
+    role: StaffRole
+    centre_code: str
+
+
+async def roll_call(session: AsyncSession, at: dt.datetime) -> list[OnDuty]:
+    """Who is on duty at a moment, by centre then username, the same people as `on_duty`: their
+    columns only, for the alarm engine's routing of every alarm (loading each person and shift
+    as objects was a quarter of an SOS's judging)."""
+    query = on_duty_at(
+        select(StaffMember.id, StaffMember.name, StaffMember.role, Shift.centre_code).join(
+            Shift, Shift.staff_id == StaffMember.id
+        ),
+        at,
+        None,
+    )
+    return [OnDuty(*row) for row in (await session.execute(query)).all()]
 
 
 async def shifts_between(
