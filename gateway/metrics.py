@@ -39,6 +39,26 @@ INGEST_LAG = Histogram(
     "From a message's arrival to its durable record",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+# Where an alarm's time goes before its ack, in the writes it shares with readings (SQLite has one
+# writer; docs/gateway.md, "Where the time goes"). `./dev bench ingest` prints them.
+_WRITE_BUCKETS = (
+    0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 1.0
+)  # fmt: skip
+ALARM_TURN_WAIT = Histogram(
+    "eldercare_gateway_alarm_turn_wait_seconds",
+    "How long an alarm waited for its turn on the database's writer before it was recorded",
+    buckets=_WRITE_BUCKETS,
+)
+ALARM_WRITE = Histogram(
+    "eldercare_gateway_alarm_write_seconds",
+    "An alarm's own transaction, from its turn on the writer to its commit",
+    buckets=_WRITE_BUCKETS,
+)
+BATCH_WRITE = Histogram(
+    "eldercare_gateway_batch_write_seconds",
+    "How long one transaction of the batch writer held the writer's turn (what an alarm waits for)",
+    buckets=_WRITE_BUCKETS,
+)
 ALARMS_WITHOUT_DEVICE_TIME = Counter(
     "eldercare_gateway_alarms_without_device_time_total",
     "Alarms taken without their ts (missing or impossible): the device's clock needs a look",

@@ -6,7 +6,10 @@ One run, one machine, one Mosquitto:
   (b) the gateway (`eldercare up` in its own process, shared subscription, SQLite) taking the
       same stream end to end: validated, recorded, acknowledged where the protocol says;
   (c) SOS ack latency (publish to ack received) while readings flow at a target rate, and its
-      floor: the same presses answered at once by a bare client (before the gateway starts).
+      floor: the same presses answered at once by a bare client (before the gateway starts);
+      and, from the gateway's /metrics over the same presses, where an alarm's time went in
+      the writes it shares with the readings (its wait for the writer's turn, its own write, how
+      long the batch writer's transactions held that turn).
 Figures are printed; nothing is asserted.
 """
 
@@ -28,10 +31,16 @@ from pathlib import Path
 
 import aiomqtt
 
-from bench.common import event_loop_lag, free_port, lag_quantile, quantile
+from bench.common import event_loop_lag, free_port, histogram, lag_quantile, quantile
 from devices.protocol import alarm_topic, downlink_topic, uplink_topic
 from gateway.mqtt import queued_message, with_buffered_reads
 
+# An alarm's wait for the writer's turn, its own write, a batch's hold on the turn (gateway.metrics).
+WRITE_HISTOGRAMS = (
+    "eldercare_gateway_alarm_turn_wait_seconds",
+    "eldercare_gateway_alarm_write_seconds",
+    "eldercare_gateway_batch_write_seconds",
+)
 GATEWAY_USER = "bench-gateway"
 GATEWAY_PASSWORD = "bench-gateway-password"
 
@@ -382,12 +391,14 @@ async def main() -> None:
             )
             print(f"    {through:,.0f} msg/s", flush=True)
             runs = []
+            write_runs: list[list[tuple[float, float]]] = []
             for rate in [float(r) for r in args.rates.split(",")]:
                 print(
                     f"(c) SOS ack latency, {args.presses} presses, readings at {rate:,.0f}/s",
                     flush=True,
                 )
                 lag_before = event_loop_lag(http_ports[0])
+                writes_before = [histogram(http_ports[0], name) for name in WRITE_HISTOGRAMS]
                 latencies, missed, reached = await ack_latency(
                     broker_port, terminal, monitor_logins, rate, args.presses, args.sos_topic
                 )
@@ -396,7 +407,14 @@ async def main() -> None:
                     lag_quantile(lag_before, lag_after, 0.5),
                     lag_quantile(lag_before, lag_after, 0.99),
                 )
+                writes_after = [histogram(http_ports[0], name) for name in WRITE_HISTOGRAMS]
                 runs.append((rate, reached, missed, latencies, lag))
+                write_runs.append(
+                    [
+                        (lag_quantile(b, a, 0.5), lag_quantile(b, a, 0.99))
+                        for b, a in zip(writes_before, writes_after, strict=True)
+                    ]
+                )
                 await asyncio.sleep(3)  # let a backlog drain before the next rate
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
@@ -442,6 +460,23 @@ async def main() -> None:
     print(
         "loop: how late the (first) gateway's event loop ran a probe due every 0.1 s, ms, as the"
         " upper bound of its histogram bucket"
+    )
+    print()
+    print("In the (first) gateway over the same presses, ms (upper bounds of histogram buckets):")
+    print(
+        f"{'asked/s':>9} {'turn p50':>9} {'turn p99':>9} {'write p50':>9} {'write p99':>9}"
+        f" {'batch p50':>9} {'batch p99':>9}"
+    )
+    for (rate, *_), writes in zip(runs, write_runs, strict=True):
+        (turn, write, batch) = writes
+        print(
+            f"{rate:9,.0f} {turn[0]:9.1f} {turn[1]:9.1f} {write[0]:9.1f} {write[1]:9.1f}"
+            f" {batch[0]:9.1f} {batch[1]:9.1f}"
+        )
+    print(
+        "turn: an alarm's wait for its turn on the database's writer; write: its own"
+        " transaction;\nbatch: how long each transaction of the batch writer (readings) held"
+        " that turn"
     )
     if args.profile:
         print_profile(args.profile)

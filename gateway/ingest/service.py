@@ -15,6 +15,7 @@ import asyncio
 import collections
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -212,8 +213,14 @@ class Ingest:
         return [ack]
 
     async def _record_alarm(self, row: dict[str, Any]) -> bool:
+        asked = time.perf_counter()
         async with self._write_lock:
-            return await self._writes.run(repository.record_event_once, row)
+            turn = time.perf_counter()
+            metrics.ALARM_TURN_WAIT.observe(turn - asked)
+            try:
+                return await self._writes.run(repository.record_event_once, row)
+            finally:
+                metrics.ALARM_WRITE.observe(time.perf_counter() - turn)
 
     async def _when_database_is_up(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """`attempt()`, tried again while the database is away or busy (kernel.faults), with

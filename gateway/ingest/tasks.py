@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -235,7 +236,11 @@ class BatchWriter:
 
     async def _write(self, events: Rows, rejects: Rows, presence: Rows) -> None:
         async with self._write_lock:
-            new = await self._writes.run(repository.record_batch, events, rejects, presence)
+            held = time.perf_counter()
+            try:
+                new = await self._writes.run(repository.record_batch, events, rejects, presence)
+            finally:
+                metrics.BATCH_WRITE.observe(time.perf_counter() - held)
         metrics.DUPLICATES.inc(len(events) - new)
         # Readings recorded judged (gateway.ingest.bounds) are nothing for the call centres.
         unjudged = [

@@ -239,3 +239,24 @@ async def test_downgrading_below_readings_once_rebuilds_the_older_readings_table
             session, events[0].elder_id or 0, utcnow() - dt.timedelta(hours=1),
             max_skew=dt.timedelta(days=1),
         )) == 3  # fmt: skip
+
+
+def _observed(histogram: Any) -> float:
+    """How many times a histogram (without labels) has observed so far."""
+    return next(s.value for s in histogram.collect()[0].samples if s.name.endswith("_count"))
+
+
+async def test_an_alarms_wait_for_the_writer_its_write_and_the_batches_holds_are_measured(
+    street: Street, start_gateway: Start
+) -> None:
+    # Where an alarm's time goes in the writes it shares with readings (bench/ingest prints it).
+    gateway: GatewayRuntime = await start_gateway()
+    waits, writes, batches = (
+        _observed(h) for h in (metrics.ALARM_TURN_WAIT, metrics.ALARM_WRITE, metrics.BATCH_WRITE)
+    )
+    await gateway.ingest.handle(inbound(street.monitor, message("vitals", "v1", hr=70, spo2=97)))
+    await gateway.ingest.handle(inbound(street.terminal, message("sos", "m1", button="main")))
+    await gateway.writer.flush()
+    assert _observed(metrics.ALARM_TURN_WAIT) == waits + 1
+    assert _observed(metrics.ALARM_WRITE) == writes + 1
+    assert _observed(metrics.BATCH_WRITE) >= batches + 1
