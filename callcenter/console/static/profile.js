@@ -176,9 +176,16 @@ function editButton(elder, part, right, onEdit) {
 
 // The key-safe and door codes are never in the profile: a person who may read them asks for
 // them (each showing is audited), and they are shown in place of the dots.
+// Codes this page was given (asked for and audited), by elder: a part rebuilt while the page is
+// open (the task's own news on a worker's phone) shows them again, not the dots of a fresh card.
+const codesShown = new Map();
+
 function accessCodes(elder) {
   const access = elder.home_access || {};
   if (!access.has_key_safe_code && !access.has_door_code) return null;
+  if (codesShown.has(elder.id)) {
+    return fact(t("elder.codes"), el("span", { class: "codes", "data-testid": "codes" }, codesShown.get(elder.id)));
+  }
   const kept = [access.has_key_safe_code ? t("elder.key_safe_code") : null, access.has_door_code ? t("elder.door_code") : null].filter(Boolean).join("、");
   const which = el("span", { class: "muted" }, kept, " ");
   const shown = el("span", { class: "codes", "data-testid": "codes" }, "••••");
@@ -191,6 +198,7 @@ function accessCodes(elder) {
           if (codes.key_safe_code) parts.push(`${t("elder.key_safe_code")} ${codes.key_safe_code}`);
           if (codes.door_code) parts.push(`${t("elder.door_code")} ${codes.door_code}`);
           shown.textContent = parts.join(" · ") || "—";
+          codesShown.set(elder.id, shown.textContent);
           which.remove();
           event.target.remove();
         },

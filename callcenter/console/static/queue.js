@@ -70,9 +70,32 @@ function row(incident) {
   );
 }
 
+// The rows on the page, by incident, with what each shows (but its age, which ticks). A row is
+// replaced only when what it shows changed, and the table touched only when a row or the order
+// did: a feed message that changes nothing on screen (a step on the timeline, a family SMS)
+// rebuilt every row, and a click landing meanwhile on "open" or "claim" was lost.
+const rowsShown = new Map();
+
+function shows(tr) {
+  const copy = tr.cloneNode(true);
+  copy.querySelector("td.age").textContent = "";
+  return copy.outerHTML;
+}
+
 function render() {
-  const rows = [...queue.values()].sort(compareIncidents).map(row);
-  document.querySelector("#queue tbody").replaceChildren(...rows);
+  const rows = [...queue.values()].sort(compareIncidents).map((incident) => {
+    const fresh = row(incident);
+    const html = shows(fresh);
+    const kept = rowsShown.get(incident.id);
+    if (kept && kept.html === html) return kept.node;
+    rowsShown.set(incident.id, { html, node: fresh });
+    return fresh;
+  });
+  for (const id of [...rowsShown.keys()]) if (!queue.has(id)) rowsShown.delete(id);
+  const body = document.querySelector("#queue tbody");
+  if (rows.length !== body.children.length || rows.some((tr, n) => body.children[n] !== tr)) {
+    body.replaceChildren(...rows);
+  }
   document.getElementById("queue-empty").hidden = rows.length > 0;
 }
 

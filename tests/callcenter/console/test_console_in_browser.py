@@ -257,3 +257,25 @@ HOLD_THE_FEED = """
   };
 })();
 """
+
+
+def test_a_change_the_queue_does_not_show_leaves_its_rows_as_they_are(
+    browser: Browser, street: Street
+) -> None:
+    # A click landing while the rows were rebuilt for news nobody sees on them (a note, a family
+    # SMS step) was lost: only a change a row shows may replace it.
+    page = signed_in_page(browser, street, "op1")
+    street.press(street.pinghu_terminal, button="main")
+    rows = page.locator("#queue tbody tr")
+    expect(rows).to_have_count(1)
+    first = rows.first.get_attribute("data-incident-id")
+    page.evaluate("window.firstRow = document.querySelector('#queue tbody tr')")
+    page.evaluate(
+        f"api('/api/incidents/{first}/notes', {{method: 'POST', body: {{text: '已联系家属'}}}})"
+    )
+    # Then another alarm: the feed keeps commit order, so once its row shows, the note's news
+    # has come too.
+    street.press(street.hehua_terminal, button="main")
+    expect(rows).to_have_count(2)
+    same = f"document.querySelector('#queue tbody tr[data-incident-id=\"{first}\"]') === window.firstRow"
+    assert page.evaluate(same)

@@ -69,6 +69,8 @@ def test_a_worker_gets_in_and_hands_over_to_120_from_their_phone(
     # On site, the elder needs an ambulance: dial 120 from the phone, then record the call.
     task.get_by_role("button", name="接单").click()
     expect(task.locator(".status")).to_have_text("已接单")
+    # The card was rebuilt for its own incident's news: the codes asked for are still shown.
+    expect(task.locator("[data-testid=codes]")).to_contain_text("4821")
     expect(task.locator("a[data-dial=ambulance]")).to_have_attribute("href", "tel:120")
     task.locator("button[data-record=ambulance]").click()
     ambulance = task.locator(".emergency-row[data-service=ambulance]")
