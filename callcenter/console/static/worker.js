@@ -119,8 +119,38 @@ async function cardFor(incident) {
   const kept = cards.get(incident.id);
   if (kept && kept.source === incident) return kept.node;
   const node = await card(incident);
+  if (kept) carryInput(kept.node, node);
   cards.set(incident.id, { source: incident, node });
   return node;
+}
+
+// What the worker has typed or chosen on a card (the outcome, the note, a crew's details) goes
+// on to the card that replaces it: news of the task arriving mid-sentence must not wipe it.
+function carryInput(from, to) {
+  const fields = (card) => {
+    const byKey = new Map();
+    for (const field of card.querySelectorAll("textarea, select, input")) {
+      const key = `${field.tagName}.${field.className}.${field.name || ""}`;
+      if (!byKey.has(key)) byKey.set(key, []);
+      byKey.get(key).push(field);
+    }
+    return byKey;
+  };
+  const theirs = fields(to);
+  for (const [key, mine] of fields(from)) {
+    mine.forEach((field, n) => {
+      const other = (theirs.get(key) || [])[n];
+      if (!other) return;
+      if (field.type === "checkbox" || field.type === "radio") {
+        if (field.checked !== field.defaultChecked) other.checked = field.checked;
+      } else if (field.tagName === "SELECT") {
+        const chosen = field.selectedOptions[0];
+        if (chosen && !chosen.defaultSelected) other.value = field.value;
+      } else if (field.value !== field.defaultValue) {
+        other.value = field.value;
+      }
+    });
+  }
 }
 
 // Tasks an operator merged into another case while this page was open: the card does not just

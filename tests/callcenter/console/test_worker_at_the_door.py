@@ -8,7 +8,7 @@ import sqlite3
 from playwright.sync_api import Browser, expect
 
 from kernel.settings import Settings
-from tests.callcenter.console.conftest import Street, signed_in_page
+from tests.callcenter.console.conftest import Street, signed_in_page, wait_until
 
 
 def _code_showings(settings: Settings, elder_id: int) -> int:
@@ -107,3 +107,32 @@ def test_a_worker_on_their_phone_reaches_the_shift_hand_over(
     expect(worker).to_have_url(f"{street.base}/console/shift")
     assert worker.errors == []  # type: ignore[attr-defined]
     worker.context.close()
+
+
+def test_what_a_worker_typed_on_a_task_outlives_news_of_it(
+    browser: Browser, street: Street
+) -> None:
+    operator = signed_in_page(browser, street, "op1")
+    street.press(street.hehua_terminal, button="main")
+    expect(operator.locator("#queue tbody tr")).to_have_count(1)
+    incident_id = operator.locator("#queue tbody tr").get_attribute("data-incident-id")
+    worker = signed_in_page(browser, street, "ph03-w1", phone=True)
+    me = worker.evaluate("ME.staff_id")
+    operator.evaluate(
+        f"api('/api/incidents/{incident_id}/assign', {{method: 'POST', body: {{staff_id: {me}}}}})"
+    )
+    task = worker.locator("#tasks article.task")
+    expect(task).to_have_count(1)
+    for button, status in (("接单", "已接单"), ("出发", "在途"), ("已到达", "已到场")):
+        task.get_by_role("button", name=button).click()
+        expect(task.locator(".status")).to_have_text(status)
+    task.locator("select.outcome").select_option("referred")
+    task.locator("textarea.note").fill("扶起，无外伤")
+    worker.evaluate("window.cardBefore = document.querySelector('#tasks article.task')")
+    # News of the task (a note on its timeline) redraws the card meanwhile.
+    operator.evaluate(
+        f"api('/api/incidents/{incident_id}/notes', {{method: 'POST', body: {{text: '家属已到'}}}})"
+    )
+    wait_until(worker, "() => document.querySelector('#tasks article.task') !== window.cardBefore")
+    expect(task.locator("textarea.note")).to_have_value("扶起，无外伤")
+    expect(task.locator("select.outcome")).to_have_value("referred")
