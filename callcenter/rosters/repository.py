@@ -69,8 +69,8 @@ class OnDuty(NamedTuple):
 
 async def roll_call(session: AsyncSession, at: dt.datetime) -> list[OnDuty]:
     """Who is on duty at a moment, by centre then username, the same people as `on_duty`: their
-    columns only, for the alarm engine's routing of every alarm (loading each person and shift
-    as objects was a quarter of an SOS's judging)."""
+    columns only (escalation's supervisor lookup; routing reads its own columns, with the load,
+    through `on_duty_at`)."""
     query = on_duty_at(
         select(StaffMember.id, StaffMember.name, StaffMember.role, Shift.centre_code).join(
             Shift, Shift.staff_id == StaffMember.id
