@@ -5,11 +5,19 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import ForeignKey, String
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
 from devices.ids import DeviceKind
 from kernel.models.base import Base, utcnow
 from kernel.models.enums import string_enum
+
+
+def _issued_at_registration(context: DefaultExecutionContext) -> dt.datetime:
+    """A new device's secret is issued as it is registered: the same instant, so that a secret
+    issued later (`secret_issued_at > registered_at`) is a rotation and nothing else."""
+    registered_at = context.get_current_parameters().get("registered_at")
+    return registered_at if isinstance(registered_at, dt.datetime) else utcnow()
 
 
 class Device(Base):
@@ -26,7 +34,7 @@ class Device(Base):
     # Issued at registration; kept retrievable because installers must write it into the terminal.
     secret: Mapped[str] = mapped_column(String(64))
     registered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    secret_issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    secret_issued_at: Mapped[dt.datetime] = mapped_column(default=_issued_at_registration)
     online: Mapped[bool] = mapped_column(default=False)
     last_seen_at: Mapped[dt.datetime | None]
     # The last time it sensed something (a door opening), as opposed to saying it is alive.
