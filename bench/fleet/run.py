@@ -28,7 +28,7 @@ from pathlib import Path
 
 import aiomqtt
 
-from bench.common import free_port, quantile
+from bench.common import event_loop_lag, free_port, histogram, lag_quantile, quantile
 from devices.protocol import alarm_topic, downlink_topic, uplink_topic
 from eldercare.simulate_cli import read_profiles
 from kernel.database import create_engine, session_factory
@@ -40,6 +40,9 @@ FULL_REGISTER = 16_884
 BRIDGE_USER = "eldercare-bridge"
 # Long enough to connect the fleet (~25 s), let it settle, and time the presses.
 HOLD_WITH_GATEWAY_S = 120.0
+# What `eldercare up` measures of itself over the presses: an alarm's wait for SQLite's writer
+# and its own write (the loop's lag is `event_loop_lag`).
+INSIDE = ("eldercare_gateway_alarm_turn_wait_seconds", "eldercare_gateway_alarm_write_seconds")
 
 
 def environment(data: Path) -> dict[str, str]:
@@ -72,6 +75,14 @@ def proc_figures(pid: int) -> tuple[float, float]:
         fields = stat.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return rss / 1024, (int(fields[11]) + int(fields[12])) / ticks
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU ticks of the whole machine so far, every core (/proc/stat)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        ticks = [int(n) for n in stat.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return sum(ticks) - idle, sum(ticks)
 
 
 def mosquittos(data: Path, count: int) -> list[tuple[subprocess.Popen[bytes], int]]:
@@ -248,7 +259,7 @@ def bench_gateway(
     try:
         time.sleep(8)  # the gateway loads 25,000 devices and subscribes on the core
         for rate in rates:
-            _one_rate(fleet, edge_ports, rate, terminal, presses, topic, up.pid)
+            _one_rate(fleet, edge_ports, rate, terminal, presses, topic, up.pid, http)
     finally:
         up.send_signal(signal.SIGINT)
         up.wait(120)
@@ -265,6 +276,7 @@ def _one_rate(
     presses: int,
     topic: str,
     gateway_pid: int,
+    http_port: int,
 ) -> None:
     connected = threading.Event()
     plan = FleetPlan(brokers=tuple(Broker("127.0.0.1", p) for p in edge_ports), rate=rate)
@@ -282,9 +294,13 @@ def _one_rate(
     connected.wait(HOLD_WITH_GATEWAY_S)
     time.sleep(10)  # the fleet's traffic reaches its rate
     _rss, cpu0 = proc_figures(gateway_pid)
+    busy0, total0 = machine_busy()
+    inside_before = [event_loop_lag(http_port), *(histogram(http_port, n) for n in INSIDE)]
     started = time.monotonic()
     times, missed = asyncio.run(sos_ack_times(edge_ports[0], terminal, presses, topic))
     rss, cpu = proc_figures(gateway_pid)
+    busy1, total1 = machine_busy()
+    inside_after = [event_loop_lag(http_port), *(histogram(http_port, n) for n in INSIDE)]
     busy = (cpu - cpu0) / (time.monotonic() - started) * 100
     fleet.join()
     (summary,) = results
@@ -299,7 +315,15 @@ def _one_rate(
             f"p50 {quantile(times, 0.5):.1f}  p99 {quantile(times, 0.99):.1f}  "
             f"max {max(times):.1f} ms, missed {missed}"
         )
-    print(f"   eldercare up: RSS {rss:.0f} MB, {busy:.0f}% of a core while pressed")  # fmt: skip
+    print(f"   eldercare up: RSS {rss:.0f} MB, {busy:.0f}% of a core while pressed; the machine's "
+          f"{os.cpu_count()} cores {(busy1 - busy0) / max(total1 - total0, 1) * 100:.0f}% busy "
+          "(the fleet's workers, the brokers and the gateway share them)")  # fmt: skip
+    lag, wait, write = (
+        f"{lag_quantile(b, a, 0.5):g} / {lag_quantile(b, a, 0.99):g}"
+        for b, a in zip(inside_before, inside_after, strict=True)
+    )
+    print(f"   inside eldercare up, p50 / p99 ms (bucket bounds): its event loop's lag {lag}; "
+          f"an alarm's wait for the writer's turn {wait}, its write {write}")  # fmt: skip
 
 
 def main() -> None:
