@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy import func, select, update
 
-from callcenter.pipeline.tasks import Wake, process_pending, process_urgent
+from callcenter.pipeline.tasks import ACTED_ON_WITH_BUDGET, Wake, process_pending, process_urgent
 from devices.ids import DeviceKind
 from kernel.models import (
     Device,
@@ -239,6 +239,31 @@ async def test_a_batch_past_its_time_budget_commits_what_it_did(
     day = lambda: local(settings, 14)  # noqa: E731
     assert await process_pending(sessions, settings, day, budget_s=0) == 1
     assert await process_pending(sessions, settings, day) == 2
+
+
+async def test_a_batch_with_a_budget_loads_only_as_many_events_to_act_on_as_it_may_judge(
+    sessions: Sessions, settings: Settings, street: Street
+) -> None:
+    """Events a rule acts on are loaded whole before judging starts; a round under a budget takes
+    at most ACTED_ON_WITH_BUDGET of them, the oldest, and leaves the rest for the next round
+    (loaded and left unjudged, they would be loaded again every round)."""
+    for _ in range(ACTED_ON_WITH_BUDGET + 4):
+        await record(sessions, street.terminal, "location", lat=22.68, lon=114.12)
+    day = lambda: local(settings, 14)  # noqa: E731
+    assert await process_pending(sessions, settings, day, budget_s=60) == ACTED_ON_WITH_BUDGET
+    async with sessions() as session:
+        left = (await session.scalars(
+            select(DeviceEvent.id).where(DeviceEvent.judged_at.is_(None)).order_by(DeviceEvent.id)
+        )).all()  # fmt: skip
+        newest = (await session.scalars(
+            select(DeviceEvent.id).order_by(DeviceEvent.id.desc()).limit(4)
+        )).all()  # fmt: skip
+    assert left == sorted(newest)
+    assert await process_pending(sessions, settings, day, budget_s=60) == 4
+    # Without a budget (the stream's batches) a batch judges all it claimed.
+    for _ in range(ACTED_ON_WITH_BUDGET + 4):
+        await record(sessions, street.terminal, "location", lat=22.68, lon=114.12)
+    assert await process_pending(sessions, settings, day) == ACTED_ON_WITH_BUDGET + 4
 
 
 async def test_the_gateway_wakes_the_pipeline() -> None:
