@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from kernel.settings import Settings
 from tests.callcenter.console.conftest import Street, signed_in_page, wait_until
@@ -18,6 +18,20 @@ def _code_showings(settings: Settings, elder_id: int) -> int:
             "AND subject_id = ?"
         )
         return int(db.execute(query, (str(elder_id),)).fetchone()[0])
+
+
+def _assigned_to_the_worker(
+    browser: Browser, street: Street, operator: Page, incident_id: str | None
+) -> tuple[Page, Locator]:
+    """The 禾花 worker's phone, and the incident's task on it once the operator assigned it."""
+    worker = signed_in_page(browser, street, "ph03-w1", phone=True)
+    me = worker.evaluate("ME.staff_id")
+    operator.evaluate(
+        f"api('/api/incidents/{incident_id}/assign', {{method: 'POST', body: {{staff_id: {me}}}}})"
+    )
+    task = worker.locator("#tasks article.task")
+    expect(task).to_have_count(1)
+    return worker, task
 
 
 def test_a_worker_gets_in_and_hands_over_to_120_from_their_phone(
@@ -38,13 +52,8 @@ def test_a_worker_gets_in_and_hands_over_to_120_from_their_phone(
         version = operator.request.get(api).json()["version"]
         assert operator.request.put(f"{api}/{path}", data={"version": version, **body}).ok
 
-    worker = signed_in_page(browser, street, "ph03-w1", phone=True)
+    worker, task = _assigned_to_the_worker(browser, street, operator, incident_id)
     me = worker.evaluate("ME.staff_id")
-    operator.evaluate(
-        f"api('/api/incidents/{incident_id}/assign', {{method: 'POST', body: {{staff_id: {me}}}}})"
-    )
-    task = worker.locator("#tasks article.task")
-    expect(task).to_have_count(1)
     expect(task.locator(".at-the-door")).to_contain_text("张阿姨（邻居）")
     expect(task.locator(".at-the-door")).to_contain_text("青霉素")
     expect(task.locator(".at-the-door")).to_contain_text("氨氯地平")
@@ -116,13 +125,7 @@ def test_what_a_worker_typed_on_a_task_outlives_news_of_it(
     street.press(street.hehua_terminal, button="main")
     expect(operator.locator("#queue tbody tr")).to_have_count(1)
     incident_id = operator.locator("#queue tbody tr").get_attribute("data-incident-id")
-    worker = signed_in_page(browser, street, "ph03-w1", phone=True)
-    me = worker.evaluate("ME.staff_id")
-    operator.evaluate(
-        f"api('/api/incidents/{incident_id}/assign', {{method: 'POST', body: {{staff_id: {me}}}}})"
-    )
-    task = worker.locator("#tasks article.task")
-    expect(task).to_have_count(1)
+    worker, task = _assigned_to_the_worker(browser, street, operator, incident_id)
     for button, status in (("接单", "已接单"), ("出发", "在途"), ("已到达", "已到场")):
         task.get_by_role("button", name=button).click()
         expect(task.locator(".status")).to_have_text(status)
