@@ -177,34 +177,44 @@ function editButton(elder, part, right, onEdit) {
 // The key-safe and door codes are never in the profile: a person who may read them asks for
 // them (each showing is audited), and they are shown in place of the dots.
 // Codes this page was given (asked for and audited), by elder: a part rebuilt while the page is
-// open (the task's own news on a worker's phone) shows them again, not the dots of a fresh card.
+// open (the task's own news on a worker's phone) shows them again, not the dots of a fresh card,
+// and so does one that was being rebuilt while they were asked for (showKnownCodes).
 const codesShown = new Map();
+
+function shownCodes(elderId) {
+  return fact(t("elder.codes"), el("span", { class: "codes", "data-testid": "codes" }, codesShown.get(elderId)));
+}
 
 function accessCodes(elder) {
   const access = elder.home_access || {};
   if (!access.has_key_safe_code && !access.has_door_code) return null;
-  if (codesShown.has(elder.id)) {
-    return fact(t("elder.codes"), el("span", { class: "codes", "data-testid": "codes" }, codesShown.get(elder.id)));
-  }
+  if (codesShown.has(elder.id)) return shownCodes(elder.id);
   const kept = [access.has_key_safe_code ? t("elder.key_safe_code") : null, access.has_door_code ? t("elder.door_code") : null].filter(Boolean).join("、");
-  const which = el("span", { class: "muted" }, kept, " ");
-  const shown = el("span", { class: "codes", "data-testid": "codes" }, "••••");
   const show = (elder.may_edit || []).includes("access_codes")
     ? el("button", {
         type: "button", class: "secondary show-codes", "data-testid": "show-codes",
-        onclick: async (event) => {
+        onclick: async () => {
           const codes = await api(`/api/elders/${elder.id}/access-codes`);
           const parts = [];
           if (codes.key_safe_code) parts.push(`${t("elder.key_safe_code")} ${codes.key_safe_code}`);
           if (codes.door_code) parts.push(`${t("elder.door_code")} ${codes.door_code}`);
-          shown.textContent = parts.join(" · ") || "—";
-          codesShown.set(elder.id, shown.textContent);
-          which.remove();
-          event.target.remove();
+          codesShown.set(elder.id, parts.join(" · ") || "—");
+          showKnownCodes(document);
         },
       }, t("elder.show_codes"))
     : null;
-  return fact(t("elder.codes"), which, shown, " ", show);
+  const part = fact(t("elder.codes"), el("span", { class: "muted" }, kept, " "), el("span", { class: "codes", "data-testid": "codes" }, "••••"), " ", show);
+  part.dataset.codesOf = elder.id;
+  return part;
+}
+
+// Every dotted codes line under root whose codes this page was given shows them: on the page when
+// they arrive, and on a card drawn while they were on their way, as it goes on the page.
+function showKnownCodes(root) {
+  for (const part of root.querySelectorAll("[data-codes-of]")) {
+    const elderId = Number(part.dataset.codesOf);
+    if (codesShown.has(elderId)) part.replaceWith(shownCodes(elderId));
+  }
 }
 
 function homeAccessPart(elder, onEdit) {

@@ -169,7 +169,9 @@ function render() {
     const shown = await Promise.all(mine.map(cardFor));
     for (const id of [...cards.keys()]) if (!tasks.has(id)) cards.delete(id);
     const notices = [...mergedAway.values()].map(mergedNotice);
-    document.getElementById("tasks").replaceChildren(...notices, ...shown);
+    const list = document.getElementById("tasks");
+    list.replaceChildren(...notices, ...shown);
+    showKnownCodes(list);  // asked for on the card this one replaces while it was being drawn
     document.getElementById("tasks-empty").hidden = shown.length > 0;
   });
   return rendering;

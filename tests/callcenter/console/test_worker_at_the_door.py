@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from kernel.settings import Settings
 from tests.callcenter.console.conftest import Street, signed_in_page, wait_until
@@ -34,6 +34,12 @@ def _assigned_to_the_worker(
     return worker, task
 
 
+def _put_part(operator: Page, api: str, path: str, body: dict[str, object]) -> None:
+    """One part of an elder's profile, written by the operator at the profile's current version."""
+    version = operator.request.get(api).json()["version"]
+    assert operator.request.put(f"{api}/{path}", data={"version": version, **body}).ok
+
+
 def test_a_worker_gets_in_and_hands_over_to_120_from_their_phone(
     browser: Browser, street: Street, settings: Settings
 ) -> None:
@@ -49,8 +55,7 @@ def test_a_worker_gets_in_and_hands_over_to_120_from_their_phone(
         ("medical", {"medications": [{"name": "氨氯地平", "dose": "5mg 每日一次"}],
                      "allergies": ["青霉素"]}),
     ):  # fmt: skip
-        version = operator.request.get(api).json()["version"]
-        assert operator.request.put(f"{api}/{path}", data={"version": version, **body}).ok
+        _put_part(operator, api, path, body)
 
     worker, task = _assigned_to_the_worker(browser, street, operator, incident_id)
     me = worker.evaluate("ME.staff_id")
@@ -139,3 +144,46 @@ def test_what_a_worker_typed_on_a_task_outlives_news_of_it(
     wait_until(worker, "() => document.querySelector('#tasks article.task') !== window.cardBefore")
     expect(task.locator("textarea.note")).to_have_value("扶起，无外伤")
     expect(task.locator("select.outcome")).to_have_value("referred")
+
+
+def test_codes_asked_for_while_their_card_is_redrawn_stay_shown(
+    browser: Browser, street: Street
+) -> None:
+    operator = signed_in_page(browser, street, "op1")
+    street.press(street.hehua_terminal, button="main")
+    expect(operator.locator("#queue tbody tr")).to_have_count(1)
+    incident_id = operator.locator("#queue tbody tr").get_attribute("data-incident-id")
+    incident = operator.request.get(f"{street.base}/api/incidents/{incident_id}").json()
+    api = f"{street.base}/api/elders/{incident['elder_id']}"
+    _put_part(operator, api, "home-access", {"key_safe_code": "4821"})
+    worker, task = _assigned_to_the_worker(browser, street, operator, incident_id)
+    # News of the task (a note on its timeline) redraws its card, which waits on the incident's
+    # detail: held here, so the worker asks for the codes on the card still on the page while its
+    # replacement is being drawn.
+    held: list[Route] = []
+    holding = True
+
+    def hold(route: Route) -> None:
+        if holding:
+            held.append(route)
+        else:
+            route.continue_()
+
+    worker.route(f"{street.base}/api/incidents/{incident_id}", hold)
+    worker.evaluate("window.cardBefore = document.querySelector('#tasks article.task')")
+    operator.evaluate(
+        f"api('/api/incidents/{incident_id}/notes', {{method: 'POST', body: {{text: '家属已到'}}}})"
+    )
+    for _ in range(200):  # the redraw asks for the detail (events are handled while waiting)
+        if held:
+            break
+        worker.wait_for_timeout(50)
+    assert held
+    task.locator("[data-testid=show-codes]").click()
+    expect(task.locator("[data-testid=codes]")).to_contain_text("4821")
+    holding = False
+    for route in held:
+        route.continue_()
+    wait_until(worker, "() => document.querySelector('#tasks article.task') !== window.cardBefore")
+    expect(task.locator("[data-testid=codes]")).to_contain_text("4821")
+    assert worker.errors == []  # type: ignore[attr-defined]
