@@ -358,10 +358,14 @@
     renderProviders();
   }
 
+  // The provider the person chose on the form and has not yet sent: news of the order redrawing
+  // the list (a note, a step by someone else) keeps it, not the order's own provider.
+  let providerChosen = null;
+
   function renderProviders() {
     if (providers === null) return;
     const select = byId("schedule-provider");
-    const current = order.provider_kind ? `${order.provider_kind}:${order.provider_id ?? ""}` : select.value;
+    const current = providerChosen ?? (order.provider_kind ? `${order.provider_kind}:${order.provider_id ?? ""}` : select.value);
     const usable = providers.filter((p) => p.needs.length === 0 || p.needs.includes(order.need));
     select.replaceChildren(
       el("option", { value: "centre:" }, t("provider_kind.centre")),
@@ -400,7 +404,13 @@
         provider_kind: kind, provider_id: id ? Number(id) : null,
         appointment_at: streetWallToIso(at), note: byId("schedule-note").value,
       });
-      if (done) byId("schedule-note").value = "";
+      if (done) {
+        byId("schedule-note").value = "";
+        providerChosen = null;
+      }
+    });
+    byId("schedule-provider").addEventListener("change", () => {
+      providerChosen = byId("schedule-provider").value;
     });
     byId("close-form").addEventListener("submit", async (event) => {
       event.preventDefault();

@@ -113,6 +113,15 @@ def test_a_green_key_press_is_a_work_order_accepted_arranged_and_done(
         assert said["text"] == f"您的服务已安排在{tomorrow.month}月{tomorrow.day}日 11:30"
         expect(row.locator("td.provider")).to_have_text("禾花长者食堂（服务商）")
         screenshot(worker, "console-work-order-scheduled.png")
+        # The worker starts to move it to the centre itself; news of the order meanwhile (the
+        # operator's note) redraws the page and leaves the choice as the worker made it.
+        worker.select_option("#schedule-provider", "centre:")
+        history_before = worker.locator("#history li").count()
+        operator.evaluate(
+            f"api('/api/work-orders/{order_id}/notes', {{method: 'POST', body: {{text: '已致电'}}}})"
+        )
+        expect(worker.locator("#history li")).to_have_count(history_before + 1)
+        expect(worker.locator("#schedule-provider")).to_have_value("centre:")
 
     # The operator closes it as done, with a note.
     operator.goto(f"{street.base}/console/work-orders/{order_id}")
@@ -121,10 +130,10 @@ def test_a_green_key_press_is_a_work_order_accepted_arranged_and_done(
     operator.click("#close-submit")
     expect(operator.locator("#order-status")).to_have_attribute("data-status", "done")
     history = operator.locator("#history li")
-    expect(history).to_have_count(4)
+    expect(history).to_have_count(5)
     for index, (action, words) in enumerate((
         ("opened", "登记"), ("accepted", "受理"), ("scheduled", "禾花长者食堂（服务商）"),
-        ("done", "午饭已送到，老人满意"),
+        ("note", "已致电"), ("done", "午饭已送到，老人满意"),
     )):  # fmt: skip
         expect(history.nth(index)).to_have_attribute("data-action", action)
         expect(history.nth(index)).to_contain_text(words)
