@@ -1,10 +1,15 @@
-"""What the benchmarks share: a free local port, and quantiles of measured latencies."""
+"""What the benchmarks share: a free local port, quantiles of measured latencies, a process's
+own histograms, and py-spy's profile of it."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import statistics
+import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -50,3 +55,46 @@ def lag_quantile(before: dict[float, float], after: dict[float, float], q: float
         if count >= q * total:
             return bound * 1000
     return float("inf")
+
+
+def py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling a process (wall-clock, idle included, every thread) until it is sent
+    SIGINT, as collapsed stacks in `out`."""
+    py_spy = shutil.which("py-spy")
+    if py_spy is None:
+        sys.exit("--profile needs py-spy (pip install py-spy)")
+    return subprocess.Popen(
+        [py_spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(out),
+         "--rate", "250", "--nonblocking", "--threads"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def print_profile(path: Path, who: str, top: int = 25) -> None:
+    """Where the sampled time went: by thread, then the frames holding the most samples
+    (inclusive, the MainThread's event loop; idle is time in the selector's wait)."""
+    by_thread: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        thread = frames[0].split(": ", 1)[-1]
+        by_thread[thread] = by_thread.get(thread, 0) + count
+        total += count
+        for frame in set(frames[1:]):
+            inclusive[frame] = inclusive.get(frame, 0) + count
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+    print(f"\nprofile of {who} ({total:,} samples, {path}):")
+    for thread, count in sorted(by_thread.items(), key=lambda kv: -kv[1]):
+        print(f"  thread {thread}: {count / total:6.1%}")
+    print("  most samples, inclusive:")
+    for frame, count in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"    {count / total:6.1%}  {frame[:150]}")
+    print("  most samples, own:")
+    for frame, count in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"    {count / total:6.1%}  {frame[:150]}")

@@ -50,7 +50,14 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bench.common import event_loop_lag, free_port, lag_quantile, quantile
+from bench.common import (
+    event_loop_lag,
+    free_port,
+    lag_quantile,
+    print_profile,
+    py_spy,
+    quantile,
+)
 from bench.ingest.run import (
     GATEWAY_PASSWORD,
     GATEWAY_USER,
@@ -563,6 +570,12 @@ async def main() -> None:
         default=os.environ.get("ELDERCARE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
         help="Redis for --callcentres (keys under a prefix of the run's own, deleted after)",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record `eldercare up` with py-spy (pip install py-spy) over the last rate's presses "
+        "(10x by default), as collapsed stacks in this file, and print where its time went",
+    )
     args = parser.parse_args()
     if args.callcentres:
         await callcentre_scaling(args)
@@ -630,10 +643,17 @@ async def main() -> None:
                 print(f"(c) {args.presses} presses, readings at {rate:,.0f}/s", flush=True)
                 phase = Phase(f"{rate:,.0f}/s", asked=rate)
                 lag_before = event_loop_lag(http_port)
-                await press_to_feed(
-                    broker_port, http_port, token, batch, phase, Window(sessions),
-                    load=Load(broker_port, monitors, rate=rate), sos_topic=args.sos_topic,
-                )  # fmt: skip
+                profiled = args.profile is not None and n == len(rates)
+                spy = py_spy(centre.pid, args.profile) if profiled else None
+                try:
+                    await press_to_feed(
+                        broker_port, http_port, token, batch, phase, Window(sessions),
+                        load=Load(broker_port, monitors, rate=rate), sos_topic=args.sos_topic,
+                    )  # fmt: skip
+                finally:
+                    if spy is not None:
+                        spy.send_signal(signal.SIGINT)
+                        spy.wait(60)
                 phase.loop_lag = _loop_lag_since(http_port, lag_before)
                 phase.judging = await _recorded_to_judged(sessions, devices=[d for d, _ in batch])
                 phase.arriving_ms = await _published_to_arrival(sessions, phase.sent_at)
@@ -699,6 +719,8 @@ async def main() -> None:
     print(f" ceiling: {args.backlog:,} readings recorded at once, judged/s until none was left;")
     print(" loop: how late the call centre's event loop ran a probe due every 0.1 s, ms, as the")
     print(" upper bound of its histogram bucket)")
+    if args.profile:
+        print_profile(args.profile, f"the call centre over the presses at {rates[-1]:,.0f}/s")
 
 
 def _loop_lag_since(http_port: int, before: dict[float, float]) -> tuple[float, float]:

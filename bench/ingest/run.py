@@ -31,7 +31,15 @@ from pathlib import Path
 
 import aiomqtt
 
-from bench.common import event_loop_lag, free_port, histogram, lag_quantile, quantile
+from bench.common import (
+    event_loop_lag,
+    free_port,
+    histogram,
+    lag_quantile,
+    print_profile,
+    py_spy,
+    quantile,
+)
 from devices.protocol import alarm_topic, downlink_topic, uplink_topic
 from gateway.mqtt import queued_message, with_buffered_reads
 
@@ -384,7 +392,7 @@ async def main() -> None:
                 _wait_http(port)
             await asyncio.sleep(1.0)  # the gateway's subscription settles
             if args.profile:
-                spy = _py_spy(gateways[0].pid, args.profile)
+                spy = py_spy(gateways[0].pid, args.profile)
             print("(b) the gateway, same stream, end to end", flush=True)
             through = await gateway_throughput(
                 broker_port, http_ports, monitor_logins, len(monitors), args.messages
@@ -479,49 +487,7 @@ async def main() -> None:
         " that turn"
     )
     if args.profile:
-        print_profile(args.profile)
-
-
-def _py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
-    """py-spy sampling the gateway (wall-clock, idle included) until it is sent SIGINT."""
-    py_spy = shutil.which("py-spy")
-    if py_spy is None:
-        sys.exit("--profile needs py-spy (pip install py-spy)")
-    return subprocess.Popen(
-        [py_spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(out),
-         "--rate", "250", "--nonblocking", "--threads"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-
-
-def print_profile(path: Path, top: int = 25) -> None:
-    """Where the sampled time went: by thread, then the frames holding the most samples
-    (inclusive, the MainThread's event loop; idle is time in the selector's wait)."""
-    by_thread: dict[str, int] = {}
-    inclusive: dict[str, int] = {}
-    own: dict[str, int] = {}
-    total = 0
-    for line in path.read_text().splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack:
-            continue
-        count = int(count_text)
-        frames = stack.split(";")
-        thread = frames[0].split(": ", 1)[-1]
-        by_thread[thread] = by_thread.get(thread, 0) + count
-        total += count
-        for frame in set(frames[1:]):
-            inclusive[frame] = inclusive.get(frame, 0) + count
-        own[frames[-1]] = own.get(frames[-1], 0) + count
-    print(f"\nprofile of the gateway ({total:,} samples, {path}):")
-    for thread, count in sorted(by_thread.items(), key=lambda kv: -kv[1]):
-        print(f"  thread {thread}: {count / total:6.1%}")
-    print("  most samples, inclusive:")
-    for frame, count in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
-        print(f"    {count / total:6.1%}  {frame[:150]}")
-    print("  most samples, own:")
-    for frame, count in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
-        print(f"    {count / total:6.1%}  {frame[:150]}")
+        print_profile(args.profile, "the gateway")
 
 
 def _device_logins(data: Path) -> list[str]:
