@@ -166,8 +166,33 @@
     }));
   }
 
+  // What was typed on the close form for an order stays with that order: kept when another order
+  // is opened, put back when it is opened again, never sent with another.
+  const CLOSE_FIELDS = ["close-status", "close-result", "close-note"];
+  const closeDrafts = new Map();
+
+  function keepCloseDraft() {
+    if (!selected) return;
+    const touched = CLOSE_FIELDS.some((id) => {
+      const field = byId(id);
+      return field.tagName === "SELECT" ? !field.selectedOptions[0]?.defaultSelected : field.value !== field.defaultValue;
+    });
+    if (touched) closeDrafts.set(selected.id, Object.fromEntries(CLOSE_FIELDS.map((id) => [id, byId(id).value])));
+    else closeDrafts.delete(selected.id);
+  }
+
+  function putBackCloseDraft(id) {
+    byId("close-form").reset();
+    for (const [field, value] of Object.entries(closeDrafts.get(id) || {})) byId(field).value = value;
+  }
+
   async function select(id) {
-    selected = await api(`/api/maintenance-orders/${id}`);
+    const order = await api(`/api/maintenance-orders/${id}`);
+    if (selected === null || selected.id !== order.id) {
+      keepCloseDraft();
+      putBackCloseDraft(order.id);
+    }
+    selected = order;
     renderOrder();
   }
 
@@ -180,6 +205,7 @@
         body: { status: byId("close-status").value, result: byId("close-result").value || null, note: byId("close-note").value },
       });
       byId("close-form").reset();
+      closeDrafts.delete(selected.id);
       renderOrder();
       upsert(selected);
       render();

@@ -118,3 +118,34 @@ def test_a_low_battery_is_the_installers_order_closed_with_what_was_done(
     for page in (operator, worker):
         assert page.errors == []  # type: ignore[attr-defined]
         page.context.close()
+
+
+def test_what_was_typed_to_close_one_order_stays_with_that_order(
+    browser: Browser, street: Street, settings: Settings
+) -> None:
+    operator = signed_in_page(browser, street, "op1")
+    operator.goto(street.base + "/console/maintenance")
+    expect(operator.locator("#wo-feed-state")).to_have_attribute("data-state", "live")
+    _battery_at(settings, street.hehua_terminal, 9)
+    _battery_at(settings, street.pinghu_terminal, 8)
+    rows = operator.locator("#orders tbody tr[data-reason='battery_low']")
+    expect(rows).to_have_count(2)
+
+    def open_order(device: str) -> None:
+        rows.filter(has=operator.locator("td.device", has_text=device)).locator(
+            "button.open"
+        ).click()
+        expect(operator.locator("#order-head")).to_contain_text(device)
+
+    open_order(street.hehua_terminal)
+    operator.select_option("#close-result", "battery_replaced")
+    operator.fill("#close-note", "换了两节新电池")
+    # Another order opened meanwhile: its form is empty, what was typed is not sent with it...
+    open_order(street.pinghu_terminal)
+    expect(operator.locator("#close-note")).to_have_value("")
+    expect(operator.locator("#close-result")).to_have_value("")
+    # ...and it is there again on the first order's.
+    open_order(street.hehua_terminal)
+    expect(operator.locator("#close-note")).to_have_value("换了两节新电池")
+    expect(operator.locator("#close-result")).to_have_value("battery_replaced")
+    assert operator.errors == []  # type: ignore[attr-defined]

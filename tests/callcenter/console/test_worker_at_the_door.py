@@ -20,6 +20,22 @@ def _code_showings(settings: Settings, elder_id: int) -> int:
         return int(db.execute(query, (str(elder_id),)).fetchone()[0])
 
 
+def _pressed_at_hehua(browser: Browser, street: Street) -> tuple[Page, str | None]:
+    """王秀英 of 禾花社区 (PH03) presses her terminal: the operator's console, and her incident once
+    it is on the queue."""
+    operator = signed_in_page(browser, street, "op1")
+    street.press(street.hehua_terminal, button="main")
+    expect(operator.locator("#queue tbody tr")).to_have_count(1)
+    return operator, operator.locator("#queue tbody tr").get_attribute("data-incident-id")
+
+
+def _note(operator: Page, incident_id: str | None, text: str) -> None:
+    """A note on the incident's timeline, from the operator's console: news of it on the feed."""
+    operator.evaluate(
+        f"api('/api/incidents/{incident_id}/notes', {{method: 'POST', body: {{text: '{text}'}}}})"
+    )
+
+
 def _assigned_to_the_worker(
     browser: Browser, street: Street, operator: Page, incident_id: str | None
 ) -> tuple[Page, Locator]:
@@ -43,10 +59,7 @@ def _put_part(operator: Page, api: str, path: str, body: dict[str, object]) -> N
 def test_a_worker_gets_in_and_hands_over_to_120_from_their_phone(
     browser: Browser, street: Street, settings: Settings
 ) -> None:
-    operator = signed_in_page(browser, street, "op1")
-    street.press(street.hehua_terminal, button="main")  # 王秀英 of 禾花社区 (PH03)
-    expect(operator.locator("#queue tbody tr")).to_have_count(1)
-    incident_id = operator.locator("#queue tbody tr").get_attribute("data-incident-id")
+    operator, incident_id = _pressed_at_hehua(browser, street)
     incident = operator.request.get(f"{street.base}/api/incidents/{incident_id}").json()
     api = f"{street.base}/api/elders/{incident['elder_id']}"
     for path, body in (
@@ -126,10 +139,7 @@ def test_a_worker_on_their_phone_reaches_the_shift_hand_over(
 def test_what_a_worker_typed_on_a_task_outlives_news_of_it(
     browser: Browser, street: Street
 ) -> None:
-    operator = signed_in_page(browser, street, "op1")
-    street.press(street.hehua_terminal, button="main")
-    expect(operator.locator("#queue tbody tr")).to_have_count(1)
-    incident_id = operator.locator("#queue tbody tr").get_attribute("data-incident-id")
+    operator, incident_id = _pressed_at_hehua(browser, street)
     worker, task = _assigned_to_the_worker(browser, street, operator, incident_id)
     for button, status in (("接单", "已接单"), ("出发", "在途"), ("已到达", "已到场")):
         task.get_by_role("button", name=button).click()
@@ -138,9 +148,7 @@ def test_what_a_worker_typed_on_a_task_outlives_news_of_it(
     task.locator("textarea.note").fill("扶起，无外伤")
     worker.evaluate("window.cardBefore = document.querySelector('#tasks article.task')")
     # News of the task (a note on its timeline) redraws the card meanwhile.
-    operator.evaluate(
-        f"api('/api/incidents/{incident_id}/notes', {{method: 'POST', body: {{text: '家属已到'}}}})"
-    )
+    _note(operator, incident_id, "家属已到")
     wait_until(worker, "() => document.querySelector('#tasks article.task') !== window.cardBefore")
     expect(task.locator("textarea.note")).to_have_value("扶起，无外伤")
     expect(task.locator("select.outcome")).to_have_value("referred")
@@ -149,10 +157,7 @@ def test_what_a_worker_typed_on_a_task_outlives_news_of_it(
 def test_codes_asked_for_while_their_card_is_redrawn_stay_shown(
     browser: Browser, street: Street
 ) -> None:
-    operator = signed_in_page(browser, street, "op1")
-    street.press(street.hehua_terminal, button="main")
-    expect(operator.locator("#queue tbody tr")).to_have_count(1)
-    incident_id = operator.locator("#queue tbody tr").get_attribute("data-incident-id")
+    operator, incident_id = _pressed_at_hehua(browser, street)
     incident = operator.request.get(f"{street.base}/api/incidents/{incident_id}").json()
     api = f"{street.base}/api/elders/{incident['elder_id']}"
     _put_part(operator, api, "home-access", {"key_safe_code": "4821"})
@@ -171,9 +176,7 @@ def test_codes_asked_for_while_their_card_is_redrawn_stay_shown(
 
     worker.route(f"{street.base}/api/incidents/{incident_id}", hold)
     worker.evaluate("window.cardBefore = document.querySelector('#tasks article.task')")
-    operator.evaluate(
-        f"api('/api/incidents/{incident_id}/notes', {{method: 'POST', body: {{text: '家属已到'}}}})"
-    )
+    _note(operator, incident_id, "家属已到")
     for _ in range(200):  # the redraw asks for the detail (events are handled while waiting)
         if held:
             break
