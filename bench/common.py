@@ -58,8 +58,8 @@ def lag_quantile(before: dict[float, float], after: dict[float, float], q: float
 
 
 def py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
-    """py-spy sampling a process (wall-clock, idle included, every thread) until it is sent
-    SIGINT, as collapsed stacks in `out`."""
+    """py-spy sampling a process (every thread, busy samples only: py-spy's default leaves idle
+    time out) until it is sent SIGINT, as collapsed stacks in `out`."""
     py_spy = shutil.which("py-spy")
     if py_spy is None:
         sys.exit("--profile needs py-spy (pip install py-spy)")
@@ -72,7 +72,7 @@ def py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
 
 def print_profile(path: Path, who: str, top: int = 25) -> None:
     """Where the sampled time went: by thread, then the frames holding the most samples
-    (inclusive, the MainThread's event loop; idle is time in the selector's wait)."""
+    (inclusive, then own; under uvloop the event loop's C code is counted to `Runner.run`)."""
     by_thread: dict[str, int] = {}
     inclusive: dict[str, int] = {}
     own: dict[str, int] = {}

@@ -398,12 +398,10 @@ async def _judged_by(
     """Record the backlog and announce it on a fresh stream, then start `count` call centres and
     time its judging; an SOS recorded and announced every 0.1 s meanwhile.
 
-    The stream holds the whole backlog before any call centre starts: announced while they
-    judged, this process's own sending shared the cores with them and was half the time timed
-    (in one run the stream took 1.6 s to fill with one call centre and 3.2 s with two, which
-    judged 24,300 and 37,500 a second once it was full, against 11,500 and 17,000 while it
-    filled). judged/s is over the middle 80 % of the backlog by the rows' own judged_at, so
-    that neither the processes' start nor the last stragglers count."""
+    The stream holds the whole backlog before any call centre starts, so that this process's
+    own sending is not timed with their judging (docs/alarms.md). judged/s is over the middle
+    80 % of the backlog by the rows' own judged_at: neither the processes' start nor the last
+    stragglers count."""
     prefix = f"bench-alarms-{uuid.uuid4().hex[:8]}:"
     run_env = {**env, "ELDERCARE_REDIS_URL": args.redis_url, "ELDERCARE_REDIS_PREFIX": prefix,
                "ELDERCARE_LOG_LEVEL": "WARNING"}  # fmt: skip

@@ -172,13 +172,7 @@
   const closeDrafts = new Map();
 
   function keepCloseDraft() {
-    if (!selected) return;
-    const touched = CLOSE_FIELDS.some((id) => {
-      const field = byId(id);
-      return field.tagName === "SELECT" ? !field.selectedOptions[0]?.defaultSelected : field.value !== field.defaultValue;
-    });
-    if (touched) closeDrafts.set(selected.id, Object.fromEntries(CLOSE_FIELDS.map((id) => [id, byId(id).value])));
-    else closeDrafts.delete(selected.id);
+    if (selected) closeDrafts.set(selected.id, Object.fromEntries(CLOSE_FIELDS.map((id) => [id, byId(id).value])));
   }
 
   function putBackCloseDraft(id) {

@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from kernel.settings import Settings
 from tests.callcenter.console.conftest import Street, screenshot, signed_in_page
@@ -37,12 +37,18 @@ def _battery_at(settings: Settings, device: str, battery: int) -> None:
         )
 
 
-def test_a_low_battery_is_the_installers_order_closed_with_what_was_done(
-    browser: Browser, street: Street, settings: Settings
-) -> None:
+def _maintenance_page(browser: Browser, street: Street) -> Page:
+    """The operator's maintenance page, its live feed connected."""
     operator = signed_in_page(browser, street, "op1")
     operator.goto(street.base + "/console/maintenance")
     expect(operator.locator("#wo-feed-state")).to_have_attribute("data-state", "live")
+    return operator
+
+
+def test_a_low_battery_is_the_installers_order_closed_with_what_was_done(
+    browser: Browser, street: Street, settings: Settings
+) -> None:
+    operator = _maintenance_page(browser, street)
     expect(operator.locator("#orders-empty")).to_be_visible()
     # No device has been heard from yet: the summary counts the four as never heard, in each
     # community, and none needs action; they are not on the list needing action but apart.
@@ -123,9 +129,7 @@ def test_a_low_battery_is_the_installers_order_closed_with_what_was_done(
 def test_what_was_typed_to_close_one_order_stays_with_that_order(
     browser: Browser, street: Street, settings: Settings
 ) -> None:
-    operator = signed_in_page(browser, street, "op1")
-    operator.goto(street.base + "/console/maintenance")
-    expect(operator.locator("#wo-feed-state")).to_have_attribute("data-state", "live")
+    operator = _maintenance_page(browser, street)
     _battery_at(settings, street.hehua_terminal, 9)
     _battery_at(settings, street.pinghu_terminal, 8)
     rows = operator.locator("#orders tbody tr[data-reason='battery_low']")
